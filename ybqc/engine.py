@@ -1,0 +1,104 @@
+"""The run: read -> normalise -> checks -> findings. The library API behind the CLI.
+
+    from ybqc.engine import run
+    from ybqc.config import Config
+    result = run(["upload/"], Config())
+    result.findings          # pandas DataFrame, columns ybqc.findings.FIELDS
+    result.gate_failed()     # True when something is at or above fail_on
+
+Room: orchestration only. It knows no rule; it calls the registered checks in order and catches
+their failures (a crashing check becomes a finding, never a traceback).
+"""
+from __future__ import annotations
+
+import os
+import time
+import traceback
+from pathlib import Path
+from typing import Callable
+
+from . import readers
+from .config import Config
+from .errors import InputError
+from .findings import Collector, Run, TableInfo
+from .normalise import Aliases, Table, normalise
+from .rules import REGISTRY, rule, selected
+from .tables import KINDS
+
+INTERNAL = rule("YBQC-ST-999", "structure", "error", "检查程序内部错误", "internal error in a check",
+                "检查 {check} 运行出错：{error}（请把此报告发给 ybqc 维护者）",
+                "check {check} failed: {error} (please report this to the ybqc maintainers)")
+
+Progress = Callable[[str, int, int], None]   # (stage description, done, total)
+
+
+def load_tables(paths: list[str], cfg: Config, progress: Progress | None = None) -> list[Table]:
+    aliases = Aliases(cfg.columns)
+    files = readers.expand(paths)
+    kinds = {str(Path(p).resolve()): k for p, k in cfg.kinds.items()}
+    for k in kinds.values():
+        if k not in KINDS:
+            raise InputError(f"未知的表类型 {k}（可用：{', '.join(KINDS)}）",
+                             f"unknown table kind {k} (one of: {', '.join(KINDS)})")
+    tables, errors = [], []
+    for i, f in enumerate(files):
+        if progress:
+            progress(f"读取 {f.name}", i, len(files))
+        try:
+            for raw in readers.read(f):
+                tables.append(normalise(raw, aliases, kinds.get(str(f.resolve()))))
+        except InputError as exc:
+            errors.append(exc)
+        except (UnicodeError, OSError, ValueError) as exc:   # a reader library's own complaint
+            errors.append(InputError(f"无法读取：{exc}", f"cannot read: {exc}", str(f)))
+    if errors:
+        if len(errors) == 1:
+            raise errors[0]
+        raise InputError("\n".join(e.message("zh") for e in errors),
+                         "\n".join(e.message("en") for e in errors))
+    return tables
+
+
+def run(paths: list[str], cfg: Config | None = None, progress: Progress | None = None,
+        tables: list[Table] | None = None) -> Run:
+    from . import validators  # noqa: F401  (registers the checks)
+    from .validators.base import CHECKS, Context
+
+    cfg = cfg or Config()
+    started = time.perf_counter()
+    if tables is None:
+        tables = load_tables(paths, cfg, progress)
+    collector = Collector(cfg.lang, cfg.severity)
+    ctx = Context(tables, collector, cfg, cfg.lang)
+    todo = [c for c in CHECKS if c.stage == "structure"] + [c for c in CHECKS if c.stage != "structure"]
+    for n, chk in enumerate(todo):
+        if progress:
+            progress(f"检查 {chk.name}", n, len(todo))
+        targets = [None] if chk.scope == "run" else [t for t in tables if t.kind in chk.kinds]
+        if chk.scope == "run" and chk.kinds and not any(ctx.has(k) for k in chk.kinds):
+            continue
+        for t in targets:
+            try:
+                chk.fn(ctx) if t is None else chk.fn(ctx, t)
+            except Exception as exc:  # noqa: BLE001 - a check must never crash the run
+                if os.environ.get("YBQC_DEBUG"):
+                    traceback.print_exc()
+                collector.add(INTERNAL, table=t.kind if t else "", path=t.label if t else "",
+                              rows=[None], keys=[None], field=None, values=[None],
+                              params={"check": [chk.name], "error": [f"{type(exc).__name__}: {exc}"]})
+    if progress:
+        progress("汇总", len(todo), len(todo))
+    findings = collector.frame()
+    if cfg.select or cfg.ignore:
+        keep = findings["rule"].map(lambda r: selected(r, cfg.select, cfg.ignore)).astype(bool)
+        findings = findings[keep].reset_index(drop=True)
+        collector.outcomes = {k: v for k, v in collector.outcomes.items()
+                              if selected(k, cfg.select, cfg.ignore)}
+    for rid in REGISTRY:
+        if selected(rid, cfg.select, cfg.ignore):
+            collector.outcome(rid)
+    infos = [TableInfo(t.kind, t.label, t.sheet, t.rows_read, len(t.frame), len(t.bad_rows),
+                       t.encoding, t.renamed, t.missing) for t in tables]
+    return Run(findings=findings, outcomes=collector.outcomes, tables=infos,
+               aggregates=collector.aggregates, knowledge=ctx.knowledge_loaded, lang=cfg.lang,
+               fail_on=cfg.fail_on, masked=cfg.mask, seconds=time.perf_counter() - started)

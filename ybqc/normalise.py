@@ -1,0 +1,129 @@
+"""Normalise: raw tables -> canonical tables in the national interface field names.
+
+Room: header aliases (code_maps/header_aliases.csv plus a facility's --columns file), recognising
+each table's kind from its columns (or the JSON node), trimming values. Values stay text; typed
+views (numbers, dates) are made on demand by validators.base.Context.
+"""
+from __future__ import annotations
+
+import csv
+import re
+import unicodedata
+from dataclasses import dataclass, field
+
+from . import code_maps
+from .errors import InputError
+from .readers import RawTable
+from .tables import KINDS, TableKind
+
+
+@dataclass
+class Table:
+    """One canonical table: a raw table renamed to interface fields, with its kind decided."""
+    kind: str
+    path: str
+    sheet: str | None
+    frame: "object"          # pandas DataFrame: canonical columns (text) + unknown columns as read
+    rows_read: int
+    bad_rows: list[tuple[int, str]]
+    encoding: str | None
+    renamed: dict[str, str] = field(default_factory=dict)   # original header -> canonical
+    missing: tuple[str, ...] = ()                           # required columns not present
+
+    @property
+    def label(self) -> str:
+        return f"{self.path}#{self.sheet}" if self.sheet else self.path
+
+
+def header_key(name: str) -> str:
+    """Fold a header for matching: NFKC (full-width -> half-width), no spaces or * markers."""
+    s = unicodedata.normalize("NFKC", str(name)).strip().lstrip("\ufeff")
+    s = re.sub(r"[\s*＊]+", "", s)
+    return s.lower() if s.isascii() else s
+
+
+class Aliases:
+    """alias -> canonical, per kind ('' applies to every kind)."""
+
+    def __init__(self, extra_file: str | None = None):
+        self.by_kind: dict[str, dict[str, str]] = {"": {}}
+        for row in code_maps.load("header_aliases"):
+            self.by_kind.setdefault(row["kind"] or "", {})[header_key(row["alias"])] = row["canonical"]
+        if extra_file:
+            self._load_extra(extra_file)
+
+    def _load_extra(self, path: str) -> None:
+        try:
+            with open(path, encoding="utf-8-sig", newline="") as fh:
+                rows = list(csv.reader(fh))
+        except (OSError, UnicodeDecodeError) as exc:
+            raise InputError(f"无法读取列名映射文件：{exc}", f"cannot read the --columns file: {exc}",
+                             path) from None
+        for row in rows:
+            if len(row) < 2 or not row[0].strip() or row[0].strip().lower() in ("alias", "header"):
+                continue
+            kind = row[2].strip() if len(row) > 2 else ""
+            self.by_kind.setdefault(kind, {})[header_key(row[0])] = row[1].strip()
+
+    def canonical(self, header: str, kind: str) -> str | None:
+        k = header_key(header)
+        if kind in KINDS and k in KINDS[kind].columns:
+            return k
+        return self.by_kind.get(kind, {}).get(k) or self.by_kind[""].get(k) or (
+            k if any(k in kd.columns for kd in KINDS.values()) else None)
+
+
+def _mapping_for(headers: list[str], kind: str, aliases: Aliases) -> dict[str, str]:
+    out, used = {}, set()
+    for h in headers:
+        c = aliases.canonical(h, kind)
+        if c and c not in used:
+            out[h] = c
+            used.add(c)
+    return out
+
+
+def detect_kind(headers: list[str], aliases: Aliases, hint: str | None = None) -> str | None:
+    """The kind whose signature the columns carry; best required-column coverage wins ties."""
+    if hint in KINDS:
+        return hint
+    best, best_score = None, 0.0
+    for kind in KINDS.values():
+        cols = set(_mapping_for(headers, kind.name, aliases).values())
+        if any(c in cols for c in kind.excludes):
+            continue
+        if not any(all(c in cols for c in sig) for sig in kind.signature):
+            continue
+        score = sum(c in cols for c in kind.required) / len(kind.required)
+        if score > best_score:
+            best, best_score = kind.name, score
+    return best
+
+
+def normalise(raw: RawTable, aliases: Aliases, kind_override: str | None = None) -> Table:
+    import pandas as pd
+
+    headers = [str(c) for c in raw.frame.columns]
+    kind = kind_override or detect_kind(headers, aliases, raw.kind_hint)
+    if kind is None:
+        shown = "、".join(headers[:8]) + ("…" if len(headers) > 8 else "")
+        raise InputError(
+            f"无法识别表类型（表头：{shown}）。请使用接口字段名或常见中文表头，"
+            "或用 --kind feedetail=文件 指定，用 --columns 提供列名映射",
+            f"cannot recognise the table kind (headers: {', '.join(headers[:8])}). Use interface "
+            "field names, --kind feedetail=FILE, or a --columns mapping file", raw.label)
+    spec: TableKind = KINDS[kind]
+    mapping = _mapping_for(headers, kind, aliases)
+    frame = raw.frame.rename(columns=mapping)
+    for col in frame.columns:
+        s = frame[col]
+        if s.dtype != "str":
+            s = s.astype("str").where(s.notna())
+        s = s.str.strip()
+        frame[col] = s.where(s != "")
+    missing = tuple(c for c in spec.required if c not in frame.columns)
+    if isinstance(frame.index, pd.RangeIndex) is False:
+        frame = frame.reset_index(drop=True)
+    return Table(kind=kind, path=raw.path, sheet=raw.sheet, frame=frame, rows_read=raw.rows_read,
+                 bad_rows=raw.bad_rows, encoding=raw.encoding,
+                 renamed={k: v for k, v in mapping.items() if k != v}, missing=missing)

@@ -1,0 +1,107 @@
+"""Rich console report for coders: files read, summary, top rules with examples, aggregates."""
+from __future__ import annotations
+
+from rich import box
+from rich.console import Console
+from rich.table import Table
+
+from ..rules import REGISTRY, SEVERITY_RANK
+
+SEV_STYLE = {"error": "bold red", "warning": "yellow", "info": "cyan"}
+T = {
+    "zh": dict(files="读取的表", kind="类型", path="文件", enc="编码", read="读取行", checked="检查行",
+               unparsed="无法解析", missing="缺少必填列", summary="问题汇总", rules="主要问题（按规则）",
+               rule="规则", sev="级别", title="问题", count="条数", of="检查数", examples="示例（文件:行 主键 值）",
+               agg="占位“医师”汇总（平台会当作同一名医师）", item="项目", ph="占位值", rows="行数",
+               qty="数量", amt="金额", med="每医师中位数", mult="倍数", know="已加载的知识",
+               passed="通过：没有 {gate} 及以上级别的问题", failed="未通过：有 {n} 条 {gate} 及以上级别的问题",
+               none="未发现问题", more="另有 {n} 条规则有问题，见 JSON/XLSX 报告", sugg="建议",
+               masked="（报告中的个人信息已脱敏）", unmasked="（警告：--no-mask，报告含未脱敏个人信息）"),
+    "en": dict(files="Tables read", kind="kind", path="file", enc="encoding", read="read", checked="checked",
+               unparsed="unparsed", missing="missing required", summary="Summary", rules="Top rules",
+               rule="rule", sev="severity", title="problem", count="count", of="checked",
+               examples="examples (file:row key value)", agg="Placeholder 'doctors' (one doctor to the platform)",
+               item="item", ph="placeholder", rows="rows", qty="quantity", amt="amount",
+               med="median/doctor", mult="multiple", know="Knowledge loaded",
+               passed="PASSED: nothing at or above {gate}", failed="FAILED: {n} findings at or above {gate}",
+               none="no findings", more="{n} more rules have findings; see the JSON/XLSX report",
+               sugg="suggestions", masked="(personal identifiers are masked)",
+               unmasked="(WARNING: --no-mask, personal identifiers are shown)"),
+}
+
+
+def render(run, findings, console: Console | None = None, path: str | None = None, top: int = 15) -> None:
+    if path:
+        with open(path, "w", encoding="utf-8") as fh:
+            render(run, findings, Console(file=fh, width=160, color_system=None), None, top)
+        return
+    c = console or Console()
+    tx = T["en" if run.lang == "en" else "zh"]
+
+    files = Table(title=tx["files"], box=box.SIMPLE_HEAVY, title_justify="left")
+    for h in ("kind", "path", "enc", "read", "checked", "unparsed", "missing"):
+        files.add_column(tx[h], justify="right" if h in ("read", "checked", "unparsed") else "left")
+    for t in run.tables:
+        files.add_row(t.kind, t.path, t.encoding or "", f"{t.rows_read:,}", f"{t.rows_checked:,}",
+                      f"{t.rows_unparsed:,}", ", ".join(t.missing))
+    c.print(files)
+
+    if run.knowledge:
+        c.print(f"[bold]{tx['know']}[/bold]")
+        for k in run.knowledge:
+            c.print(f"  {k.get('kind')}: {k.get('path')} ({k.get('entries', '?')})")
+
+    counts = run.counts_by_severity()
+    c.print(f"[bold]{tx['summary']}[/bold]  " + "  ".join(
+        f"[{SEV_STYLE[s]}]{s} {n:,}[/]" for s, n in counts.items()))
+    if len(findings):
+        cats = findings["category"].value_counts()
+        c.print("  " + "  ".join(f"{k} {v:,}" for k, v in cats.items()))
+        by_rule = findings.groupby("rule", sort=False)
+        order = sorted(by_rule.groups, key=lambda r: (-SEVERITY_RANK[findings.loc[by_rule.groups[r][0], "severity"]],
+                                                      -len(by_rule.groups[r]), r))
+        tab = Table(title=tx["rules"], box=box.SIMPLE_HEAVY, title_justify="left", show_lines=False)
+        for h in ("rule", "sev", "title", "count", "of", "examples"):
+            tab.add_column(tx[h], justify="right" if h in ("count", "of") else "left",
+                           overflow="fold")
+        for rid in order[:top]:
+            g = findings.loc[by_rule.groups[rid]]
+            r = REGISTRY.get(rid)
+            sev = g["severity"].iloc[0]
+            ex = []
+            for f in g.head(3).itertuples():
+                row = "" if f.row is None or str(f.row) == "<NA>" else f":{int(f.row)}"
+                name = f.path.rsplit("/", 1)[-1]
+                ex.append(f"{name}{row} [{f.key or ''}] {f.message}")
+                if f.suggestions:
+                    ex.append("  → " + "; ".join(f"{s.get('code', '')} {s.get('name', '')}" for s in f.suggestions[:3]))
+            o = run.outcomes.get(rid)
+            tab.add_row(rid, f"[{SEV_STYLE[sev]}]{sev}[/]", r.title(run.lang) if r else rid,
+                        f"{len(g):,}", f"{o.checked:,}" if o else "", "\n".join(ex))
+        c.print(tab)
+        if len(order) > top:
+            c.print(tx["more"].format(n=len(order) - top))
+    else:
+        c.print(tx["none"])
+
+    agg = run.aggregates.get("placeholder_doctors")
+    if agg:
+        at = Table(title=tx["agg"], box=box.SIMPLE_HEAVY, title_justify="left")
+        for h in ("item", "ph", "rows", "qty", "amt", "med", "mult"):
+            at.add_column(tx[h], justify="left" if h in ("item", "ph") else "right")
+        for a in agg[:10]:
+            at.add_row(f"{a['item']} {a.get('item_name') or ''}", a["placeholder"], f"{a['rows']:,}",
+                       f"{a['quantity']:,}", f"{a['amount']:,.2f}",
+                       "" if a["median_per_doctor"] is None else f"{a['median_per_doctor']:,}",
+                       "" if a["multiple"] is None else f"{a['multiple']}×")
+        c.print(at)
+
+    c.print(tx["masked"] if run.masked else f"[bold red]{tx['unmasked']}[/]")
+    if run.fail_on == "never":
+        return
+    need = SEVERITY_RANK[run.fail_on]
+    n = sum(v for s, v in counts.items() if SEVERITY_RANK[s] >= need)
+    if n:
+        c.print(f"[bold red]{tx['failed'].format(n=f'{n:,}', gate=run.fail_on)}[/]")
+    else:
+        c.print(f"[bold green]{tx['passed'].format(gate=run.fail_on)}[/]")

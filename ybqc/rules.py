@@ -1,0 +1,78 @@
+"""Rule records: the stable IDs that every finding, report and facility config refers to.
+
+Room: the registry of rules (ID, category, default severity, zh/en texts). Validators declare
+their rules here with `rule(...)`; Great Expectations suites declare theirs in each expectation's
+`meta`. IDs are never renumbered or reused: a facility's CI gate may pin them.
+
+ID families: ST structure, EXP field expectations (GE suites), CON cross-field consistency,
+PH placeholders/doctor codes, MAP code mapping, SEX/AGE restrictions, DX diagnosis/operation
+conflicts.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+CATEGORIES = ("structure", "completeness", "format", "value_set", "range", "consistency",
+              "placeholder", "mapping", "sex_conflict", "age_conflict", "duplicate", "volume")
+SEVERITIES = ("error", "warning", "info")
+SEVERITY_RANK = {"info": 0, "warning": 1, "error": 2}
+
+
+@dataclass(frozen=True)
+class Rule:
+    id: str
+    category: str
+    severity: str
+    title_zh: str
+    title_en: str
+    message_zh: str          # str.format template; fields come from the check's params
+    message_en: str
+    tables: tuple[str, ...] = ()
+    doc_zh: str = ""         # why it matters, in the coder's language
+    doc_en: str = ""
+    source: str = "ybqc"     # "ybqc" or the expectation suite that declares it
+
+    def __post_init__(self):
+        if self.category not in CATEGORIES:
+            raise ValueError(f"{self.id}: unknown category {self.category}")
+        if self.severity not in SEVERITIES:
+            raise ValueError(f"{self.id}: unknown severity {self.severity}")
+
+    def title(self, lang: str) -> str:
+        return self.title_en if lang == "en" else self.title_zh
+
+    def template(self, lang: str) -> str:
+        return self.message_en if lang == "en" else self.message_zh
+
+
+REGISTRY: dict[str, Rule] = {}
+
+
+def rule(id: str, category: str, severity: str, title_zh: str, title_en: str,
+         message_zh: str | None = None, message_en: str | None = None, *, tables=(),
+         doc_zh: str = "", doc_en: str = "", source: str = "ybqc") -> Rule:
+    """Declare a rule. Re-declaring an ID with different content is an error (IDs are stable)."""
+    r = Rule(id, category, severity, title_zh, title_en, message_zh or title_zh,
+             message_en or title_en, tuple(tables), doc_zh, doc_en, source)
+    old = REGISTRY.get(id)
+    if old is not None and old != r:
+        raise ValueError(f"rule {id} declared twice with different content")
+    REGISTRY[id] = r
+    return r
+
+
+def all_rules() -> list[Rule]:
+    """Every rule: those of the validators and those of the default expectation suites."""
+    from . import validators  # noqa: F401  (imports register the rules)
+    from .validators import expectations
+    expectations.register_suite_rules(None)
+    return sorted(REGISTRY.values(), key=lambda r: r.id)
+
+
+def selected(rule_id: str, select: list[str] | None, ignore: list[str] | None) -> bool:
+    """ruff-style selection: a rule is on when a selected prefix matches and no ignored one does."""
+    if ignore and any(rule_id.startswith(p) for p in ignore):
+        return False
+    if select:
+        return any(rule_id.startswith(p) for p in select)
+    return True

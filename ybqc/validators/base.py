@@ -1,0 +1,223 @@
+"""What every validator may use: the check registry and the Context a check runs in.
+
+Room: the contract between the engine and validators. A validator module declares rules
+(ybqc.rules.rule) and check functions decorated with @check. A check gets the Context (and, for
+per-table checks, one canonical Table), reads canonical columns, and calls ctx.emit with the row
+positions that fail. Validators never import each other; shared knowledge is reached through
+ctx.memo(...) (catalogues, pick-lists) or ybqc.code_maps.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+import pandas as pd
+
+from ..findings import Collector
+from ..normalise import Table
+from ..rules import REGISTRY, Rule
+from ..tables import KINDS
+
+
+@dataclass(frozen=True)
+class Check:
+    name: str
+    fn: Callable
+    kinds: tuple[str, ...]
+    scope: str           # "table": called once per table of a kind; "run": once per run
+    stage: str           # "structure" runs first (other checks see its results), then "rules"
+
+
+CHECKS: list[Check] = []
+
+
+def check(*kinds: str, scope: str = "table", stage: str = "rules"):
+    def deco(fn):
+        CHECKS.append(Check(f"{fn.__module__.rsplit('.', 1)[-1]}.{fn.__name__}", fn, kinds, scope,
+                            stage))
+        return fn
+    return deco
+
+
+DATETIME_FORMATS = ("%Y-%m-%d %H:%M:%S", "%Y-%m-%d", "%Y%m%d%H%M%S", "%Y%m%d", "%Y/%m/%d %H:%M:%S",
+                    "%Y/%m/%d", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M", "%Y/%m/%d %H:%M")
+
+
+def parse_datetime(s: pd.Series) -> pd.Series:
+    """Text -> datetime64 (NaT where empty or unparseable), trying the interface formats."""
+    out = pd.Series(pd.NaT, index=s.index, dtype="datetime64[ns]")
+    todo = s.notna()
+    for fmt in DATETIME_FORMATS:
+        if not todo.any():
+            break
+        part = pd.to_datetime(s[todo], format=fmt, errors="coerce")
+        ok = part.notna()
+        if ok.any():
+            out.loc[part.index[ok]] = part[ok].astype("datetime64[ns]")
+            todo.loc[part.index[ok]] = False
+    return out
+
+
+def parse_number(s: pd.Series) -> pd.Series:
+    """Text -> float64 (NaN where empty or unparseable). Thousands separators are not accepted."""
+    return pd.to_numeric(s, errors="coerce").astype("float64")
+
+
+def age_years(brdy: pd.Series, at: pd.Series) -> pd.Series:
+    """Full years between birth date and a reference time (NaN when either is missing)."""
+    b, a = brdy.dt, at.dt
+    years = a.year - b.year - ((a.month < b.month) | ((a.month == b.month) & (a.day < b.day)))
+    return years.astype("float64")
+
+
+class Context:
+    """One run's canonical tables, settings, knowledge and findings collector."""
+
+    def __init__(self, tables: list[Table], collector: Collector, config, lang: str = "zh"):
+        self.all_tables = tables
+        self.collector = collector
+        self.config = config
+        self.lang = lang
+        self._memo: dict = {}
+        self.knowledge_loaded: list[dict] = []
+
+    # --- tables -----------------------------------------------------------------------
+    def tables(self, kind: str) -> list[Table]:
+        return [t for t in self.all_tables if t.kind == kind]
+
+    def has(self, kind: str) -> bool:
+        return any(t.kind == kind for t in self.all_tables)
+
+    def combined(self, kind: str, columns: tuple[str, ...] | list[str]) -> pd.DataFrame:
+        """Rows of every table of a kind (only `columns`, NA where a file lacks one), with _t (the
+        Table's position in this run) and _row (0-based row in its file)."""
+        parts = []
+        for i, t in enumerate(self.all_tables):
+            if t.kind != kind:
+                continue
+            part = pd.DataFrame({c: (t.frame[c] if c in t.frame.columns
+                                     else pd.Series(pd.NA, index=t.frame.index, dtype="str"))
+                                 for c in columns})
+            part["_t"] = i
+            part["_row"] = np.arange(len(t.frame))
+            parts.append(part)
+        if not parts:
+            return pd.DataFrame(columns=[*columns, "_t", "_row"])
+        return parts[0] if len(parts) == 1 else pd.concat(parts, ignore_index=True)
+
+    def col(self, t: Table, name: str) -> pd.Series | None:
+        return t.frame[name] if name in t.frame.columns else None
+
+    def num(self, t: Table, name: str) -> pd.Series | None:
+        return self.memo(("num", id(t), name),
+                         lambda: parse_number(t.frame[name]) if name in t.frame.columns else None)
+
+    def dt(self, t: Table, name: str) -> pd.Series | None:
+        return self.memo(("dt", id(t), name),
+                         lambda: parse_datetime(t.frame[name]) if name in t.frame.columns else None)
+
+    def memo(self, key, factory):
+        if key not in self._memo:
+            self._memo[key] = factory()
+        return self._memo[key]
+
+    def visits(self) -> pd.DataFrame:
+        """setlinfo by mdtrt_id (first row per visit): gend, brdy, adm, dscg, age (years at
+        admission, from brdy where it parses, else the age field) and age_days (nwb_age or days
+        from brdy). Empty when no setlinfo was given."""
+        return self.memo("visits", self._build_visits)
+
+    def _build_visits(self) -> pd.DataFrame:
+        cols = ["mdtrt_id", "gend", "brdy", "age", "nwb_age", "adm_time", "dscg_time",
+                "adm_caty", "dscg_caty"]
+        v = self.combined("setlinfo", cols)
+        v = v[v["mdtrt_id"].notna()].drop_duplicates("mdtrt_id")
+        out = pd.DataFrame(index=pd.Index(v["mdtrt_id"], name="mdtrt_id"))
+        out["gend"] = v["gend"].to_numpy()
+        brdy = parse_datetime(v["brdy"])
+        adm = parse_datetime(v["adm_time"])
+        out["brdy"] = brdy.to_numpy()
+        out["adm"] = adm.to_numpy()
+        out["dscg"] = parse_datetime(v["dscg_time"]).to_numpy()
+        ref = adm.where(adm.notna(), pd.Timestamp.now().normalize())
+        computed = age_years(brdy, ref)
+        stated = parse_number(v["age"])
+        out["age"] = computed.where(computed.notna(), stated).to_numpy()
+        days = (ref - brdy).dt.days.astype("float64")
+        nwb = parse_number(v["nwb_age"])
+        out["age_days"] = days.where(days.notna(), nwb).to_numpy()
+        out["adm_caty"] = v["adm_caty"].to_numpy()
+        out["dscg_caty"] = v["dscg_caty"].to_numpy()
+        out["_t"] = v["_t"].to_numpy()
+        out["_row"] = v["_row"].to_numpy()
+        return out
+
+    # --- findings -----------------------------------------------------------------------
+    def keys(self, t: Table | None, rows: np.ndarray) -> list:
+        if t is None:
+            return [None] * len(rows)
+        cols = [c for c in KINDS[t.kind].key if c in t.frame.columns]
+        if not cols:
+            return [None] * len(rows)
+        parts = [t.frame[c].to_numpy(dtype=object)[rows] for c in cols]
+        if len(parts) == 1:
+            return [None if (v is None or v is pd.NA or (isinstance(v, float) and v != v)) else v
+                    for v in parts[0]]
+        return ["/".join("" if (x is None or x is pd.NA or (isinstance(x, float) and x != x))
+                         else str(x) for x in vals) for vals in zip(*parts)]
+
+    def emit(self, rule: Rule | str, t: Table | None, where, *, field: str | None = None,
+             value=None, params: dict | None = None, suggestions=None,
+             key=None) -> int:
+        """Report the rows `where` (boolean mask over t.frame, or row positions) as failing `rule`.
+
+        `value` and each entry of `params` may be a scalar, a Series aligned to t.frame, or a
+        sequence aligned to the failing rows. Returns the number of findings added."""
+        rule = REGISTRY[rule] if isinstance(rule, str) else rule
+        if isinstance(where, pd.Series):
+            rows = np.flatnonzero(where.fillna(False).to_numpy(dtype=bool))
+        else:
+            rows = np.asarray(where, dtype=np.int64)
+        if len(rows) == 0:
+            return 0
+
+        def pick(v):
+            if isinstance(v, pd.Series):
+                return v.to_numpy(dtype=object)[rows]
+            return v
+
+        if value is None and field and t is not None and field in t.frame.columns:
+            value = t.frame[field]
+        self.collector.add(rule, table=t.kind if t else "", path=t.label if t else "",
+                           rows=rows if t is not None else [None] * len(rows),
+                           keys=key if key is not None else self.keys(t, rows), field=field,
+                           values=pick(value), params={k: pick(v) for k, v in (params or {}).items()},
+                           suggestions=suggestions)
+        return len(rows)
+
+    def emit_rows(self, rule: Rule | str, rows: pd.DataFrame, *, field: str | None = None,
+                  value=None, params: dict | None = None, suggestions=None) -> int:
+        """Report rows of a combined() frame: grouped back to their tables by _t and _row.
+        `value`, params and `suggestions` may be Series aligned to `rows` or scalars."""
+        def sub(v, idx):
+            return v.loc[idx].to_numpy(dtype=object) if isinstance(v, pd.Series) else v
+
+        n = 0
+        for ti, g in rows.groupby("_t", sort=False):
+            t = self.all_tables[int(ti)]
+            n += self.emit(rule, t, g["_row"].to_numpy(dtype=np.int64), field=field,
+                           value=sub(value, g.index) if value is not None else None,
+                           params={k: sub(v, g.index) for k, v in (params or {}).items()},
+                           suggestions=sub(suggestions, g.index) if suggestions is not None else None)
+        return n
+
+    def checked(self, rule: Rule | str, n: int) -> None:
+        self.collector.checked(rule, n)
+
+    def not_applicable(self, rule: Rule | str, note: str) -> None:
+        self.collector.not_applicable(rule, note)
+
+    def aggregate(self, name: str, rows: list[dict]) -> None:
+        """A summary table a report shows as is (e.g. the placeholder-doctor aggregate)."""
+        self.collector.aggregates[name] = rows

@@ -1,0 +1,181 @@
+"""Field expectations: Great Expectations suites (ybqc/expectations/<kind>.json), run by GE.
+
+Room: loading suites (the defaults, or a facility's folder that replaces them kind by kind),
+registering each expectation's rule from its `meta`, and turning GE results into findings.
+
+Each expectation carries its rule in `meta`: {"rule": "YBQC-EXP-010", "category": "format",
+"severity": "error", "title_zh": …, "title_en": …, "message_zh": …, "message_en": …}. A facility
+adapts a suite by copying it into its own folder, editing `meta.severity` (or kwargs, or adding
+expectations with new rule IDs), and pointing ybqc at the folder (`expectations` in ybqc.toml or
+--expectations).
+
+Speed: expectations whose verdict depends only on each value (not null, in set, regex, between,
+lengths) are validated by GE on the column's *distinct* values, and the failing values are
+mapped back to rows. The verdict is GE's; only the projection back to rows is ours. `mostly` is
+applied to row counts, as GE would on the full table. Other expectations run on the full table.
+"""
+from __future__ import annotations
+
+import json
+import os
+from functools import lru_cache
+from importlib import resources
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from ..errors import InputError
+from ..rules import REGISTRY, rule
+from ..tables import KINDS
+from .base import check
+
+VALUE_LOCAL = {
+    "expect_column_values_to_not_be_null", "expect_column_values_to_be_null",
+    "expect_column_values_to_be_in_set", "expect_column_values_to_not_be_in_set",
+    "expect_column_values_to_match_regex", "expect_column_values_to_not_match_regex",
+    "expect_column_values_to_match_regex_list", "expect_column_values_to_not_match_regex_list",
+    "expect_column_values_to_be_between", "expect_column_value_lengths_to_be_between",
+    "expect_column_value_lengths_to_equal", "expect_column_values_to_match_like_pattern",
+    "expect_column_values_to_match_strftime_format",
+}
+NULL_TYPES = {"expect_column_values_to_not_be_null"}
+
+
+def _suite_dir(custom: str | None):
+    return Path(custom) if custom else resources.files("ybqc").joinpath("expectations")
+
+
+@lru_cache(maxsize=None)
+def load_suite(kind: str, custom: str | None = None) -> dict | None:
+    """The suite JSON for a kind: the facility's copy when present, else the default."""
+    for base in ([_suite_dir(custom)] if custom else []) + [_suite_dir(None)]:
+        f = base.joinpath(f"{kind}.json")
+        if f.is_file():
+            try:
+                suite = json.loads(f.read_text(encoding="utf-8"))
+            except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+                raise InputError(f"期望套件无法解析：{exc}", f"cannot parse expectation suite: {exc}",
+                                 str(f)) from None
+            for i, e in enumerate(suite.get("expectations", [])):
+                meta = e.get("meta") or {}
+                if "rule" not in meta:
+                    raise InputError(f"第 {i + 1} 条期望缺少 meta.rule（规则编号）",
+                                     f"expectation {i + 1} has no meta.rule (rule ID)", str(f))
+            return suite
+    return None
+
+
+def register_suite_rules(custom: str | None) -> None:
+    for kind in KINDS:
+        suite = load_suite(kind, custom)
+        for e in (suite or {}).get("expectations", []):
+            m = e["meta"]
+            if m["rule"] in REGISTRY and REGISTRY[m["rule"]].source != f"suite:{kind}":
+                continue
+            rule(m["rule"], m.get("category", "format"), m.get("severity", "error"),
+                 m.get("title_zh", m["rule"]), m.get("title_en", m.get("title_zh", m["rule"])),
+                 m.get("message_zh"), m.get("message_en"), tables=(kind,),
+                 doc_zh=m.get("doc_zh", ""), doc_en=m.get("doc_en", ""), source=f"suite:{kind}")
+
+
+_GX = {}
+
+
+def _gx():
+    """A GE ephemeral context with usage analytics and progress bars off (imported lazily)."""
+    if "ctx" not in _GX:
+        os.environ["GX_ANALYTICS_ENABLED"] = "False"
+        import great_expectations as gx
+        from great_expectations.data_context.types.base import (
+            DataContextConfig, InMemoryStoreBackendDefaults, ProgressBarsConfig)
+
+        cfg = DataContextConfig(store_backend_defaults=InMemoryStoreBackendDefaults(),
+                                analytics_enabled=False,
+                                progress_bars=ProgressBarsConfig(globally=False,
+                                                                 metric_calculations=False))
+        ctx = gx.get_context(mode="ephemeral", project_config=cfg)
+        asset = ctx.data_sources.add_pandas("ybqc").add_dataframe_asset("rows")
+        _GX.update(gx=gx, ctx=ctx, batch=asset.add_batch_definition_whole_dataframe("all"))
+    return _GX
+
+
+def _validate(frame: pd.DataFrame, expectations: list[dict], index_col: str):
+    g = _gx()
+    suite = g["gx"].ExpectationSuite(name="ybqc", expectations=[
+        {"type": e["type"], "kwargs": e["kwargs"], "meta": e.get("meta", {})} for e in expectations])
+    batch = g["batch"].get_batch(batch_parameters={"dataframe": frame})
+    res = batch.validate(suite, result_format={
+        "result_format": "COMPLETE", "unexpected_index_column_names": [index_col],
+        "return_unexpected_index_query": False, "partial_unexpected_count": 0})
+    return res.results
+
+
+def _failed_positions(result, index_col: str) -> np.ndarray:
+    idx = result.result.get("unexpected_index_list") or []
+    return np.asarray([d[index_col] if isinstance(d, dict) else d for d in idx], dtype=np.int64)
+
+
+@check(*KINDS)
+def expectation_suite(ctx, t):
+    suite = load_suite(t.kind, ctx.config.expectations)
+    if not suite:
+        return
+    register_suite_rules(ctx.config.expectations)
+    frame = t.frame
+    by_column: dict[str, list[dict]] = {}
+    whole: list[dict] = []
+    for e in suite.get("expectations", []):
+        col = e["kwargs"].get("column")
+        if col is not None and col not in frame.columns:
+            ctx.not_applicable(e["meta"]["rule"], f"{t.label}: 无 {col} 列")
+            continue
+        if e["type"] in VALUE_LOCAL and col is not None and "row_condition" not in e["kwargs"]:
+            by_column.setdefault(col, []).append(e)
+        else:
+            whole.append(e)
+
+    numeric = set(KINDS[t.kind].numeric)
+    for col, exps in by_column.items():
+        s = ctx.num(t, col) if col in numeric else frame[col]
+        isna = s.isna().to_numpy()
+        distinct = pd.unique(s.dropna().to_numpy(dtype=object))
+        vals = pd.Series(list(distinct) + ([None] if isna.any() else []), dtype="object")
+        vframe = pd.DataFrame({col: vals, "_v": np.arange(len(vals))})
+        stripped = [{**e, "kwargs": {k: v for k, v in e["kwargs"].items() if k != "mostly"}}
+                    for e in exps]
+        for e, res in zip(exps, _validate(vframe, stripped, "_v")):
+            rid = e["meta"]["rule"]
+            if res.exception_info and res.exception_info.get("raised_exception"):
+                ctx.collector.error(rid, str(res.exception_info.get("exception_message")))
+                continue
+            bad_v = _failed_positions(res, "_v")
+            bad_vals = set(vals.iloc[bad_v].dropna().tolist()) if len(bad_v) else set()
+            null_bad = bool(len(bad_v)) and isna.any() and (len(vals) - 1) in set(bad_v.tolist())
+            mask = s.isin(bad_vals).to_numpy() if bad_vals else np.zeros(len(s), dtype=bool)
+            if null_bad:
+                mask = mask | isna
+            denom = len(s) if e["type"] in NULL_TYPES else int((~isna).sum())
+            ctx.checked(rid, denom)
+            mostly = e["kwargs"].get("mostly")
+            if mostly is not None and denom and mask.sum() / denom <= 1 - float(mostly):
+                continue
+            ctx.emit(rid, t, np.flatnonzero(mask), field=col)
+
+    if whole:
+        full = frame.assign(_row=np.arange(len(frame)),
+                            **{c: ctx.num(t, c) for c in numeric if c in frame.columns})
+        for e, res in zip(whole, _validate(full, whole, "_row")):
+            rid = e["meta"]["rule"]
+            ctx.checked(rid, len(frame))
+            if res.exception_info and res.exception_info.get("raised_exception"):
+                ctx.collector.error(rid, str(res.exception_info.get("exception_message")))
+                continue
+            if not res.success:
+                rows = _failed_positions(res, "_row")
+                col = e["kwargs"].get("column")
+                if len(rows):
+                    ctx.emit(rid, t, rows, field=col)
+                else:
+                    ctx.collector.add(REGISTRY[rid], table=t.kind, path=t.label, rows=[None],
+                                      keys=[None], field=col, values=[None], params={})

@@ -1,0 +1,247 @@
+"""Placeholders in doctor, operator and department fields; doctor codes (documented case 1).
+
+Room: the "未知" doctor. A hospital filled missing prescribing doctors with "未知"; the platform
+summed every "未知" row as one doctor, who then appeared to prescribe nicotinamide at 200x the
+national average. This module finds placeholder names and codes (code_maps/placeholders.csv),
+doctor codes that are not a 医保医师代码, disagreements with the facility's roster, and the
+aggregate the platform would see: per item, each placeholder "doctor" against the per-doctor
+median.
+"""
+from __future__ import annotations
+
+import re
+import unicodedata
+from functools import lru_cache
+
+import numpy as np
+import pandas as pd
+
+from .. import code_maps
+from ..rules import rule
+from .base import check
+
+PH_NAME = rule(
+    "YBQC-PH-001", "placeholder", "error", "医师/操作者姓名是占位值", "doctor name is a placeholder",
+    "{field}=“{value}”：{reason}。请填写实际开单/操作医师的姓名",
+    "{field} '{value}': {reason_en}. Fill in the real doctor's name",
+    doc_zh="典型案例：开单医生被填充为“未知”，平台把所有“未知”汇总成一名医生，烟酰胺开方量达全国平均 200 余倍，"
+           "引发飞行检查。真实姓名中含“无”“知”等字（如 吴知、魏无忌）不会被误报。",
+    doc_en="Documented case 1: '未知' doctors summed into one doctor at 200x the national average.")
+PH_DEPT = rule(
+    "YBQC-PH-002", "placeholder", "error", "科室是占位值", "department is a placeholder",
+    "{field}=“{value}”：{reason}。请填写实际科室", "{field} '{value}': {reason_en}. Fill in the real department")
+PH_CODE = rule(
+    "YBQC-PH-003", "placeholder", "error", "医师代码是占位值", "doctor code is a placeholder",
+    "{field}=“{value}”：{reason}。请填写该医师的医保医师代码",
+    "{field} '{value}': {reason_en}. Fill in the doctor's 医保医师代码")
+PH_FORMAT = rule(
+    "YBQC-PH-004", "placeholder", "error", "医师代码不是医保医师代码", "doctor code is not a 医保医师代码",
+    "{field}=“{value}” 不是医保医师代码：{reason}（应为 D + 6 位行政区划 + 6 位顺序号，如 D421002005282）",
+    "{field} '{value}' is not a 医保医师代码: {reason_en} (expected D + 6-digit region + 6 digits)",
+    doc_zh="接口规范：开单医生编码“按照标准编码填写”，即《医保医师代码》。院内工号、小写 d、长度不对、顺序号全零都会让"
+           "平台无法把费用归到真实医师。")
+PH_FORMAT_CHF = rule(
+    "YBQC-PH-005", "placeholder", "warning", "主诊医师代码不是医保医师代码", "chfpdr_code is not a 医保医师代码",
+    "主诊医师代码 “{value}” 不是医保医师代码：{reason}（标准化完成前可传就医地唯一编号）",
+    "chfpdr_code '{value}' is not a 医保医师代码: {reason_en} (allowed only until standardisation)",
+    doc_zh="4101 说明：主诊医师代码填《医保医师代码》；就医地未完成标准化前，可传医师在就医地系统中的唯一编号。")
+PH_ROSTER_NAME = rule(
+    "YBQC-PH-006", "consistency", "error", "医师代码与姓名不一致", "doctor code and name disagree",
+    "{field}=“{value}” 在医师名册中是“{roster_name}”，这里写的是“{name}”",
+    "{field} '{value}' is '{roster_name}' in the roster, but the row says '{name}'")
+PH_ROSTER_MISSING = rule(
+    "YBQC-PH-007", "consistency", "warning", "医师代码不在名册中", "doctor code not in the roster",
+    "{field}=“{value}” 不在医保医师名册中", "{field} '{value}' is not in the doctors' roster")
+PH_AGGREGATE = rule(
+    "YBQC-PH-008", "volume", "warning", "占位“医师”汇总后开药量异常", "placeholder doctor aggregates to an outlier",
+    "项目 {item}{item_name} 有 {rows} 行的开单医师为“{value}”，上传后平台会把它们当作同一名医师：数量 {qty}、"
+    "金额 {amt} 元，是该项目每名医师数量中位数的 {multiple} 倍",
+    "{rows} rows of item {item} have the doctor '{value}'; the platform will see one doctor with "
+    "quantity {qty} and amount {amt}, {multiple}x the item's per-doctor median",
+    tables=("feedetail",),
+    doc_zh="这就是典型案例中触发预警的汇总：同一占位“医师”名下的数量与该项目各真实医师数量的中位数相比。")
+
+NAME_FIELDS = ("bilg_dr_name", "orders_dr_name", "chfpdr_name", "oper_dr_name", "anst_dr_name",
+               "prsc_dr_name", "phar_name", "dr_name")
+DEPT_FIELDS = ("bilg_dept_name", "bilg_dept_codg", "acord_dept_name", "acord_dept_codg",
+               "adm_caty", "dscg_caty", "dept", "dept_name")
+CODE_FIELDS = ("bilg_dr_codg", "orders_dr_code", "oper_dr_code", "anst_dr_code", "chfpdr_code")
+NAME_OF = {"bilg_dr_codg": "bilg_dr_name", "orders_dr_code": "orders_dr_name",
+           "oper_dr_code": "oper_dr_name", "anst_dr_code": "anst_dr_name",
+           "chfpdr_code": "chfpdr_name"}
+#: GB/T 2260 province-level prefixes (first two digits of the region code)
+PROVINCES = {"11", "12", "13", "14", "15", "21", "22", "23", "31", "32", "33", "34", "35", "36",
+             "37", "41", "42", "43", "44", "45", "46", "50", "51", "52", "53", "54", "61", "62",
+             "63", "64", "65", "71", "81", "82"}
+
+
+def fold(value: str) -> str:
+    """Full-width -> half-width, trimmed, lower-case, inner spaces removed."""
+    return re.sub(r"\s+", "", unicodedata.normalize("NFKC", value)).lower()
+
+
+@lru_cache(maxsize=None)
+def _patterns(applies: str) -> list[tuple[re.Pattern, str, str]]:
+    out = []
+    for row in code_maps.load("placeholders"):
+        if row["applies_to"] in ("any", applies):
+            out.append((re.compile(row["pattern"], re.IGNORECASE), row["reason_zh"], row["reason_en"]))
+    return out
+
+
+def placeholder_reason(value: str, applies: str) -> tuple[str, str] | None:
+    v = fold(value)
+    if v == "":
+        return None
+    for pat, zh, en in _patterns(applies):
+        if pat.fullmatch(v):
+            return zh, en
+    return None
+
+
+def doctor_code_problem(code: str) -> tuple[str, str] | None:
+    """Why a code is not a 医保医师代码, or None when it is one."""
+    c = code.strip()
+    if re.fullmatch(r"D\d{12}", c):
+        if c[1:3] not in PROVINCES:
+            return f"行政区划 {c[1:7]} 不存在", f"region {c[1:7]} does not exist"
+        if c[7:] == "000000":
+            return "顺序号全为 0", "the sequence is all zeros"
+        return None
+    if re.fullmatch(r"d\d{12}", c):
+        return "首字母应为大写 D", "the first letter must be upper-case D"
+    if re.fullmatch(r"[Dd]\d*", c):
+        return f"长度应为 13 位，实际 {len(c)} 位", f"it should be 13 characters, not {len(c)}"
+    if re.fullmatch(r"\d+", c):
+        return "像是院内工号（纯数字）", "it looks like a local staff number (digits only)"
+    if re.fullmatch(r"H[YJ]\d{12}", c):
+        return "这是医保药师/技术人员代码，不是医师代码", "it is a pharmacist/technician code"
+    return "格式不符", "wrong shape"
+
+
+def _classify(series: pd.Series, fn) -> tuple[pd.Series, pd.Series, pd.Series]:
+    """Apply fn to each distinct value; return (hit mask, reason_zh, reason_en) aligned to series."""
+    uniq = series.dropna().unique()
+    zh, en = {}, {}
+    for v in uniq:
+        r = fn(str(v))
+        if r:
+            zh[v], en[v] = r
+    if not zh:
+        empty = pd.Series(False, index=series.index)
+        return empty, empty, empty
+    hit = series.isin(list(zh))
+    return hit, series.map(zh), series.map(en)
+
+
+def _emit(ctx, t, r, field, mask, zh, en, extra=None):
+    ctx.emit(r, t, mask, field=field, params={"reason": zh, "reason_en": en, **(extra or {})})
+
+
+@check("feedetail", "setlinfo", "oprninfo", "sales", "staff")
+def placeholder_fields(ctx, t):
+    for field in NAME_FIELDS:
+        s = ctx.col(t, field)
+        if s is not None:
+            ctx.checked(PH_NAME, int(s.notna().sum()))
+            hit, zh, en = _classify(s, lambda v: placeholder_reason(v, "name"))
+            _emit(ctx, t, PH_NAME, field, hit, zh, en)
+    for field in DEPT_FIELDS:
+        s = ctx.col(t, field)
+        if s is not None:
+            ctx.checked(PH_DEPT, int(s.notna().sum()))
+            hit, zh, en = _classify(s, lambda v: placeholder_reason(v, "dept"))
+            _emit(ctx, t, PH_DEPT, field, hit, zh, en)
+    for field in CODE_FIELDS:
+        s = ctx.col(t, field)
+        if s is None:
+            continue
+        ctx.checked(PH_CODE, int(s.notna().sum()))
+        hit, zh, en = _classify(s, lambda v: placeholder_reason(v, "code"))
+        _emit(ctx, t, PH_CODE, field, hit, zh, en)
+        rest = s.where(~hit)
+        fmt_rule = PH_FORMAT_CHF if field == "chfpdr_code" else PH_FORMAT
+        ctx.checked(fmt_rule, int(rest.notna().sum()))
+        bad, zh2, en2 = _classify(rest, doctor_code_problem)
+        _emit(ctx, t, fmt_rule, field, bad, zh2, en2)
+
+
+@check("staff", scope="run")
+def roster_agreement(ctx):
+    staff = ctx.combined("staff", ["dr_code", "dr_name"]).dropna(subset=["dr_code"])
+    roster = dict(zip(staff["dr_code"], staff["dr_name"]))
+    for t in ctx.all_tables:
+        if t.kind == "staff":
+            continue
+        for code_field, name_field in NAME_OF.items():
+            code = ctx.col(t, code_field)
+            if code is None:
+                continue
+            name = ctx.col(t, name_field)
+            present = code.notna()
+            ctx.checked(PH_ROSTER_MISSING, int(present.sum()))
+            known = code.isin(roster.keys())
+            # placeholders and malformed codes are reported by their own rules
+            plausible = code.str.fullmatch(r"D\d{12}").fillna(False).astype(bool)
+            ctx.emit(PH_ROSTER_MISSING, t, present & ~known & plausible, field=code_field)
+            if name is not None:
+                expected = code.map(roster)
+                ctx.checked(PH_ROSTER_NAME, int((known & name.notna()).sum()))
+                differ = known & name.notna() & (expected != name)
+                ctx.emit(PH_ROSTER_NAME, t, differ, field=code_field,
+                         params={"roster_name": expected, "name": name})
+
+
+@check("feedetail", scope="run")
+def placeholder_aggregate(ctx):
+    cols = ["med_list_codg", "med_list_name", "medins_list_name", "bilg_dr_codg", "bilg_dr_name",
+            "cnt", "det_item_fee_sumamt"]
+    fee = ctx.combined("feedetail", cols)
+    fee = fee[fee["med_list_codg"].notna()]
+    if fee.empty:
+        return
+    ctx.checked(PH_AGGREGATE, len(fee))
+    name_hit, _, _ = _classify(fee["bilg_dr_name"], lambda v: placeholder_reason(v, "name"))
+    code_hit, _, _ = _classify(fee["bilg_dr_codg"], lambda v: placeholder_reason(v, "code"))
+    name_missing = fee["bilg_dr_name"].isna()
+    placeholder = name_hit | (code_hit & (name_missing | name_hit)) | (name_missing & fee["bilg_dr_codg"].isna())
+    # what the platform would treat as the doctor's identity
+    label = fee["bilg_dr_name"].fillna(fee["bilg_dr_codg"]).fillna("（空）")
+    doctor = fee["bilg_dr_codg"].fillna(fee["bilg_dr_name"]).fillna("（空）")
+    qty = pd.to_numeric(fee["cnt"], errors="coerce").fillna(0.0)
+    amt = pd.to_numeric(fee["det_item_fee_sumamt"], errors="coerce").fillna(0.0)
+    work = pd.DataFrame({"item": fee["med_list_codg"], "qty": qty, "amt": amt, "_t": fee["_t"],
+                         "_row": fee["_row"], "ph": placeholder.to_numpy(),
+                         "who": np.where(placeholder, label, doctor)}, index=fee.index)
+    item_name = fee["med_list_name"].fillna(fee["medins_list_name"])
+    real = work[~work["ph"]].groupby(["item", "who"], sort=False)["qty"].sum()
+    median = real.groupby(level="item").median()
+    ndoc = real.groupby(level="item").size()
+    ph = work[work["ph"]]
+    if ph.empty:
+        return
+    groups = ph.groupby(["item", "who"], sort=False).agg(
+        rows=("qty", "size"), qty=("qty", "sum"), amt=("amt", "sum"),
+        first=("_row", "first"), t=("_t", "first"))
+    groups = groups.reset_index()
+    groups["median"] = groups["item"].map(median)
+    groups["doctors"] = groups["item"].map(ndoc).fillna(0).astype(int)
+    groups["multiple"] = (groups["qty"] / groups["median"]).where(groups["median"] > 0)
+    first_name = item_name.groupby(fee["med_list_codg"]).first()
+    groups["item_name"] = groups["item"].map(first_name)
+    groups = groups.sort_values(["multiple", "qty"], ascending=False, na_position="last")
+    ctx.aggregate("placeholder_doctors", [
+        {"item": r.item, "item_name": None if pd.isna(r.item_name) else r.item_name,
+         "placeholder": r.who, "rows": int(r.rows), "quantity": round(float(r.qty), 4),
+         "amount": round(float(r.amt), 2), "real_doctors": int(r.doctors),
+         "median_per_doctor": None if pd.isna(r.median) else round(float(r.median), 4),
+         "multiple": None if pd.isna(r.multiple) else round(float(r.multiple), 1)}
+        for r in groups.itertuples()])
+    loud = groups[groups["multiple"] >= ctx.config.threshold("placeholder_min_multiple")]
+    for r in loud.itertuples():
+        t = ctx.all_tables[int(r.t)]
+        ctx.emit(PH_AGGREGATE, t, [int(r.first)], field="bilg_dr_name", value=[r.who],
+                 key=[r.item],
+                 params={"item": [r.item], "item_name": [f"（{r.item_name}）" if isinstance(r.item_name, str) else ""],
+                         "rows": [int(r.rows)], "qty": [r.qty], "amt": [round(r.amt, 2)],
+                         "multiple": [round(r.multiple, 1)]})

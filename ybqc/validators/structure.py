@@ -1,0 +1,118 @@
+"""Structure and types: a pandera schema per table kind, plus rows the reader could not parse.
+
+Room: columns present, amounts that parse as numbers, dates and times that parse, codes that
+were turned into numbers by a spreadsheet (lost leading zeros, `1.10E+14`, `123.0`). Runs first.
+"""
+from __future__ import annotations
+
+import pandas as pd
+
+from ..rules import rule
+from ..tables import KINDS, TableKind
+from .base import check, parse_datetime
+
+MISSING_COLUMN = rule(
+    "YBQC-ST-001", "structure", "error", "缺少必填列", "required column missing",
+    "表 {table} 缺少接口必填列 {field}：整列缺失，请在导出中补上该字段（或用 --columns 指明表头）",
+    "table {table} lacks the required column {field}; add it to the export (or map its header "
+    "with --columns)", doc_zh="接口规范要求的字段整列缺失时，每张表只报一次，不逐行报。",
+    doc_en="Reported once per table, not once per row.")
+UNPARSED_ROW = rule(
+    "YBQC-ST-002", "structure", "error", "行无法解析", "row cannot be parsed",
+    "第 {line} 行无法解析（{reason}），该行未参与其他检查", "line {line} cannot be parsed ({reason}); it "
+    "was not checked further", doc_zh="字段数与表头不一致（多了分隔符或引号未闭合）。这些行计入读取行数但不参与检查，"
+    "报告中读取数 = 检查数 + 无法解析数。", doc_en="Field count differs from the header.")
+BAD_NUMBER = rule(
+    "YBQC-ST-003", "structure", "error", "金额/数量不是数字", "amount or quantity is not a number",
+    "{field} 的值 “{value}” 不是数字", "{field} value '{value}' is not a number",
+    doc_zh="数值型字段（金额、数量、单价、年龄）必须是普通数字，不能含千分位、单位或文字。")
+BAD_DATETIME = rule(
+    "YBQC-ST-004", "structure", "error", "日期时间无法解析", "date/time cannot be parsed",
+    "{field} 的值 “{value}” 不是有效日期时间（应为 yyyy-MM-dd HH:mm:ss）",
+    "{field} value '{value}' is not a valid date/time (expected yyyy-MM-dd HH:mm:ss)")
+MANGLED_CODE = rule(
+    "YBQC-ST-005", "structure", "error", "编码被表格软件转成了数字", "code was turned into a number",
+    "{field} 的值 “{value}” 像是被 Excel 转成了数字（科学计数法或带 .0），编码可能已丢失前导零",
+    "{field} value '{value}' looks converted to a number by a spreadsheet (scientific notation or a "
+    "trailing .0); leading zeros may be lost", doc_zh="编码必须按文本保存。国家编码如 001102000010000 "
+    "变成 1102000010000 或 1.10E+12 后无法与目录匹配。")
+
+CODE_FIELDS = ("feedetl_sn", "init_feedetl_sn", "mdtrt_id", "psn_no", "med_list_codg",
+               "medins_list_codg", "fixmedins_hilist_id", "certno", "setl_id", "diag_code",
+               "oprn_oprt_code", "bilg_dr_codg", "bilg_dept_codg", "chfpdr_code", "dr_code",
+               "drug_trac_codg")
+_NUMBER = r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)"
+_MANGLED = r"[+-]?\d+(?:\.\d+)?[eE][+-]?\d+|\d+\.0+"
+
+
+def _is_number(s: pd.Series) -> pd.Series:
+    return s.str.fullmatch(_NUMBER)
+
+
+def _is_datetime(s: pd.Series) -> pd.Series:
+    return parse_datetime(s).notna()
+
+
+def schema_for(kind: TableKind):
+    """The pandera schema of a kind: required columns, and parse checks on typed fields."""
+    import pandera.pandas as pa
+
+    cols = {}
+    for name in kind.columns:
+        checks = []
+        if name in kind.numeric:
+            checks.append(pa.Check(_is_number, name="number", error="number"))
+        if name in kind.datetimes or name in kind.dates:
+            checks.append(pa.Check(_is_datetime, name="datetime", error="datetime"))
+        if name in CODE_FIELDS:
+            checks.append(pa.Check(lambda s: ~s.str.fullmatch(_MANGLED), name="text_code",
+                                   error="text_code"))
+        cols[name] = pa.Column(dtype=None, checks=checks, nullable=True,
+                               required=name in kind.required)
+    return pa.DataFrameSchema(cols, strict=False, name=kind.name)
+
+
+_SCHEMAS: dict = {}
+_CHECK_RULE = {"number": BAD_NUMBER, "datetime": BAD_DATETIME, "text_code": MANGLED_CODE}
+
+
+@check(*KINDS, stage="structure")
+def pandera_schema(ctx, t):
+    """Run the kind's pandera schema lazily and turn its failure cases into findings."""
+    import pandera.errors as pe
+
+    kind = KINDS[t.kind]
+    schema = _SCHEMAS.setdefault(t.kind, schema_for(kind))
+    for r in (MISSING_COLUMN, BAD_NUMBER, BAD_DATETIME, MANGLED_CODE):
+        ctx.checked(r, len(t.frame))
+    try:
+        schema.validate(t.frame, lazy=True)
+        return
+    except pe.SchemaErrors as exc:
+        fc = exc.failure_cases
+    for col, group in fc.groupby("column", dropna=False, sort=False):
+        for chk, cases in group.groupby("check", sort=False):
+            chk = str(chk)
+            if "column_in_dataframe" in chk:
+                for c in cases["failure_case"].astype(str).unique():
+                    ctx.collector.add(MISSING_COLUMN, table=t.kind, path=t.label, rows=[None],
+                                      keys=[None], field=c, values=[None],
+                                      params={"table": t.kind})
+                continue
+            r = next((rr for name, rr in _CHECK_RULE.items() if name in chk), None)
+            if r is None or col is None:
+                continue
+            rows = cases["index"].dropna().astype("int64").unique()
+            ctx.emit(r, t, rows, field=str(col))
+
+
+@check(*KINDS, stage="structure")
+def unparsed_rows(ctx, t):
+    ctx.checked(UNPARSED_ROW, t.rows_read)
+    if t.bad_rows:
+        ctx.collector.add(UNPARSED_ROW, table=t.kind, path=t.label,
+                          rows=[r if r >= 0 else None for r, _ in t.bad_rows],
+                          keys=[None] * len(t.bad_rows), field=None,
+                          values=[None] * len(t.bad_rows),
+                          params={"line": [r + 2 if r >= 0 else "?" for r, _ in t.bad_rows],
+                                  "reason": [why for _, why in t.bad_rows]})
