@@ -144,11 +144,13 @@ def _read_csv(path: Path, text: str, encoding: str) -> RawTable:
         bad.append((num, f"字段数 {row.actual_columns}，表头 {row.expected_columns} 列"))
         return "skip"
 
-    body = text.encode("utf-8") if encoding != "utf-8" else text.encode("utf-8")
-    try:
-        table = pacsv.read_csv(
+    body = text.encode("utf-8")
+
+    def parse(threads: bool):
+        bad.clear()
+        return pacsv.read_csv(
             io.BytesIO(body),
-            read_options=pacsv.ReadOptions(column_names=names, skip_rows=1,
+            read_options=pacsv.ReadOptions(column_names=names, skip_rows=1, use_threads=threads,
                                            block_size=max(1 << 22, min(len(body) + 1, 1 << 26))),
             parse_options=pacsv.ParseOptions(delimiter=delim, invalid_row_handler=on_bad,
                                              newlines_in_values=True),
@@ -156,6 +158,11 @@ def _read_csv(path: Path, text: str, encoding: str) -> RawTable:
                 column_types={n: pa.string() for n in names}, strings_can_be_null=True,
                 null_values=[""], quoted_strings_can_be_null=True),
         )
+
+    try:
+        table = parse(True)
+        if any(r < 0 for r, _ in bad):      # line numbers are only known single-threaded
+            table = parse(False)
     except pa.ArrowInvalid as exc:
         raise InputError(f"CSV 无法解析：{exc}", f"cannot parse CSV: {exc}", where) from None
     frame = table.to_pandas()

@@ -60,25 +60,24 @@ def render(run, findings, console: Console | None = None, path: str | None = Non
         by_rule = findings.groupby("rule", sort=False)
         order = sorted(by_rule.groups, key=lambda r: (-SEVERITY_RANK[findings.loc[by_rule.groups[r][0], "severity"]],
                                                       -len(by_rule.groups[r]), r))
-        tab = Table(title=tx["rules"], box=box.SIMPLE_HEAVY, title_justify="left", show_lines=False)
-        for h in ("rule", "sev", "title", "count", "of", "examples"):
-            tab.add_column(tx[h], justify="right" if h in ("count", "of") else "left",
-                           overflow="fold")
+        c.print(f"\n[bold]{tx['rules']}[/bold]")
         for rid in order[:top]:
             g = findings.loc[by_rule.groups[rid]]
             r = REGISTRY.get(rid)
             sev = g["severity"].iloc[0]
-            ex = []
+            o = run.outcomes.get(rid)
+            of = f" / {tx['of']} {o.checked:,}" if o and o.checked else ""
+            c.print(f"[{SEV_STYLE[sev]}]{sev:<7}[/] [bold]{rid}[/bold] {r.title(run.lang) if r else rid}"
+                    f"  —  {tx['count']} {len(g):,}{of}", highlight=False)
             for f in g.head(3).itertuples():
                 row = "" if f.row is None or str(f.row) == "<NA>" else f":{int(f.row)}"
                 name = f.path.rsplit("/", 1)[-1]
-                ex.append(f"{name}{row} [{f.key or ''}] {f.message}")
+                key = f" [{f.key}]" if f.key else ""
+                c.print(f"    {name}{row}{key} {f.message}", highlight=False, markup=False)
                 if f.suggestions:
-                    ex.append("  → " + "; ".join(f"{s.get('code', '')} {s.get('name', '')}" for s in f.suggestions[:3]))
-            o = run.outcomes.get(rid)
-            tab.add_row(rid, f"[{SEV_STYLE[sev]}]{sev}[/]", r.title(run.lang) if r else rid,
-                        f"{len(g):,}", f"{o.checked:,}" if o else "", "\n".join(ex))
-        c.print(tab)
+                    c.print(f"      → {tx['sugg']}: " + "; ".join(
+                        f"{s.get('code', '')} {s.get('name', '')}（{s.get('why', '')}）" for s in f.suggestions[:3]),
+                        highlight=False, markup=False)
         if len(order) > top:
             c.print(tx["more"].format(n=len(order) - top))
     else:

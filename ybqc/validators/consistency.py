@@ -5,6 +5,8 @@ birth date, duplicate fee serials, visits that the settlement table does not kno
 """
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pandas as pd
 
@@ -158,3 +160,61 @@ def visits_known(ctx):
         ctx.checked(ORPHAN, len(rows))
         bad = rows[~rows["mdtrt_id"].isin(known)]
         ctx.emit_rows(ORPHAN, bad, field="mdtrt_id", value=bad["mdtrt_id"])
+
+
+CERT_FORMAT = rule(
+    "YBQC-CON-009", "format", "error", "身份证号校验位错误", "ID card number fails its check digit",
+    "证件号码 {value} 不是有效的居民身份证号：{reason}", "certno {value} is not a valid resident ID: {reason_en}",
+    tables=("setlinfo",), doc_zh="GB 11643 公民身份号码：17 位本体码 + 1 位校验码（ISO 7064 MOD 11-2）。"
+    "证件类型为 01（居民身份证）或未给出证件类型而号码为 18 位时检查。")
+CERT_MATCH = rule(
+    "YBQC-CON-010", "consistency", "error", "身份证号与出生日期/性别不符", "ID number disagrees with brdy/gend",
+    "证件号码 {value} 中的{what}与结算清单不符（{detail}）", "certno {value}: {what_en} disagrees ({detail})",
+    tables=("setlinfo",), doc_zh="身份证号第 7–14 位是出生日期，第 17 位奇数为男、偶数为女。")
+
+re_id18 = re.compile(r"\d{17}[\dX]")
+re_id15 = re.compile(r"\d{15}")
+_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
+_CHECK = "10X98765432"
+
+
+def id_check_digit(body17: str) -> str:
+    return _CHECK[sum(int(c) * w for c, w in zip(body17, _WEIGHTS)) % 11]
+
+
+@check("setlinfo")
+def certificate_number(ctx, t):
+    cert = ctx.col(t, "certno")
+    if cert is None:
+        return
+    ctype = ctx.col(t, "patn_cert_type")
+    is_id = (ctype == "01") if ctype is not None else pd.Series(False, index=cert.index)
+    looks18 = cert.str.fullmatch(r"\d{17}[\dXx]").fillna(False).astype(bool)
+    todo = cert.notna() & (is_id.fillna(False).astype(bool) | (ctype.isna() if ctype is not None else True) & looks18)
+    ctx.checked(CERT_FORMAT, int(todo.sum()))
+    reason, reason_en = {}, {}
+    for v in cert[todo].unique():
+        s = str(v).upper()
+        if re_id18.fullmatch(s):
+            if id_check_digit(s[:17]) != s[17]:
+                reason[v], reason_en[v] = f"校验位应为 {id_check_digit(s[:17])}", "wrong check digit"
+        elif not re_id15.fullmatch(s):
+            reason[v], reason_en[v] = "应为 18 位（末位可为 X）", "must be 18 characters"
+    bad = todo & cert.isin(list(reason))
+    ctx.emit(CERT_FORMAT, t, bad, field="certno", params={"reason": cert.map(reason), "reason_en": cert.map(reason_en)})
+    ok18 = todo & looks18 & ~bad
+    brdy, gend = ctx.dt(t, "brdy"), ctx.col(t, "gend")
+    ctx.checked(CERT_MATCH, int(ok18.sum()))
+    if brdy is not None:
+        embedded = pd.to_datetime(cert.str.slice(6, 14), format="%Y%m%d", errors="coerce")
+        differ = ok18 & brdy.notna() & embedded.notna() & (embedded != brdy.dt.normalize())
+        ctx.emit(CERT_MATCH, t, differ, field="certno",
+                 params={"what": "出生日期", "what_en": "birth date",
+                         "detail": embedded.dt.strftime("%Y-%m-%d") + " ≠ brdy " + brdy.dt.strftime("%Y-%m-%d")})
+    if gend is not None:
+        digit = pd.to_numeric(cert.str.slice(16, 17), errors="coerce")
+        sex = digit.mod(2).map({1.0: "1", 0.0: "2"})
+        differ = ok18 & gend.isin(["1", "2"]) & sex.notna() & (sex != gend)
+        ctx.emit(CERT_MATCH, t, differ, field="certno",
+                 params={"what": "性别", "what_en": "sex", "detail": "号码为" + sex.map({"1": "男", "2": "女"}) +
+                         "，gend=" + gend.fillna("")})

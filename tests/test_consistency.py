@@ -1,0 +1,73 @@
+"""Cross-field consistency: arithmetic, refunds, times, ages, duplicates, orphan visits."""
+from helpers import FEE, VISIT, check, hits, rows
+
+
+def test_amount_must_equal_cnt_times_price_to_the_cent(tmp_path):
+    fee = rows(FEE, [{"cnt": "3", "pric": "0.333333", "det_item_fee_sumamt": "1.00"},   # rounds to 1.00: ok
+                     {"cnt": "2", "pric": "5.00", "det_item_fee_sumamt": "10.01"},        # a cent off
+                     {"cnt": "-1", "pric": "20.00", "det_item_fee_sumamt": "-20.00", "init_feedetl_sn": "F1"},
+                     {"cnt": "1.5", "pric": "12.00", "det_item_fee_sumamt": "18.00"}])
+    result = check(tmp_path, {"fee": fee})
+    f = hits(result, "YBQC-CON-001")
+    assert f["row"].tolist() == [1]
+    assert "0.01" in f.iloc[0]["message"]
+
+
+def test_refund_needs_original_serial(tmp_path):
+    fee = rows(FEE, [{}, {"cnt": "-1", "det_item_fee_sumamt": "-20.00", "init_feedetl_sn": "F1"},
+                     {"cnt": "-1", "det_item_fee_sumamt": "-20.00", "init_feedetl_sn": ""}])
+    assert hits(check(tmp_path, {"fee": fee}), "YBQC-CON-002")["row"].tolist() == [2]
+
+
+def test_fee_time_outside_visit(tmp_path):
+    fee = rows(FEE, [{"fee_ocur_time": "2025-03-01 08:00:00"},   # same day as admission: fine
+                     {"fee_ocur_time": "2025-03-05 23:00:00"},   # discharge day: fine
+                     {"fee_ocur_time": "2025-02-20 10:00:00"},
+                     {"fee_ocur_time": "2025-03-09 10:00:00"}])
+    result = check(tmp_path, {"fee": fee, "visit": [VISIT]})
+    assert hits(result, "YBQC-CON-003")["row"].tolist() == [2, 3]
+
+
+def test_fee_time_not_checked_without_visits(tmp_path):
+    result = check(tmp_path, {"fee": rows(FEE, [{"fee_ocur_time": "2030-01-01 00:00:00"}])})
+    assert hits(result, "YBQC-CON-003").empty
+    assert result.outcomes["YBQC-CON-003"].status == "not_applicable"
+
+
+def test_age_against_birth_date(tmp_path):
+    visits = [dict(VISIT, mdtrt_id="M1", age="75"),                       # full years at 2025-03-01
+              dict(VISIT, mdtrt_id="M2", brdy="1950-06-01", age="75"),    # year difference: accepted
+              dict(VISIT, mdtrt_id="M3", brdy="1950-06-01", age="74"),    # full years: accepted
+              dict(VISIT, mdtrt_id="M4", age="57")]                       # wrong
+    assert hits(check(tmp_path, {"visit": visits}), "YBQC-CON-004")["key"].tolist() == ["M4"]
+
+
+def test_visit_times_out_of_order(tmp_path):
+    visits = [dict(VISIT, mdtrt_id="M1"), dict(VISIT, mdtrt_id="M2", dscg_time="2025-02-01 00:00:00")]
+    assert hits(check(tmp_path, {"visit": visits}), "YBQC-CON-007")["key"].tolist() == ["M2"]
+
+
+def test_duplicate_serial_within_a_visit(tmp_path):
+    fee = rows(FEE, [{}, {}, {}])
+    fee[1]["feedetl_sn"] = "F1"
+    fee[2].update(feedetl_sn="F1", mdtrt_id="M2")   # same serial in another visit: allowed (单次就诊内唯一)
+    result = check(tmp_path, {"fee": fee})
+    assert sorted(hits(result, "YBQC-CON-005")["row"].tolist()) == [0, 1]
+
+
+def test_visit_missing_from_setlinfo(tmp_path):
+    fee = rows(FEE, [{}, {"mdtrt_id": "M9"}])
+    result = check(tmp_path, {"fee": fee, "visit": [VISIT]})
+    f = hits(result, "YBQC-CON-006")
+    assert f["row"].tolist() == [1] and f.iloc[0]["value"] == "M9"
+
+
+def test_id_number_check_digit_and_agreement(tmp_path):
+    visits = [dict(VISIT, mdtrt_id="M1"),                                       # valid, agrees
+              dict(VISIT, mdtrt_id="M2", certno="510105195001011234"),         # wrong check digit
+              dict(VISIT, mdtrt_id="M3", brdy="1950-02-01", age="75"),         # birth date disagrees
+              dict(VISIT, mdtrt_id="M4", gend="2"),                            # sex digit says male
+              dict(VISIT, mdtrt_id="M5", certno="E12345678")]                  # a passport: not checked
+    result = check(tmp_path, {"visit": visits})
+    assert hits(result, "YBQC-CON-009")["key"].tolist() == ["M2"]
+    assert sorted(hits(result, "YBQC-CON-010")["key"].tolist()) == ["M3", "M4"]

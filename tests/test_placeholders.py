@@ -1,0 +1,80 @@
+"""Documented case 1 (the 未知 doctor) and its legitimate look-alikes."""
+import pytest
+
+from helpers import FEE, VISIT, check, hits, rows
+from ybqc.validators.placeholders import doctor_code_problem, placeholder_reason
+
+
+@pytest.mark.parametrize("value", ["未知", "不详", "无", "暂无", "待定", "其他", "空", "-", "/", "0", "null",
+                                   "N/A", "测试", "admin", "系统管理员", "未知医生", "NULL", "－", "000",
+                                   " 未知 ", "ｎｕｌｌ", "医生", "test1"])
+def test_placeholder_names_are_recognised(value):
+    assert placeholder_reason(value, "name") is not None
+
+
+@pytest.mark.parametrize("value", ["吴知", "魏无忌", "武智", "王无双", "李其", "安空", "张未", "欧阳修", "Smith"])
+def test_real_names_that_contain_such_characters_are_not_placeholders(value):
+    assert placeholder_reason(value, "name") is None
+
+
+@pytest.mark.parametrize("code,why", [("d510105000123", "大写"), ("D51010500012", "长度"),
+                                      ("000123", "工号"), ("D510105000000", "全为 0"),
+                                      ("D990105000123", "行政区划"), ("HY510105000123", "药师")])
+def test_doctor_codes_that_are_not_yibao_codes(code, why):
+    problem = doctor_code_problem(code)
+    assert problem is not None and why in problem[0]
+
+
+def test_valid_doctor_code_passes():
+    assert doctor_code_problem("D421002005282") is None
+
+
+def test_unknown_doctor_rows_are_flagged_and_aggregated(tmp_path):
+    # 5 real doctors prescribe 3 each; 20 rows of 未知 add up to 60: 20x the per-doctor median
+    real = [{"bilg_dr_name": n, "bilg_dr_codg": f"D51010500012{i}", "med_list_codg": "XA11HAY046A001010101234",
+             "cnt": "3", "pric": "1.00", "det_item_fee_sumamt": "3.00"}
+            for i, n in enumerate(["吴知", "魏无忌", "李红梅", "王建国", "陈静"])]
+    unknown = [{"bilg_dr_name": "未知", "bilg_dr_codg": "", "med_list_codg": "XA11HAY046A001010101234",
+                "cnt": "3", "pric": "1.00", "det_item_fee_sumamt": "3.00"} for _ in range(20)]
+    result = check(tmp_path, {"fee": rows(FEE, real + unknown), "visit": [VISIT]})
+    names = hits(result, "YBQC-PH-001")
+    assert len(names) == 20 and set(names["value"]) == {"未知"}
+    assert set(names["row"]) == set(range(5, 25))
+    agg = result.aggregates["placeholder_doctors"]
+    assert agg[0]["placeholder"] == "未知" and agg[0]["quantity"] == 60 and agg[0]["multiple"] == 20.0
+    loud = hits(result, "YBQC-PH-008")
+    assert len(loud) == 1 and "20" in loud.iloc[0]["message"]
+    # the real doctors with 无/知 in their names are not flagged
+    assert not names["value"].isin(["吴知", "魏无忌"]).any()
+
+
+def test_placeholder_below_threshold_is_listed_but_not_a_finding(tmp_path):
+    real = [{"bilg_dr_name": n, "bilg_dr_codg": f"D51010500012{i}", "cnt": "10", "det_item_fee_sumamt": "200.00"}
+            for i, n in enumerate(["吴知", "李红梅", "王建国"])]
+    unknown = [{"bilg_dr_name": "不详", "cnt": "1", "det_item_fee_sumamt": "20.00"}]
+    result = check(tmp_path, {"fee": rows(FEE, real + unknown)})
+    assert result.aggregates["placeholder_doctors"][0]["multiple"] == 0.1
+    assert hits(result, "YBQC-PH-008").empty
+    assert len(hits(result, "YBQC-PH-001")) == 1
+
+
+def test_doctor_code_rules_on_fee_rows(tmp_path):
+    result = check(tmp_path, {"fee": rows(FEE, [{"bilg_dr_codg": "0"}, {"bilg_dr_codg": "d510105000123"},
+                                                {"bilg_dr_codg": "D510105000123"}, {"bilg_dept_name": "未知"}])})
+    assert hits(result, "YBQC-PH-003")["row"].tolist() == [0]
+    assert hits(result, "YBQC-PH-004")["row"].tolist() == [1]
+    assert hits(result, "YBQC-PH-002")["row"].tolist() == [3]
+
+
+def test_chief_doctor_local_id_is_only_a_warning(tmp_path):
+    result = check(tmp_path, {"visit": [dict(VISIT, chfpdr_code="10023")]})
+    f = hits(result, "YBQC-PH-005")
+    assert len(f) == 1 and f.iloc[0]["severity"] == "warning"
+
+
+def test_roster_disagreement(tmp_path):
+    roster = [{"dr_code": "D510105000123", "dr_name": "李红梅"}, {"dr_code": "D510105000124", "dr_name": "王建国"}]
+    fee = rows(FEE, [{}, {"bilg_dr_name": "王建国"}, {"bilg_dr_codg": "D510105000999"}])
+    result = check(tmp_path, {"fee": fee, "staff": roster})
+    assert hits(result, "YBQC-PH-006")["row"].tolist() == [1]
+    assert hits(result, "YBQC-PH-007")["row"].tolist() == [2]
