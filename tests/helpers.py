@@ -47,3 +47,16 @@ def check(tmp_path: Path, tables: dict[str, list[dict]], cfg: Config | None = No
 def hits(result, rule: str):
     f = result.findings
     return f[f["rule"] == rule]
+
+DIAG = {"mdtrt_id": "M1", "diag_type": "1", "diag_srt_no": "1", "diag_code": "N18.500", "diag_name": "慢性肾脏病5期",
+        "maindiag_flag": "1"}
+OPRN = {"mdtrt_id": "M1", "oprn_oprt_type": "1", "oprn_oprt_code": "39.9500x007", "oprn_oprt_name": "血液透析",
+        "oprn_oprt_date": "2025-03-02", "oper_dr_code": "D510105000123", "oper_dr_name": "李红梅"}
+MAPPING = {"fixmedins_hilist_id": "L1", "fixmedins_hilist_name": "住院诊查费", "list_type": "201",
+           "med_list_codg": "001102000050000", "med_list_name": "住院诊查费"}
+SALES = {"med_list_codg": "XL02BBA326A001010102180", "fixmedins_hilist_id": "YP01", "fixmedins_hilist_name": "阿帕他胺片",
+         "fixmedins_bchno": "B1", "sel_retn_cnt": "1", "sel_retn_time": "2025-03-02 10:00:00",
+         "drug_trac_codg": "83857930000879766601"}
+STAFF = {"dr_code": "D510105000123", "dr_name": "李红梅", "dept": "内科"}
+BASE = {"feedetail": FEE, "setlinfo": VISIT, "diseinfo": DIAG, "oprninfo": OPRN, "mapping": MAPPING,
+        "sales": SALES, "staff": STAFF}

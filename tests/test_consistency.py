@@ -71,3 +71,9 @@ def test_id_number_check_digit_and_agreement(tmp_path):
     result = check(tmp_path, {"visit": visits})
     assert hits(result, "YBQC-CON-009")["key"].tolist() == ["M2"]
     assert sorted(hits(result, "YBQC-CON-010")["key"].tolist()) == ["M3", "M4"]
+
+
+def test_operation_date_outside_visit(tmp_path):
+    from helpers import OPRN
+    ops = [dict(OPRN), dict(OPRN, oprn_oprt_date="2025-04-01")]
+    assert hits(check(tmp_path, {"op": ops, "visit": [VISIT]}), "YBQC-CON-008")["row"].tolist() == [1]

@@ -44,7 +44,7 @@ ORPHAN = rule(
     tables=("feedetail", "diseinfo", "oprninfo", "setlinfo"))
 VISIT_TIMES = rule(
     "YBQC-CON-007", "consistency", "error", "就诊时间顺序错误", "visit times out of order",
-    "{what}", "{what_en}", tables=("setlinfo",),
+    "就诊时间顺序错误：{what}", "visit times out of order: {what_en}", tables=("setlinfo",),
     doc_zh="出院时间不能早于入院时间；出生日期不能晚于入院时间。")
 OPRN_DATE = rule(
     "YBQC-CON-008", "consistency", "warning", "手术日期不在就诊期间", "operation date outside the visit",

@@ -67,12 +67,15 @@ def load_suite(kind: str, custom: str | None = None) -> dict | None:
 
 
 def register_suite_rules(custom: str | None) -> None:
+    """Declare the rules of the suites in use (a facility's copies replace the defaults' rules)."""
+    for rid in [r.id for r in REGISTRY.values() if r.source.startswith("suite:")]:
+        del REGISTRY[rid]
     for kind in KINDS:
         suite = load_suite(kind, custom)
         for e in (suite or {}).get("expectations", []):
             m = e["meta"]
-            if m["rule"] in REGISTRY and REGISTRY[m["rule"]].source != f"suite:{kind}":
-                continue
+            if m["rule"] in REGISTRY:
+                continue     # the first declaration of an ID wins (a suite may reuse it per column)
             rule(m["rule"], m.get("category", "format"), m.get("severity", "error"),
                  m.get("title_zh", m["rule"]), m.get("title_en", m.get("title_zh", m["rule"])),
                  m.get("message_zh"), m.get("message_en"), tables=(kind,),

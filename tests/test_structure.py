@@ -1,0 +1,37 @@
+"""Structure: pandera schemas per table kind, and a crashing check never crashes the run."""
+from helpers import FEE, check, hits, rows
+from ybqc.validators import base
+
+
+def test_missing_required_column_is_one_finding_per_table(tmp_path):
+    fee = [{k: v for k, v in r.items() if k != "bilg_dr_codg"} for r in rows(FEE, [{}] * 50)]
+    result = check(tmp_path, {"fee": fee})
+    f = hits(result, "YBQC-ST-001")
+    assert len(f) == 1 and f.iloc[0]["field"] == "bilg_dr_codg" and f.iloc[0]["row"] is not None
+    assert hits(result, "YBQC-EXP-001").empty          # not 50 "empty field" findings as well
+
+
+def test_unparseable_amounts_and_times(tmp_path):
+    fee = rows(FEE, [{}, {"cnt": "1,000"}, {"pric": "20元"}, {"fee_ocur_time": "2025-13-45"},
+                     {"fee_ocur_time": "20250302"}, {"fee_ocur_time": "2025/03/02 10:00:00"}])
+    result = check(tmp_path, {"fee": fee})
+    assert sorted(zip(hits(result, "YBQC-ST-003")["row"], hits(result, "YBQC-ST-003")["field"])) == [
+        (1, "cnt"), (2, "pric")]
+    assert hits(result, "YBQC-ST-004")["row"].tolist() == [3]
+
+
+def test_codes_mangled_by_a_spreadsheet(tmp_path):
+    fee = rows(FEE, [{}, {"med_list_codg": "1.10200005E+12"}, {"medins_list_codg": "123.0"},
+                     {"medins_list_codg": "0012"}])
+    f = hits(check(tmp_path, {"fee": fee}), "YBQC-ST-005")
+    assert f["row"].tolist() == [1, 2]
+
+
+def test_a_crashing_check_becomes_a_finding(tmp_path, monkeypatch):
+    def broken(ctx, t):
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(base, "CHECKS", base.CHECKS + [base.Check("test.broken", broken, ("feedetail",), "table", "rules")])
+    result = check(tmp_path, {"fee": rows(FEE, [{}])})
+    f = hits(result, "YBQC-ST-999")
+    assert len(f) == 1 and "boom" in f.iloc[0]["message"] and result.gate_failed()
