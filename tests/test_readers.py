@@ -10,7 +10,7 @@ from helpers import FEE, VISIT, rows, write_csv
 from ybqc.config import Config
 from ybqc.engine import load_tables, run
 from ybqc.errors import InputError
-from ybqc.readers import read
+from ybqc.cli import main
 
 
 @pytest.mark.parametrize("encoding", ["utf-8", "utf-8-sig", "gb18030"])
@@ -114,11 +114,15 @@ def bad(tmp_path, name, data: bytes):
     ("unknown.csv", "甲,乙,丙\n1,2,3\n".encode(), "无法识别表类型"),
     ("broken.json", b'{"infno": "2301", "input": {"feedetail": [', "JSON"),
 ])
-def test_bad_inputs_give_clear_errors(tmp_path, name, data, words):
+def test_bad_inputs_give_clear_errors(tmp_path, name, data, words, capsys):
     p = bad(tmp_path, name, data)
     with pytest.raises(InputError) as exc:
         load_tables([str(p)], Config())
     assert words in exc.value.message("zh")
+    # through the command line: exit 2, the file named, no traceback
+    assert main(["check", str(p), "--format", "json"]) == 2
+    err = capsys.readouterr().err
+    assert words in err and name in err and "Traceback" not in err
 
 
 def test_truncated_xlsx(tmp_path):
@@ -129,6 +133,7 @@ def test_truncated_xlsx(tmp_path):
     with pytest.raises(InputError) as exc:
         load_tables([str(p)], Config())
     assert "Excel" in exc.value.message("zh")
+    assert main(["check", str(p), "--format", "json"]) == 2
 
 
 def test_missing_path(tmp_path):

@@ -37,7 +37,11 @@ def render_csv(run, findings) -> bytes:
 def render_xlsx(run, findings, path: str) -> None:
     from .json_report import outcomes
     with pd.ExcelWriter(path, engine="openpyxl") as xw:
-        table(run, findings).to_excel(xw, sheet_name="findings", index=False)
+        rows = table(run, findings)
+        step = 1_000_000                     # an XLSX sheet holds 1,048,576 rows
+        for i in range(0, max(len(rows), 1), step):
+            name = "findings" if i == 0 else f"findings_{i // step + 1}"
+            rows.iloc[i:i + step].to_excel(xw, sheet_name=name, index=False)
         pd.DataFrame(outcomes(run, run.lang)).to_excel(xw, sheet_name="rules", index=False)
         for name, rows in run.aggregates.items():
             if rows:
