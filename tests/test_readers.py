@@ -139,3 +139,14 @@ def test_truncated_xlsx(tmp_path):
 def test_missing_path(tmp_path):
     with pytest.raises(InputError):
         load_tables([str(tmp_path / "nope.csv")], Config())
+
+
+def test_unrecognised_file_in_a_folder_is_skipped_visibly(tmp_path):
+    write_csv(tmp_path / "fee.csv", rows(FEE, [{}]))
+    (tmp_path / "notes.csv").write_text("甲,乙\n1,2\n", encoding="utf-8")
+    result = run([str(tmp_path)], Config())
+    assert [t.kind for t in result.tables] == ["feedetail"]
+    f = result.findings[result.findings["rule"] == "YBQC-ST-006"]
+    assert len(f) == 1 and "notes.csv" in f.iloc[0]["message"] and f.iloc[0]["severity"] == "info"
+    with pytest.raises(InputError):       # named explicitly, the same file is an error
+        load_tables([str(tmp_path / "notes.csv")], Config())

@@ -21,7 +21,7 @@ from . import readers
 from .config import Config
 from .errors import InputError
 from .findings import Collector, Run, TableInfo
-from .normalise import Aliases, Table, normalise
+from .normalise import Aliases, Table, UnknownKind, normalise
 from .rules import REGISTRY, rule, selected
 from .tables import KINDS
 
@@ -29,10 +29,23 @@ INTERNAL = rule("YBQC-ST-999", "structure", "error", "检查程序内部错误",
                 "检查 {check} 运行出错：{error}（请把此报告发给 ybqc 维护者）",
                 "check {check} failed: {error} (please report this to the ybqc maintainers)")
 
+SKIPPED = rule("YBQC-ST-006", "structure", "info", "文件夹中的文件不是接口表，已跳过",
+               "a file in the folder is not an interface table; skipped",
+               "文件夹中的 {path} 不是可识别的接口表（表头：{headers}），未检查。如需检查请用 --kind 指定类型",
+               "{path} in the folder is not a recognised interface table (headers: {headers}); not "
+               "checked. Use --kind to check it")
+
 Progress = Callable[[str, int, int], None]   # (stage description, done, total)
 
 
 def load_tables(paths: list[str], cfg: Config, progress: Progress | None = None) -> list[Table]:
+    """The canonical tables of the files and folders named (exit-2 errors as InputError)."""
+    return load_inputs(paths, cfg, progress)[0]
+
+
+def load_inputs(paths: list[str], cfg: Config, progress: Progress | None = None
+                ) -> tuple[list[Table], list[tuple[str, list[str]]]]:
+    """Tables, and the files found in folders that are no interface table (label, headers)."""
     aliases = Aliases(cfg.columns)
     files = readers.expand(paths)
     kinds = {str(Path(p).resolve()): k for p, k in cfg.kinds.items()}
@@ -40,13 +53,18 @@ def load_tables(paths: list[str], cfg: Config, progress: Progress | None = None)
         if k not in KINDS:
             raise InputError(f"未知的表类型 {k}（可用：{', '.join(KINDS)}）",
                              f"unknown table kind {k} (one of: {', '.join(KINDS)})")
-    tables, errors = [], []
-    for i, f in enumerate(files):
+    tables, errors, skipped = [], [], []
+    for i, (f, explicit) in enumerate(files):
         if progress:
             progress(f"读取 {f.name}", i, len(files))
         try:
             for raw in readers.read(f):
-                tables.append(normalise(raw, aliases, kinds.get(str(f.resolve()))))
+                try:
+                    tables.append(normalise(raw, aliases, kinds.get(str(f.resolve()))))
+                except UnknownKind as exc:
+                    if explicit:
+                        raise
+                    skipped.append((raw.label, exc.headers))   # found in a folder: report, go on
         except InputError as exc:
             errors.append(exc)
         except (UnicodeError, OSError, ValueError) as exc:   # a reader library's own complaint
@@ -56,7 +74,7 @@ def load_tables(paths: list[str], cfg: Config, progress: Progress | None = None)
             raise errors[0]
         raise InputError("\n".join(e.message("zh") for e in errors),
                          "\n".join(e.message("en") for e in errors))
-    return tables
+    return tables, skipped
 
 
 def run(paths: list[str], cfg: Config | None = None, progress: Progress | None = None,
@@ -66,10 +84,15 @@ def run(paths: list[str], cfg: Config | None = None, progress: Progress | None =
 
     cfg = cfg or Config()
     started = time.perf_counter()
+    skipped: list[tuple[str, list[str]]] = []
     if tables is None:
-        tables = load_tables(paths, cfg, progress)
+        tables, skipped = load_inputs(paths, cfg, progress)
     collector = Collector(cfg.lang, cfg.severity)
     ctx = Context(tables, collector, cfg, cfg.lang)
+    collector.checked(SKIPPED, len(skipped))
+    for label, headers in skipped:
+        collector.add(SKIPPED, table="", path=label, rows=[None], keys=[None], field=None, values=[None],
+                      params={"path": [label], "headers": ["、".join(headers[:6])]})
     todo = [c for c in CHECKS if c.stage == "structure"] + [c for c in CHECKS if c.stage != "structure"]
     for n, chk in enumerate(todo):
         if progress:

@@ -42,6 +42,14 @@ def header_key(name: str) -> str:
     return s.lower() if s.isascii() else s
 
 
+class UnknownKind(InputError):
+    """No table kind fits the headers (a folder scan skips such files; a named file is an error)."""
+
+    def __init__(self, zh: str, en: str, path: str, headers: list[str]):
+        super().__init__(zh, en, path)
+        self.headers = headers
+
+
 class Aliases:
     """alias -> canonical, per kind ('' applies to every kind)."""
 
@@ -107,11 +115,11 @@ def normalise(raw: RawTable, aliases: Aliases, kind_override: str | None = None)
     kind = kind_override or detect_kind(headers, aliases, raw.kind_hint)
     if kind is None:
         shown = "、".join(headers[:8]) + ("…" if len(headers) > 8 else "")
-        raise InputError(
+        raise UnknownKind(
             f"无法识别表类型（表头：{shown}）。请使用接口字段名或常见中文表头，"
             "或用 --kind feedetail=文件 指定，用 --columns 提供列名映射",
             f"cannot recognise the table kind (headers: {', '.join(headers[:8])}). Use interface "
-            "field names, --kind feedetail=FILE, or a --columns mapping file", raw.label)
+            "field names, --kind feedetail=FILE, or a --columns mapping file", raw.label, headers)
     spec: TableKind = KINDS[kind]
     mapping = _mapping_for(headers, kind, aliases)
     frame = raw.frame.rename(columns=mapping)

@@ -36,9 +36,10 @@ class RawTable:
         return f"{self.path}#{self.sheet}" if self.sheet else self.path
 
 
-def expand(paths: list[str]) -> list[Path]:
-    """Files named, and the tabular files inside folders named (sorted, for stable reports)."""
-    out: list[Path] = []
+def expand(paths: list[str]) -> list[tuple[Path, bool]]:
+    """Files named (explicit=True), and the tabular files inside folders named (explicit=False),
+    sorted for stable reports."""
+    out: list[tuple[Path, bool]] = []
     for p in paths:
         path = Path(p)
         if path.is_dir():
@@ -48,9 +49,9 @@ def expand(paths: list[str]) -> list[Path]:
             if not found:
                 raise InputError("文件夹中没有可读取的数据文件（csv/xlsx/parquet/json）",
                                  "no data files (csv/xlsx/parquet/json) in this folder", str(path))
-            out.extend(found)
+            out.extend((f, False) for f in found)
         elif path.is_file():
-            out.append(path)
+            out.append((path, True))
         else:
             raise InputError("文件不存在", "no such file or folder", str(path))
     return out
