@@ -77,7 +77,9 @@ def read(path: Path) -> list[RawTable]:
     stripped = text.lstrip()
     if ext in (".json", ".jsonl", ".ndjson") or stripped[:1] in ("{", "["):
         return _read_json(path, text, encoding)
-    return [_read_csv(path, text, encoding)]
+    # pyarrow parses UTF-8 bytes: hand over the file's own bytes when they already are UTF-8
+    body = (data[3:] if data.startswith(b"\xef\xbb\xbf") else data) if encoding == "utf-8" else None
+    return [_read_csv(path, text, encoding, body)]
 
 
 def decode(data: bytes, where: str) -> tuple[str, str]:
@@ -123,7 +125,7 @@ def _check_header(names: list[str], where: str) -> list[str]:
     return names
 
 
-def _read_csv(path: Path, text: str, encoding: str) -> RawTable:
+def _read_csv(path: Path, text: str, encoding: str, body: bytes | None = None) -> RawTable:
     import pyarrow as pa
     import pyarrow.csv as pacsv
 
@@ -145,7 +147,8 @@ def _read_csv(path: Path, text: str, encoding: str) -> RawTable:
         bad.append((num, f"字段数 {row.actual_columns}，表头 {row.expected_columns} 列"))
         return "skip"
 
-    body = text.encode("utf-8")
+    if body is None:
+        body = text.encode("utf-8")
 
     def parse(threads: bool):
         bad.clear()

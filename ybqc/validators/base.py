@@ -44,11 +44,24 @@ DATETIME_FORMATS = ("%Y-%m-%d %H:%M:%S", "%Y-%m-%d", "%Y%m%d%H%M%S", "%Y%m%d", "
                     "%Y/%m/%d", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M", "%Y/%m/%d %H:%M")
 
 
+def _arrow(s: pd.Series):
+    """The column as a pyarrow string array (zero-copy for pandas' Arrow-backed strings)."""
+    import pyarrow as pa
+    try:
+        return pa.array(s, type=pa.string(), from_pandas=True)
+    except (pa.ArrowInvalid, pa.ArrowTypeError):
+        return pa.array(s.astype("str").where(s.notna()), type=pa.string(), from_pandas=True)
+
+
 def parse_datetime(s: pd.Series) -> pd.Series:
-    """Text -> datetime64 (NaT where empty or unparseable), trying the interface formats."""
-    out = pd.Series(pd.NaT, index=s.index, dtype="datetime64[ns]")
-    todo = s.notna()
-    for fmt in DATETIME_FORMATS:
+    """Text -> datetime64 (NaT where empty or unparseable), trying the interface formats.
+    The interface's own format goes through pyarrow's strptime; the rest through pandas."""
+    import pyarrow.compute as pc
+
+    first = pc.strptime(_arrow(s), format=DATETIME_FORMATS[0], unit="s", error_is_null=True)
+    out = pd.Series(first.to_numpy(zero_copy_only=False), index=s.index).astype("datetime64[ns]")
+    todo = s.notna() & out.isna()
+    for fmt in DATETIME_FORMATS[1:]:
         if not todo.any():
             break
         part = pd.to_datetime(s[todo], format=fmt, errors="coerce")
@@ -60,8 +73,15 @@ def parse_datetime(s: pd.Series) -> pd.Series:
 
 
 def parse_number(s: pd.Series) -> pd.Series:
-    """Text -> float64 (NaN where empty or unparseable). Thousands separators are not accepted."""
-    return pd.to_numeric(s, errors="coerce").astype("float64")
+    """Text -> float64 (NaN where empty or unparseable). Thousands separators are not accepted.
+    A column of plain numbers is cast by pyarrow; any other text falls back to pandas."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    try:
+        arr = pc.cast(_arrow(s), pa.float64())
+        return pd.Series(arr.to_numpy(zero_copy_only=False), index=s.index, dtype="float64")
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        return pd.to_numeric(s, errors="coerce").astype("float64")
 
 
 def age_years(brdy: pd.Series, at: pd.Series) -> pd.Series:
@@ -160,7 +180,7 @@ class Context:
         cols = [c for c in KINDS[t.kind].key if c in t.frame.columns]
         if not cols:
             return [None] * len(rows)
-        parts = [t.frame[c].to_numpy(dtype=object)[rows] for c in cols]
+        parts = [t.frame[c].iloc[rows].to_numpy(dtype=object) for c in cols]
         if len(parts) == 1:
             return [None if (v is None or v is pd.NA or (isinstance(v, float) and v != v)) else v
                     for v in parts[0]]
@@ -184,7 +204,7 @@ class Context:
 
         def pick(v):
             if isinstance(v, pd.Series):
-                return v.to_numpy(dtype=object)[rows]
+                return v.iloc[rows].to_numpy(dtype=object)
             return v
 
         if value is None and field and t is not None and field in t.frame.columns:

@@ -90,15 +90,21 @@ def _visit_window(ctx, t, col: str, rule_, as_date: bool):
     if visits.empty or when is None or mid is None:
         ctx.not_applicable(rule_, "需要结算清单(setlinfo)的入院、出院时间")
         return
-    adm = mid.map(visits["adm"])
-    dscg = mid.map(visits["dscg"])
+    pos = visits.index.get_indexer(mid)
+    found = pos >= 0
+    adm = pd.Series(np.where(found, visits["adm"].to_numpy()[pos], np.datetime64("NaT")),
+                    index=mid.index, dtype="datetime64[ns]")
+    dscg = pd.Series(np.where(found, visits["dscg"].to_numpy()[pos], np.datetime64("NaT")),
+                     index=mid.index, dtype="datetime64[ns]")
     tol = pd.Timedelta(days=ctx.config.threshold("fee_time_tolerance_days"))
     d = when.dt.normalize()
     known = when.notna() & (adm.notna() | dscg.notna())
     ctx.checked(rule_, int(known.sum()))
     bad = known & ((adm.notna() & (d < adm.dt.normalize() - tol)) |
                    (dscg.notna() & (d > dscg.dt.normalize() + tol)))
-    ctx.emit(rule_, t, bad, field=col, params={"adm": _day(adm), "dscg": _day(dscg)})
+    if bad.any():   # format dates for the failing rows only
+        ctx.emit(rule_, t, bad, field=col, params={"adm": _day(adm[bad]).to_numpy(dtype=object),
+                                                   "dscg": _day(dscg[bad]).to_numpy(dtype=object)})
 
 
 @check("feedetail")

@@ -18,7 +18,7 @@ import pandas as pd
 
 from .. import code_maps
 from ..rules import rule
-from .base import check
+from .base import check, parse_number
 
 PH_NAME = rule(
     "YBQC-PH-001", "placeholder", "error", "医师/操作者姓名是占位值", "doctor name is a placeholder",
@@ -131,7 +131,8 @@ def _classify(series: pd.Series, fn) -> tuple[pd.Series, pd.Series, pd.Series]:
         empty = pd.Series(False, index=series.index)
         return empty, empty, empty
     hit = series.isin(list(zh))
-    return hit, series.map(zh), series.map(en)
+    hits = series[hit]                       # map the few hits, not the whole column
+    return hit, hits.map(zh).reindex(series.index), hits.map(en).reindex(series.index)
 
 
 def _emit(ctx, t, r, field, mask, zh, en, extra=None):
@@ -208,8 +209,8 @@ def placeholder_aggregate(ctx):
     # what the platform would treat as the doctor's identity
     label = fee["bilg_dr_name"].fillna(fee["bilg_dr_codg"]).fillna("（空）")
     doctor = fee["bilg_dr_codg"].fillna(fee["bilg_dr_name"]).fillna("（空）")
-    qty = pd.to_numeric(fee["cnt"], errors="coerce").fillna(0.0)
-    amt = pd.to_numeric(fee["det_item_fee_sumamt"], errors="coerce").fillna(0.0)
+    qty = parse_number(fee["cnt"]).fillna(0.0)
+    amt = parse_number(fee["det_item_fee_sumamt"]).fillna(0.0)
     work = pd.DataFrame({"item": fee["med_list_codg"], "qty": qty, "amt": amt, "_t": fee["_t"],
                          "_row": fee["_row"], "ph": placeholder.to_numpy(),
                          "who": np.where(placeholder, label, doctor)}, index=fee.index)
