@@ -38,6 +38,9 @@ DEFAULT_THRESHOLDS = {
     "fee_time_tolerance_days": 0,
     # amount tolerance for cnt x pric = det_item_fee_sumamt, in yuan (half a cent: to the cent)
     "amount_tolerance": 0.005,
+    # YBQC-MAP-003: local vs national name similarity (0-100) below which a pair with no shared
+    # subject is reported even when no facet contradicts (see docs/MAPPING.md)
+    "mapping_nearmiss_score": 50.0,
 }
 
 

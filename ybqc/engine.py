@@ -103,6 +103,8 @@ def run(paths: list[str], cfg: Config | None = None, progress: Progress | None =
         for t in targets:
             try:
                 chk.fn(ctx) if t is None else chk.fn(ctx, t)
+            except InputError:
+                raise                 # bad input found while checking (e.g. a --catalog file): exit 2
             except Exception as exc:  # noqa: BLE001 - a check must never crash the run
                 if os.environ.get("YBQC_DEBUG"):
                     traceback.print_exc()

@@ -1,0 +1,334 @@
+"""Sex- and age-restricted items and drugs on fee rows (documented case 2, seen from the fee rows).
+
+Room: every fee row's national code against the patient of its visit. A male billed 宫腔镜检查
+is YBQC-SEX-001; where the row's local item (medins_list_codg, looked up in the mapping table)
+has a name that means something else, the finding says it is likely a mapping error, not a
+clinical one, and names the mapping row.
+
+Restrictions come from the NHSA rule tables (两库) loaded with --catalog (限定性别 / 限定年龄 items
+and drugs; the 诊疗限制 table). Where no published table of that kind is loaded, the defaults in
+code_maps/item_sex_defaults.csv (chapters 3313 female / 3312 male, name keywords such as 宫腔镜,
+前列腺) and code_maps/item_age_defaults.csv apply to service items. A loaded table wins.
+"""
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from .. import catalogs, code_maps, names
+from ..rules import rule
+from .base import check
+
+SEX = rule(
+    "YBQC-SEX-001", "sex_conflict", "error", "收费项目/药品限定的性别与患者性别不符",
+    "item or drug restricted to the other sex",
+    "{sex}患者收费了限{rsex}的{what} {value}“{nat_name}”（依据：{source}）。{hint}",
+    "a {sex_en} patient is billed {what_en} {value} '{nat_name}', restricted to {rsex_en} patients "
+    "(source: {source_en}). {hint_en}",
+    tables=("feedetail", "setlinfo", "mapping"),
+    doc_zh="典型案例 2：百余名男性患者出现宫腔镜检查收费记录，实为 输尿管镜 对照错误。限定性别以加载的两库规则表为准"
+           "（--catalog），未加载时用 code_maps/item_sex_defaults.csv（3313 女性生殖系统、3312 男性生殖系统章，"
+           "宫腔镜/阴道/子宫/前列腺/睾丸等名称关键词）。性别未知（0/9）的患者不检查。",
+    doc_en="Documented case 2. Rule tables loaded with --catalog win over the shipped defaults.")
+AGE = rule(
+    "YBQC-AGE-001", "age_conflict", "warning", "收费项目/药品限定的人群与患者年龄不符",
+    "item or drug restricted to another age group",
+    "患者{age}，收费了限{group}的{what} {value}“{nat_name}”（依据：{source}）。{hint}",
+    "the patient ({age_en}) is billed {what_en} {value} '{nat_name}', restricted to {group} "
+    "(source: {source_en}). {hint_en}",
+    tables=("feedetail", "setlinfo", "mapping"),
+    doc_zh="人群年龄界限见 code_maps/age_groups.csv（新生儿 ≤28 天，婴幼儿 <3 岁，儿童 <18 岁，成年 ≥18 岁）。"
+           "年龄按入院时计算（出生日期，否则 age/nwb_age）。",
+    doc_en="Age bounds in code_maps/age_groups.csv; age at admission.")
+
+SEX_ZH = {"1": "男性", "2": "女性"}
+SEX_EN = {"1": "male", "2": "female"}
+WHAT = {"item": ("项目", "item"), "drug": ("药品", "drug"), "consumable": ("耗材", "consumable")}
+
+
+@lru_cache(maxsize=1)
+def _sex_defaults():
+    chapters, keywords, excludes = [], [], []
+    for r in code_maps.load("item_sex_defaults"):
+        if r["match"] == "chapter":
+            chapters.append((r["pattern"], r["sex"]))
+        elif r["match"] == "keyword":
+            keywords.append((r["pattern"], r["sex"]))
+        elif r["match"] == "exclude":
+            excludes.append(r["pattern"])
+    return chapters, keywords, excludes
+
+
+@lru_cache(maxsize=1)
+def _age_defaults():
+    return [(r["pattern"], r["group"]) for r in code_maps.load("item_age_defaults")]
+
+
+@lru_cache(maxsize=1)
+def age_groups() -> dict[str, tuple[float, float]]:
+    out = {}
+    for r in code_maps.load("age_groups"):
+        lo = float(r["min_days"]) if r["min_days"] else 0.0
+        hi = float(r["max_days"]) if r["max_days"] else float("inf")
+        out[r["group"]] = (lo, hi)
+    return out
+
+
+def default_sex(code: str, name: str | None) -> tuple[str, str, str] | None:
+    """(sex, zh source, en source) from the shipped defaults, for a service item."""
+    chapters, keywords, excludes = _sex_defaults()
+    for prefix, sex in chapters:
+        if code.startswith(prefix):
+            return (sex, f"ybqc 默认 item_sex_defaults.csv：{prefix[2:]} 章",
+                    f"ybqc default item_sex_defaults.csv: chapter {prefix[2:]}")
+    if name:
+        n = str(name)
+        if any(x in n for x in excludes):
+            return None
+        for kw, sex in keywords:
+            if kw in n:
+                return (sex, f"ybqc 默认 item_sex_defaults.csv：名称含“{kw}”",
+                        f"ybqc default item_sex_defaults.csv: name contains {kw}")
+    return None
+
+
+def default_age(code: str, name: str | None) -> tuple[str, str, str] | None:
+    if not name:
+        return None
+    core = re.sub(r"[(（][^)）]*[)）]", "", str(name))
+    for kw, group in _age_defaults():
+        if kw in core:
+            return (group, f"ybqc 默认 item_age_defaults.csv：名称含“{kw}”",
+                    f"ybqc default item_age_defaults.csv: name contains {kw}")
+    return None
+
+
+class Restrictions:
+    """code -> (value, source) for sex and age, from rule tables where loaded, else defaults."""
+
+    def __init__(self, ctx):
+        self.cats = catalogs.for_run(ctx)
+        r = self.cats.restrictions
+        self.table: dict[tuple[str, str], dict[str, tuple[str, str]]] = {}
+        for (dom, facet), g in r.groupby(["domain", "facet"]) if len(r) else []:
+            self.table[(dom, facet)] = {c: (v, Path(s).name) for c, v, s in
+                                        zip(g["code"], g["value"], g["source"])}
+        for facet, name in (("sex", "item_sex_defaults"), ("age", "item_age_defaults")):
+            if ("item", facet) not in self.cats.restricted:
+                ctx.knowledge_loaded.append({
+                    "kind": name, "path": f"ybqc/code_maps/{name}.csv",
+                    "entries": len(code_maps.load(name)),
+                    "detail": "未加载两库限定表，医疗服务项目按 ybqc 默认规则检查"})
+
+    def source_of(self, domain: str, facet: str) -> str:
+        return "table" if (domain, facet) in self.cats.restricted else (
+            "default" if domain == "item" else "none")
+
+    def lookup(self, facet: str, codes: list[str], name_of: dict[str, str]) -> dict[str, tuple]:
+        """code -> (value, source_zh, source_en) for the codes that are restricted."""
+        out = {}
+        for c in codes:
+            dom = catalogs.code_domain(c) or "item"
+            if (dom, facet) in self.cats.restricted:
+                hit = self.table.get((dom, facet), {}).get(c)
+                if hit:
+                    out[c] = (hit[0], f"两库规则表 {hit[1]}", f"NHSA rule table {hit[1]}")
+            elif dom == "item":
+                name = name_of.get(c)
+                d = default_sex(c, name) if facet == "sex" else default_age(c, name)
+                if d:
+                    out[c] = d
+        return out
+
+
+def _restrictions(ctx) -> Restrictions:
+    return ctx.memo("item_restrictions", lambda: Restrictions(ctx))
+
+
+def _names_for(ctx, t, codes: list[str]) -> dict[str, str]:
+    """A national name per code: catalogue, then the fee rows' med_list_name, then the mapping."""
+    cats = catalogs.for_run(ctx)
+    out: dict[str, str] = {}
+    for c in codes:
+        dom = catalogs.code_domain(c) or "item"
+        known = cats.names_of(dom).get(c) if cats.knows(dom) else None
+        if known:
+            out[c] = known[0]
+    missing = [c for c in codes if c not in out]
+    if missing and "med_list_name" in t.frame.columns:
+        sub = t.frame.loc[t.frame["med_list_codg"].isin(missing) & t.frame["med_list_name"].notna(),
+                          ["med_list_codg", "med_list_name"]].drop_duplicates("med_list_codg")
+        out.update(dict(zip(sub["med_list_codg"], sub["med_list_name"])))
+    missing = [c for c in codes if c not in out]
+    if missing and ctx.has("mapping"):
+        m = _mapping(ctx)
+        sub = m[m["med_list_codg"].isin(missing) & m["med_list_name"].notna()].drop_duplicates("med_list_codg")
+        out.update(dict(zip(sub["med_list_codg"], sub["med_list_name"])))
+    return out
+
+
+def _mapping(ctx) -> pd.DataFrame:
+    def build():
+        m = ctx.combined("mapping", ["fixmedins_hilist_id", "fixmedins_hilist_name", "list_type",
+                                     "med_list_codg", "med_list_name"])
+        return m[m["med_list_codg"].notna()]
+    return ctx.memo("item_restrictions_mapping", build)
+
+
+def _hints(ctx, pairs: pd.DataFrame, nat_names: dict[str, str]) -> dict[tuple, tuple[str, str]]:
+    """(local code, national code) -> (zh, en) explanation: mapping error or not."""
+    out = {}
+    m = _mapping(ctx) if ctx.has("mapping") else None
+    for local, code, fee_local_name in zip(pairs["medins_list_codg"], pairs["med_list_codg"],
+                                           pairs["medins_list_name"]):
+        nat = nat_names.get(code)
+        where_zh = where_en = ""
+        local_name = fee_local_name if isinstance(fee_local_name, str) else None
+        if m is not None and isinstance(local, str):
+            rows = m[(m["fixmedins_hilist_id"] == local) & (m["med_list_codg"] == code)]
+            if len(rows):
+                r = rows.iloc[0]
+                t = ctx.all_tables[int(r["_t"])]
+                where_zh = f"（对照表 {Path(t.path).name}:{int(r['_row'])}）"
+                where_en = f" (mapping {Path(t.path).name}:{int(r['_row'])})"
+                if isinstance(r["fixmedins_hilist_name"], str):
+                    local_name = r["fixmedins_hilist_name"]
+        verdict = None
+        if local_name and nat:
+            verdict = names.compare(local_name, nat, catalogs.code_domain(code) or "item")
+        if verdict is not None and verdict.status == "conflict":
+            out[(local, code)] = (
+                f"很可能是目录对照错误，而不是临床问题：本地项目 {local}“{local_name}”{where_zh}对照到了 {code}"
+                f"“{nat}”，两者含义不同（{verdict.text('zh')}）。请先改正对照表再重新上传",
+                f"Likely a mapping error, not a clinical one: local item {local} '{local_name}'"
+                f"{where_en} is mapped to {code} '{nat}', and they differ ({verdict.text('en')}). "
+                "Fix the mapping and upload again")
+        elif local_name and nat:
+            out[(local, code)] = (
+                f"请核实患者信息与收费项目；本地项目 {local}“{local_name}”{where_zh}的对照看起来与国家项目一致",
+                "Check the patient and the charge; the local item's mapping looks consistent")
+        else:
+            out[(local, code)] = (
+                f"请核实患者信息与收费项目，并核对本地项目 {local}{where_zh}的目录对照（缺少本地或国家项目名称，"
+                "无法自动判断对照是否正确：可加载国家目录 --catalog 或目录对照表）",
+                f"Check the patient, the charge and the mapping of local item {local} (names missing: "
+                "load the catalogue or the mapping table to judge the mapping)")
+    return out
+
+
+def _restricted_rows(ctx, t, facet: str):
+    codes = ctx.col(t, "med_list_codg")
+    mid = ctx.col(t, "mdtrt_id")
+    if codes is None or mid is None:
+        return None
+    uniq = ctx.memo(("restr_codes", id(t)),
+                    lambda: [c for c in codes.dropna().unique().tolist() if isinstance(c, str)])
+    res = _restrictions(ctx)
+    need = [c for c in uniq if res.source_of(catalogs.code_domain(c) or "item", facet) == "default"]
+    name_of = ctx.memo(("restr_names", id(t)), lambda: _names_for(ctx, t, uniq)) if need else {}
+    found = res.lookup(facet, uniq, name_of)
+    if found and not name_of:
+        name_of = _names_for(ctx, t, list(found))
+    if not found:
+        return codes, mid, found, name_of, np.zeros(len(codes), dtype=bool)
+    mask = codes.isin(list(found)).to_numpy()
+    return codes, mid, found, name_of, mask
+
+
+@check("feedetail")
+def sex_restricted(ctx, t):
+    visits = ctx.visits()
+    if visits.empty:
+        ctx.not_applicable(SEX, "需要结算清单(setlinfo)中的患者性别")
+        return
+    got = _restricted_rows(ctx, t, "sex")
+    if got is None:
+        return
+    codes, mid, found, name_of, mask = got
+    if not mask.any():
+        ctx.checked(SEX, 0)
+        return
+    pos = np.flatnonzero(mask)
+    sub_codes = codes.to_numpy(dtype=object)[pos]
+    gend = mid.iloc[pos].map(visits["gend"]).astype(object).to_numpy()
+    known = np.isin(gend, ["1", "2"])
+    ctx.checked(SEX, int(known.sum()))
+    rsex = np.array([found[c][0] for c in sub_codes], dtype=object)
+    bad = known & (gend != rsex)
+    if not bad.any():
+        return
+    rows = pos[bad]
+    _emit(ctx, t, SEX, rows, codes, found, name_of,
+          lambda i, c: {"sex": SEX_ZH[gend[i]], "sex_en": SEX_EN[gend[i]],
+                        "rsex": SEX_ZH[found[c][0]], "rsex_en": SEX_EN[found[c][0]]},
+          np.flatnonzero(bad))
+
+
+@check("feedetail")
+def age_restricted(ctx, t):
+    visits = ctx.visits()
+    if visits.empty:
+        ctx.not_applicable(AGE, "需要结算清单(setlinfo)中的出生日期或年龄")
+        return
+    got = _restricted_rows(ctx, t, "age")
+    if got is None:
+        return
+    codes, mid, found, name_of, mask = got
+    if not mask.any():
+        ctx.checked(AGE, 0)
+        return
+    groups = age_groups()
+    pos = np.flatnonzero(mask)
+    sub_codes = codes.to_numpy(dtype=object)[pos]
+    ids = mid.iloc[pos]
+    days = ids.map(visits["age_days"]).to_numpy(dtype="float64")
+    years = ids.map(visits["age"]).to_numpy(dtype="float64")
+    days = np.where(np.isnan(days), years * 365.25, days)
+    bounds = np.array([groups.get(found[c][0], (np.nan, np.nan)) for c in sub_codes], dtype="float64")
+    known = ~np.isnan(days) & ~np.isnan(bounds[:, 0])
+    ctx.checked(AGE, int(known.sum()))
+    bad = known & ((days < bounds[:, 0]) | (days > bounds[:, 1]))
+    if not bad.any():
+        return
+    rows = pos[bad]
+
+    def age_text(i):
+        d = days[i]
+        if d < 365:
+            return f"出生 {int(d)} 天", f"{int(d)} days old"
+        return f"{int(d // 365.25)} 岁", f"{int(d // 365.25)} years old"
+
+    _emit(ctx, t, AGE, rows, codes, found, name_of,
+          lambda i, c: {"age": age_text(i)[0], "age_en": age_text(i)[1], "group": found[c][0]},
+          np.flatnonzero(bad))
+
+
+def _emit(ctx, t, rule_, rows, codes, found, name_of, extra, sub_index):
+    f = t.frame
+    bad_codes = codes.to_numpy(dtype=object)[rows]
+    local = f["medins_list_codg"].to_numpy(dtype=object)[rows] if "medins_list_codg" in f.columns \
+        else np.full(len(rows), None, dtype=object)
+    local_name = f["medins_list_name"].to_numpy(dtype=object)[rows] if "medins_list_name" in f.columns \
+        else np.full(len(rows), None, dtype=object)
+    pairs = pd.DataFrame({"medins_list_codg": local, "med_list_codg": bad_codes,
+                          "medins_list_name": local_name}).drop_duplicates(["medins_list_codg", "med_list_codg"])
+    hints = _hints(ctx, pairs, name_of)
+    params: dict[str, list] = {k: [] for k in ("nat_name", "source", "source_en", "hint", "hint_en",
+                                               "what", "what_en")}
+    for j, (c, lc) in enumerate(zip(bad_codes, local)):
+        dom = catalogs.code_domain(c) or "item"
+        params["nat_name"].append(name_of.get(c) or "（名称未知）")
+        params["source"].append(found[c][1])
+        params["source_en"].append(found[c][2])
+        h = hints.get((lc, c), ("", ""))
+        params["hint"].append(h[0])
+        params["hint_en"].append(h[1])
+        params["what"].append(WHAT[dom][0])
+        params["what_en"].append(WHAT[dom][1])
+        for k, v in extra(sub_index[j], c).items():
+            params.setdefault(k, []).append(v)
+    ctx.emit(rule_, t, rows, field="med_list_codg", params=params)
