@@ -4,5 +4,8 @@ structure     pandera schemas, unparsed rows, codes mangled into numbers   (YBQC
 expectations  Great Expectations suites in ybqc/expectations/              (YBQC-EXP-*)
 consistency   arithmetic, refunds, times, ages, duplicates, orphan visits   (YBQC-CON-*)
 placeholders  placeholder doctors/departments, doctor codes, roster         (YBQC-PH-*)
+diagnosis_conflicts  sex/age conflicts of diagnoses and operations, pick-list suggestions (YBQC-DX-*)
+mapping       目录对照: unknown codes, code/name pairs, local vs national meaning, 1:n and n:1 (YBQC-MAP-*)
+item_restrictions  sex/age-restricted items and drugs on fee rows, mapping-error hints (YBQC-SEX-*, YBQC-AGE-*)
 """
-from . import structure, expectations, consistency, placeholders  # noqa: F401
+from . import structure, expectations, consistency, placeholders, diagnosis_conflicts, mapping, item_restrictions  # noqa: F401,E501

@@ -1,0 +1,326 @@
+"""Documented case 3 (sex/age conflicts from pick-list mis-selections) and its legitimate
+look-alikes. Rules YBQC-DX-001 … YBQC-DX-008."""
+import csv
+
+import pytest
+
+from conftest import EXAMPLES
+from helpers import VISIT, check, hits
+from ybqc.config import Config
+from ybqc.validators.diagnosis_conflicts import (Restrictions, icd9_key, icd10_key, restrictions)
+
+DIAG = {"mdtrt_id": "M1", "diag_type": "1", "diag_code": "I10.x00", "diag_name": "高血压", "maindiag_flag": "1"}
+OPRN = {"mdtrt_id": "M1", "oprn_oprt_type": "1", "oprn_oprt_code": "45.2300", "oprn_oprt_name": "结肠镜检查",
+        "oprn_oprt_date": "2025-03-02", "oper_dr_code": "D510105000123", "oper_dr_name": "李红梅"}
+PICKLIST = [  # 编码,附码,名称,简码,类别 — the HIS format of ../shared/data/his_dictionary
+    ("N19.X03", "肾功能衰竭", "SGNSJ", "D"), ("Z31.251", "试管内授精", "SGNSJ", "D"),
+    ("N47.X01", "包茎", "BJ", "D"), ("N91.201", "闭经", "BJ", "D"), ("A24.052", "鼻疽", "BJ", "D"),
+    ("O42.901", "胎膜早破", "TMZP", "D"), ("P01.101", "胎膜早破影响的胎儿", "TMZPYXDTE", "D"),
+    ("K63.501", "结肠息肉", "JCXR", "D"),
+    ("69.9201", "无痛取卵", "WTQL", "S"), ("45.2301", "无痛胃肠镜", "WTWCJ", "S"),
+    ("69.5101", "无痛人工流产", "WTRGLC", "S"), ("33.2201", "无痛纤维支气管镜检查", "WTXWZQGJJC", "S"),
+]
+
+
+def visit(mid, gend, brdy, **kw):
+    v = dict(VISIT, mdtrt_id=mid, setl_id="S" + mid, gend=gend, brdy=brdy, age="")
+    v.update(kw)
+    return v
+
+
+def diag(mid, code, name, main="1"):
+    return dict(DIAG, mdtrt_id=mid, diag_code=code, diag_name=name, maindiag_flag=main)
+
+
+def oprn(mid, code, name):
+    return dict(OPRN, mdtrt_id=mid, oprn_oprt_code=code, oprn_oprt_name=name)
+
+
+@pytest.fixture
+def picklist(tmp_path) -> str:
+    path = tmp_path / "his_dictionary.csv"
+    with open(path, "w", encoding="gb18030", newline="") as fh:   # HIS exports are often GB18030
+        w = csv.writer(fh)
+        w.writerow(["编码", "附码", "名称", "简码", "类别"])
+        for code, name, jm, cat in PICKLIST:
+            w.writerow([code, "", name, jm, cat])
+    return str(path)
+
+
+def dx(result, severities=("error", "warning")):
+    f = result.findings
+    return f[f["rule"].str.startswith("YBQC-DX") & f["severity"].isin(severities)]
+
+
+# --- documented case 3 -----------------------------------------------------------------------------
+
+def test_86_year_old_with_ivf_is_renal_failure_by_the_same_jianma(tmp_path, picklist):
+    result = check(tmp_path, {
+        "visit": [visit("M1", "2", "1939-01-12")],          # 86 at admission 2025-03-01
+        "dise": [diag("M1", "Z31.200", "试管内受精"), diag("M1", "I10.x00", "高血压", "0")],
+    }, Config(dictionaries=[picklist]))
+    f = hits(result, "YBQC-DX-002")
+    assert len(f) == 1
+    row = f.iloc[0]
+    assert row["severity"] == "error" and row["category"] == "age_conflict" and row["row"] == 0
+    assert "女" in row["message"] and "86 岁" in row["message"] and "肾功能衰竭" in row["message"]
+    top = row["suggestions"][0]
+    assert (top["code"], top["name"]) == ("N19.X03", "肾功能衰竭") and "SGNSJ" in top["why"]
+    assert all(s["name"] != "试管内授精" for s in row["suggestions"])
+    assert len(dx(result)) == 1                              # the hypertension row is fine
+
+
+def test_73_year_old_with_painless_egg_retrieval_meant_painless_endoscopy(tmp_path, picklist):
+    result = check(tmp_path, {
+        "visit": [visit("M1", "2", "1951-09-03")],
+        "dise": [diag("M1", "K63.500", "结肠息肉")],
+        "oprn": [oprn("M1", "69.9201", "无痛取卵"), oprn("M1", "45.4200x003", "纤维结肠镜下结肠息肉切除术")],
+    }, Config(dictionaries=[picklist]))
+    f = hits(result, "YBQC-DX-004")
+    assert len(f) == 1 and f.iloc[0]["row"] == 0 and "73 岁" in f.iloc[0]["message"]
+    sugg = f.iloc[0]["suggestions"]
+    assert sugg[0]["name"] == "无痛胃肠镜" and "无痛" in sugg[0]["why"]
+    # 无痛人工流产 shares the prefix but does not fit a 73-year-old
+    assert "无痛人工流产" not in [s["name"] for s in sugg]
+    assert "无痛胃肠镜" in f.iloc[0]["message"]
+
+
+def test_woman_with_phimosis_meant_amenorrhoea(tmp_path, picklist):
+    result = check(tmp_path, {
+        "visit": [visit("M1", "2", "1980-04-11")],
+        "dise": [diag("M1", "N47.x00x001", "包茎"), diag("M1", "N97.900", "女性不孕症", "0")],
+    }, Config(dictionaries=[picklist]))
+    f = hits(result, "YBQC-DX-001")
+    assert len(f) == 1 and f.iloc[0]["category"] == "sex_conflict" and "患者女" in f.iloc[0]["message"]
+    names = [s["name"] for s in f.iloc[0]["suggestions"]]
+    assert names[0] == "闭经" and "鼻疽" in names     # both share BJ; the visit's N97 favours 闭经
+    assert "包茎" not in names
+
+
+def test_adult_with_a_perinatal_code_is_an_age_conflict(tmp_path, picklist):
+    """What real QC engines do (病案首页质控 rule91): P00-P96 over 5 years is an error."""
+    result = check(tmp_path, {
+        "visit": [visit("M1", "2", "1997-08-09")],
+        "dise": [diag("M1", "P01.100", "胎膜早破影响的胎儿"), diag("M1", "O80.000", "头位顺产", "0")],
+    }, Config(dictionaries=[picklist]))
+    f = hits(result, "YBQC-DX-002")
+    assert list(f["row"]) == [0]
+    assert f.iloc[0]["suggestions"][0]["name"] == "胎膜早破"
+
+
+# --- legitimate look-alikes: nothing at warning or error ------------------------------------------
+
+def test_legitimate_look_alikes_are_not_flagged(tmp_path, picklist):
+    visits = [visit("W1", "2", "1973-06-18"), visit("M2", "1", "1957-03-03"),
+              visit("N3", "1", "2025-02-24", nwb_age="5"),          # newborn, 5 days
+              visit("C4", "2", "2021-03-15"),                       # 3 years: P27.1 allowed up to 5
+              visit("W5", "2", "1985-02-27"),                       # 40-year-old woman, assisted reproduction
+              visit("W6", "2", "1987-10-05"),                       # woman with inguinal hernia (contested: off)
+              visit("O7", "1", "1938-11-02"),                       # 86-year-old, renal failure correctly
+              visit("W8", "2", "1990-01-20"),                       # 35-year-old woman, IVF correctly
+              visit("P9", "2", "1993-05-01"),                       # 31-year-old, pregnant
+              visit("B10", "1", "2015-06-01")]                      # 9-year-old boy, testicular tumour
+    dise = [diag("W1", "N80.900", "子宫内膜异位症"), diag("M2", "N40.x00", "前列腺增生"),
+            diag("N3", "P59.900", "新生儿黄疸"), diag("C4", "P27.100", "支气管肺发育不良"),
+            diag("W5", "Z31.100", "人工授精"), diag("W6", "K40.900", "腹股沟斜疝"),
+            diag("O7", "N19.x00", "肾功能衰竭"), diag("W8", "Z31.200", "试管内授精"),
+            diag("P9", "O80.000", "头位顺产"), diag("B10", "C62.900", "睾丸恶性肿瘤")]
+    ops = [oprn("W5", "69.9200x007", "人工授精"), oprn("W8", "69.9201", "无痛取卵"),
+           oprn("M2", "60.2900", "经尿道前列腺切除术"), oprn("P9", "73.5900", "其他手法助产")]
+    result = check(tmp_path, {"visit": visits, "dise": dise, "oprn": ops}, Config(dictionaries=[picklist]))
+    assert dx(result).empty, dx(result)["message"].tolist()
+    f = result.findings
+    assert f[f["rule"].str.startswith("YBQC-DX")].empty
+    for rid in ("YBQC-DX-001", "YBQC-DX-002", "YBQC-DX-003", "YBQC-DX-004"):
+        o = result.outcomes[rid]
+        assert o.status == "passed" and o.checked > 0, (rid, o)
+
+
+def test_unknown_sex_is_info_only(tmp_path):
+    result = check(tmp_path, {
+        "visit": [visit("U0", "0", "1970-01-01"), visit("U9", "9", "1970-01-01")],
+        "dise": [diag("U0", "N40.x00", "前列腺增生"), diag("U9", "N80.900", "子宫内膜异位症")],
+    })
+    assert dx(result).empty
+    info = hits(result, "YBQC-DX-007")
+    assert len(info) == 2 and set(info["severity"]) == {"info"}
+    text = " ".join(info["message"])
+    assert "未知的性别" in text and "未说明的性别" in text and "无法核对" in text
+
+
+def test_unknown_age_is_info_only(tmp_path):
+    result = check(tmp_path, {"visit": [visit("M1", "2", "")], "dise": [diag("M1", "O80.000", "头位顺产")]})
+    assert dx(result).empty
+    assert len(hits(result, "YBQC-DX-008")) == 1
+
+
+# --- severities -------------------------------------------------------------------------------------
+
+def test_man_with_ivf_is_a_warning_only(tmp_path):
+    """Z31.1-Z31.3 in a man: some reproductive centres code the couple on the husband's record."""
+    result = check(tmp_path, {"visit": [visit("M1", "1", "1990-01-01")],
+                              "dise": [diag("M1", "Z31.200", "试管内授精")]})
+    f = dx(result)
+    assert list(f["rule"]) == ["YBQC-DX-005"] and f.iloc[0]["severity"] == "warning"
+
+
+def test_pregnancy_age_bands(tmp_path):
+    result = check(tmp_path, {
+        "visit": [visit("A", "2", "1967-01-01"), visit("B", "2", "1959-01-01"), visit("C", "2", "2013-06-01")],
+        "dise": [diag("A", "O80.000", "头位顺产"), diag("B", "O80.000", "头位顺产"), diag("C", "O80.000", "头位顺产")],
+    })
+    assert list(hits(result, "YBQC-DX-006")["row"]) == [0, 2]      # 58 and 11: possible but rare
+    assert list(hits(result, "YBQC-DX-002")["row"]) == [1]          # 66: not plausible
+
+
+def test_man_with_a_female_operation(tmp_path):
+    result = check(tmp_path, {"visit": [visit("M1", "1", "1960-01-01")],
+                              "oprn": [oprn("M1", "68.1200x001", "宫腔镜检查"),
+                                       oprn("M1", "64.5x00x001", "变性手术(男变女)")]})
+    f = hits(result, "YBQC-DX-003")
+    assert list(f["row"]) == [0] and "患者男" in f.iloc[0]["message"]
+    assert dx(result)["row"].tolist() == [0]          # 64.5 sex reassignment: either recorded sex
+
+
+def test_a_row_with_an_error_does_not_also_get_a_warning(tmp_path):
+    result = check(tmp_path, {"visit": [visit("M1", "1", "1939-01-01")],
+                              "dise": [diag("M1", "Z31.200", "试管内受精")]})
+    assert list(dx(result)["rule"]) == ["YBQC-DX-002"]
+
+
+def test_without_dictionary_the_conflict_is_still_reported(tmp_path):
+    result = check(tmp_path, {"visit": [visit("M1", "2", "1939-01-12")],
+                              "dise": [diag("M1", "Z31.200", "试管内受精")]})
+    f = hits(result, "YBQC-DX-002")
+    assert len(f) == 1 and f.iloc[0]["suggestions"] == [] and "请核对" in f.iloc[0]["message"]
+
+
+def test_an_unreadable_pick_list_is_reported_and_conflicts_are_still_checked(tmp_path):
+    bad = tmp_path / "zd.csv"
+    bad.write_text("代号,说明\n1,x\n", encoding="utf-8")
+    result = check(tmp_path, {"visit": [visit("M1", "2", "1980-01-01")],
+                              "dise": [diag("M1", "I10.x00", "高血压")]},
+                   Config(dictionaries=[str(bad)]))
+    f = hits(result, "YBQC-DX-009")
+    assert len(f) == 1 and f.iloc[0]["severity"] == "error" and "zd.csv" in f.iloc[0]["value"]
+    result = check(tmp_path, {"visit": [visit("M1", "2", "1980-01-01")],
+                              "dise": [diag("M1", "N40.x00", "前列腺增生")]},
+                   Config(dictionaries=[str(tmp_path / "missing.csv")]))
+    assert len(hits(result, "YBQC-DX-009")) == 1 and len(hits(result, "YBQC-DX-001")) == 1
+
+
+def test_a_readable_pick_list_passes_its_check(tmp_path, picklist):
+    result = check(tmp_path, {"visit": [visit("M1", "2", "1980-01-01")],
+                              "dise": [diag("M1", "I10.x00", "高血压")]}, Config(dictionaries=[picklist]))
+    assert result.outcomes["YBQC-DX-009"].status == "passed"
+    assert any(k["kind"] == "his_dictionary" and k["entries"] == len(PICKLIST) for k in result.knowledge)
+
+
+def test_no_setlinfo_is_not_applicable(tmp_path):
+    result = check(tmp_path, {"dise": [diag("M1", "Z31.200", "试管内受精")]})
+    assert dx(result).empty
+    assert result.outcomes["YBQC-DX-001"].status == "not_applicable"
+
+
+def test_english_messages(tmp_path, picklist):
+    result = check(tmp_path, {"visit": [visit("M1", "2", "1939-01-12")],
+                              "dise": [diag("M1", "Z31.200", "试管内受精")]},
+                   Config(dictionaries=[picklist], lang="en"))
+    msg = hits(result, "YBQC-DX-002").iloc[0]["message"]
+    assert "female, 86 years old" in msg and "probably meant '肾功能衰竭'" in msg
+
+
+def test_severity_override_from_config(tmp_path):
+    result = check(tmp_path, {"visit": [visit("M1", "2", "1980-01-01")],
+                              "dise": [diag("M1", "N40.x00", "前列腺增生")]},
+                   Config(severity={"YBQC-DX-001": "warning"}))
+    assert list(hits(result, "YBQC-DX-001")["severity"]) == ["warning"]
+
+
+# --- knowledge ------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("code,key", [("N19.X03", "N19X"), ("Z31.251", "Z312"), ("N47  01", "N47"),
+                                      ("A17.000+G01*", "A170"), ("n19.x00", "N19X"), ("C61", "C61")])
+def test_icd10_keys_fit_yibao_and_regional_codes(code, key):
+    assert icd10_key(code) == key
+
+
+@pytest.mark.parametrize("code,key", [("68.1200x001", "681200"), ("69.9201", "699201"), ("60.0 01", "600"),
+                                      ("72.0x00", "720"), ("5.1", "051")])
+def test_icd9_keys(code, key):
+    assert icd9_key(code) == key
+
+
+def test_rules_table_rows_have_sources_and_valid_values():
+    from ybqc import code_maps
+    rows = code_maps.load("icd_sex_age_rules")
+    assert len({r["id"] for r in rows}) == len(rows)
+    for r in rows:
+        assert r["source"].strip() and r["label_zh"].strip() and r["label_en"].strip(), r["id"]
+        assert r["severity"] in ("error", "warning", "off") and r["restrict"] in ("sex", "age")
+        assert (r["restrict"] == "sex") == (r["sex"] in ("F", "M"))
+    Restrictions(rows)        # every range parses
+
+
+def test_off_rows_switch_broader_rows_off():
+    r = restrictions()
+    assert r.violations("64.5x00x001", "icd9", "2", 40) == []        # sex reassignment
+    assert r.violations("64.0x00", "icd9", "2", 40)                  # circumcision in a woman
+    assert r.violations("K40.900", "icd10", "2", 40) == []           # inguinal hernia in a woman
+    assert r.violations("C62.900", "icd10", "1", 6) == []            # a boy's testicular tumour
+
+
+# --- examples and real data --------------------------------------------------------------------------
+
+def test_case3_examples(tmp_path):
+    from ybqc.engine import run
+    files = sorted(str(p) for p in EXAMPLES.glob("case3_*.csv"))
+    result = run(files, Config(dictionaries=[str(EXAMPLES / "dictionaries" / "case3_dictionary.dict.csv")],
+                               cache_dir=str(tmp_path / "c")))
+    f = result.findings
+    f = f[f["rule"].str.startswith("YBQC-DX")]
+    got = {(k.split("/")[0], r) for k, r in zip(f["key"], f["rule"])}
+    assert got == {("C3-001", "YBQC-DX-002"), ("C3-004", "YBQC-DX-004"), ("C3-006", "YBQC-DX-001"),
+                   ("C3-011", "YBQC-DX-002"), ("C3-012", "YBQC-DX-007")}
+    top = {k.split("/")[0]: s[0]["name"] for k, s in zip(f["key"], f["suggestions"]) if s}
+    assert top == {"C3-001": "肾功能衰竭", "C3-004": "无痛胃肠镜", "C3-006": "闭经", "C3-011": "胎膜早破"}
+    assert any(k["kind"] == "his_dictionary" for k in result.knowledge)
+
+
+def test_real_sichuan_pick_list(tmp_path, shared_data):
+    path = str(shared_data / "his_dictionary" / "zl_sichuan_dictionary.csv")
+    result = check(tmp_path, {"visit": [visit("M1", "1", "1939-01-12")],
+                              "dise": [diag("M1", "Z31.251", "试管内授精")]}, Config(dictionaries=[path]))
+    f = hits(result, "YBQC-DX-002")
+    assert f.iloc[0]["suggestions"][0]["name"] == "肾功能衰竭"
+
+
+def test_icd_catalogue_as_candidate_pool(tmp_path, shared_data):
+    """Without a pick-list the ICD catalogue is the pool; its 医保版 names are not the HIS's, so
+    the suggestion comes from a shared 简码 prefix (SGN: 肾功能不全) and must fit the patient."""
+    cat = str(shared_data / "icd" / "ICD10YB.dat")
+    result = check(tmp_path, {"visit": [visit("M1", "2", "1939-01-12")],
+                              "dise": [diag("M1", "Z31.200", "试管内受精")]}, Config(catalogs=[cat]))
+    sugg = hits(result, "YBQC-DX-002").iloc[0]["suggestions"]
+    assert sugg and all(not s["code"].startswith(("Z3", "O", "P")) for s in sugg)
+    assert any("肾" in s["name"] for s in sugg)
+    assert any(k["kind"] == "icd_catalogue_as_picklist" for k in result.knowledge)
+
+
+def test_rules_table_agrees_with_the_reference_qc_engine(shared_data):
+    """Every prefix the reference engine forbids by sex is covered by our table (or knowingly off)."""
+    import re
+    r = restrictions()
+    rows = list(csv.DictReader(open(shared_data / "reference" / "icd10_sex_age_rules.csv", encoding="utf-8")))
+    for row in rows:
+        m = re.search(r"sex=(male|female)", row["condition"])
+        if not m or row["scope"] != "all discharge diagnoses":
+            continue
+        sex = "1" if m.group(1) == "male" else "2"
+        for part in row["forbidden_icd10_prefixes"].split(";"):
+            code = part.split("-")[0]
+            got = r.violations(code + (".0" if len(code) == 3 else ""), "icd10", sex, 40, min_severity="warning")
+            if code in ("K40", "D24"):       # contested, documented as off
+                assert got == [], code
+            else:
+                assert got, (row["rule_id"], code)
