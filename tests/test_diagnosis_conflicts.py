@@ -205,8 +205,16 @@ def test_an_unreadable_pick_list_is_reported_and_conflicts_are_still_checked(tmp
     assert len(f) == 1 and f.iloc[0]["severity"] == "error" and "zd.csv" in f.iloc[0]["value"]
     result = check(tmp_path, {"visit": [visit("M1", "2", "1980-01-01")],
                               "dise": [diag("M1", "N40.x00", "前列腺增生")]},
-                   Config(dictionaries=[str(tmp_path / "missing.csv")]))
+                   Config(dictionaries=[str(bad)]))
     assert len(hits(result, "YBQC-DX-009")) == 1 and len(hits(result, "YBQC-DX-001")) == 1
+
+
+def test_a_missing_pick_list_path_is_a_usage_error(tmp_path):
+    from ybqc.errors import InputError
+    with pytest.raises(InputError) as exc:
+        check(tmp_path, {"visit": [visit("M1", "2", "1980-01-01")]},
+              Config(dictionaries=[str(tmp_path / "missing.csv")]))
+    assert "--dictionary" in exc.value.message("zh")
 
 
 def test_a_readable_pick_list_passes_its_check(tmp_path, picklist):

@@ -131,7 +131,9 @@ def cmd_check(args) -> int:
     from .engine import run
     from .reports import EXTENSIONS, write
 
-    cfg = cfgmod.load(args.config)
+    cfg = cfgmod.load(args.config, paths=args.paths)
+    if cfg.source and not args.config:
+        print(f"ybqc: 使用配置 / settings: {cfg.source}", file=sys.stderr)
     cfg = cfgmod.override(cfg, fail_on=args.fail_on, lang=args.lang,
                           mask=False if args.no_mask else None, select=args.select, ignore=args.ignore,
                           catalogs=args.catalog, dictionaries=args.dictionary,

@@ -41,6 +41,8 @@ DEFAULT_THRESHOLDS = {
     # YBQC-MAP-003: local vs national name similarity (0-100) below which a pair with no shared
     # subject is reported even when no facet contradicts (see docs/MAPPING.md)
     "mapping_nearmiss_score": 50.0,
+    # YBQC-DX-*: how many pick-list candidates a conflict suggests
+    "dx_suggestions": 3,
 }
 
 
@@ -83,13 +85,20 @@ def _check(cfg: Config) -> Config:
     return cfg
 
 
-def load(path: str | None = None, cwd: str | None = None) -> Config:
-    """Read ybqc.toml (explicit path, or ./ybqc.toml when present); defaults otherwise."""
+def discover(paths: list[str] | None = None, cwd: str | None = None) -> str | None:
+    """./ybqc.toml; else the ybqc.toml of the first folder checked (so a folder of exports can
+    carry its own settings, as examples/ does)."""
+    candidates = [Path(cwd or os.getcwd()) / "ybqc.toml"]
+    candidates += [Path(p) / "ybqc.toml" for p in (paths or []) if Path(p).is_dir()]
+    return next((str(c) for c in candidates if c.is_file()), None)
+
+
+def load(path: str | None = None, cwd: str | None = None, paths: list[str] | None = None) -> Config:
+    """Read the settings file (explicit path, or the one discover() finds); defaults otherwise."""
     if path is None:
-        candidate = Path(cwd or os.getcwd()) / "ybqc.toml"
-        if not candidate.is_file():
+        path = discover(paths, cwd)
+        if path is None:
             return Config()
-        path = str(candidate)
     try:
         with open(path, "rb") as fh:
             data = tomllib.load(fh)

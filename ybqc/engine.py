@@ -43,11 +43,26 @@ def load_tables(paths: list[str], cfg: Config, progress: Progress | None = None)
     return load_inputs(paths, cfg, progress)[0]
 
 
+def check_knowledge_paths(cfg: Config) -> None:
+    """Catalogues and pick-lists named in settings or flags must exist (else exit 2, up front)."""
+    for label, paths in (("--catalog", cfg.catalogs), ("--dictionary", cfg.dictionaries)):
+        for p in paths:
+            if not Path(p).exists():
+                raise InputError(f"{label} 指定的文件或文件夹不存在", f"{label}: no such file or folder", p)
+
+
+def _knowledge_files(cfg: Config) -> list[Path]:
+    return [Path(p).resolve() for p in (*cfg.catalogs, *cfg.dictionaries)]
+
+
 def load_inputs(paths: list[str], cfg: Config, progress: Progress | None = None
                 ) -> tuple[list[Table], list[tuple[str, list[str]]]]:
-    """Tables, and the files found in folders that are no interface table (label, headers)."""
+    """Tables, and the files found in folders that are no interface table (label, headers).
+    Catalogues and pick-lists named as knowledge are not data, even inside a scanned folder."""
     aliases = Aliases(cfg.columns)
-    files = readers.expand(paths)
+    knowledge = _knowledge_files(cfg)
+    files = [(f, explicit) for f, explicit in readers.expand(paths)
+             if explicit or not any(f.resolve() == k or k in f.resolve().parents for k in knowledge)]
     kinds = {str(Path(p).resolve()): k for p, k in cfg.kinds.items()}
     for k in kinds.values():
         if k not in KINDS:
@@ -85,6 +100,7 @@ def run(paths: list[str], cfg: Config | None = None, progress: Progress | None =
     cfg = cfg or Config()
     started = time.perf_counter()
     skipped: list[tuple[str, list[str]]] = []
+    check_knowledge_paths(cfg)
     if tables is None:
         tables, skipped = load_inputs(paths, cfg, progress)
     collector = Collector(cfg.lang, cfg.severity)

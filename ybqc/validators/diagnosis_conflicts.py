@@ -26,7 +26,7 @@ import pandas as pd
 
 from .. import code_maps
 from ..rules import rule
-from .base import check
+from .base import check, isin
 
 _DOC_ZH = ("知识表 ybqc/code_maps/icd_sex_age_rules.csv 列出限定性别或年龄的 ICD-10 / ICD-9-CM-3 区间，每行注明来源"
            "（病案首页质控规则、ICD 章节）；临床上存在争议的（如女性腹股沟疝 K40、儿童卵巢/睾丸肿瘤）设为 warning 或 off。"
@@ -277,14 +277,6 @@ def _patients(ctx) -> pd.DataFrame:
     return ctx.memo(("dx", "patients"), build)
 
 
-def _isin(s: pd.Series, values) -> np.ndarray:
-    """Boolean mask of s in values; hashes the distinct values of s once (fast on 1M text rows)."""
-    codes, uniq = pd.factorize(s)
-    wanted = list(values) if isinstance(values, (set, frozenset, dict)) else values
-    hit = pd.Index(np.asarray(uniq, dtype=object), dtype=object).isin(wanted)
-    return (codes >= 0) & np.append(hit, False)[codes]
-
-
 def _objects(s: pd.Series) -> np.ndarray:
     """A text column as a numpy object array (iterating one is much faster than a pandas Series)."""
     return s.to_numpy(dtype=object, na_value=None)
@@ -320,7 +312,7 @@ def _conflicts(ctx, kind: str) -> None:
     pts = _patients(ctx)
     take = (fcodes >= 0) & np.append(restricted_u, False)[fcodes]
     sub = rows[take]
-    sub = sub[_isin(sub["mdtrt_id"], pts.index)]
+    sub = sub[isin(sub["mdtrt_id"], pts.index)]
     # one line per (row, applicable restriction)
     restricted = [(c, ids) for c, ids in zip(uniq, row_ids) if ids]
     pairs = pd.DataFrame({code_col: [c for c, ids in restricted for _ in ids],
@@ -486,14 +478,14 @@ def _visit_context(ctx, mids) -> dict:
             continue
         code_col, name_col = _COLS[kind]
         d = _rows(ctx, kind)
-        d = d[_isin(d["mdtrt_id"], wanted)]
+        d = d[isin(d["mdtrt_id"], wanted)]
         system = system_of(kind)
         for mid, code, name in zip(_objects(d["mdtrt_id"]), _objects(d[code_col]), _objects(d[name_col])):
             out[mid]["codes"].append((system, code if isinstance(code, str) else "",
                                       name if isinstance(name, str) else ""))
     if ctx.has("feedetail"):
         f = ctx.combined("feedetail", ["mdtrt_id", "medins_list_name", "med_list_name", "bilg_dept_name"])
-        f = f[_isin(f["mdtrt_id"], wanted)]
+        f = f[isin(f["mdtrt_id"], wanted)]
         for col in ("medins_list_name", "med_list_name", "bilg_dept_name"):
             g = f[["mdtrt_id", col]].dropna().drop_duplicates()
             for mid, text in zip(_objects(g["mdtrt_id"]), _objects(g[col])):
@@ -628,7 +620,7 @@ def _suggest(ctx, kind: str, hits: pd.DataFrame, pts: pd.DataFrame) -> list[list
     code_col, name_col = _COLS[kind]
     system = system_of(kind)
     cat = "D" if kind == "diseinfo" else "S"
-    top_n = int(ctx.config.thresholds.get("dx_suggestions", 3))
+    top_n = int(ctx.config.threshold("dx_suggestions"))
     lang = ctx.lang
     idf = idx.idf()
     visits = _visit_context(ctx, hits["mdtrt_id"])

@@ -28,7 +28,7 @@ import pandas as pd
 from ..errors import InputError
 from ..rules import REGISTRY, rule
 from ..tables import KINDS
-from .base import check
+from .base import check, isin
 
 VALUE_LOCAL = {
     "expect_column_values_to_not_be_null", "expect_column_values_to_be_null",
@@ -130,21 +130,10 @@ def _project(s: pd.Series, vals: pd.Series, bad_v: np.ndarray, isna: np.ndarray)
     if not len(bad_v):
         return np.zeros(len(s), dtype=bool)
     bad_vals = vals.iloc[bad_v].dropna().tolist()
-    mask = _isin(s, bad_vals) if bad_vals else np.zeros(len(s), dtype=bool)
+    mask = isin(s, bad_vals) if bad_vals else np.zeros(len(s), dtype=bool)
     if isna.any() and (len(vals) - 1) in set(bad_v.tolist()):
         mask = mask | isna
     return mask
-
-
-def _isin(s: pd.Series, values: list) -> np.ndarray:
-    """Rows of s whose value is one of `values` (pyarrow's is_in for text; pandas otherwise)."""
-    if s.dtype.kind == "f":
-        return s.isin(values).to_numpy()
-    import pyarrow as pa
-    import pyarrow.compute as pc
-    from .base import _arrow
-    hit = pc.is_in(_arrow(s), value_set=pa.array([str(v) for v in values], type=pa.string()))
-    return pc.fill_null(hit, False).to_numpy(zero_copy_only=False).astype(bool)
 
 
 @check(*KINDS)
