@@ -185,3 +185,26 @@ def _time(cmd):
     t = time.perf_counter()
     subprocess.run(cmd, capture_output=True, check=True, timeout=60)
     return time.perf_counter() - t
+
+
+def test_the_bundled_examples_show_all_three_documented_cases(tmp_path, capsys):
+    """The README's run command: `ybqc check examples/` (settings from examples/ybqc.toml)."""
+    out = tmp_path / "r.json"
+    assert main(["check", str(EXAMPLES), "--format", "json", "--output", str(out)]) == 1
+    assert "examples/ybqc.toml" in capsys.readouterr().err
+    doc = json.loads(out.read_text(encoding="utf-8"))
+    by_rule = {}
+    for f in doc["findings"]:
+        by_rule.setdefault(f["rule"], []).append(f)
+    # case 1: the 未知 doctor, and its aggregate
+    assert "YBQC-PH-001" in by_rule and "YBQC-PH-008" in by_rule
+    # case 2: 输尿管镜 mapped to 宫腔镜: the mapping row and the men's fee rows
+    assert [f["key"] for f in by_rule["YBQC-MAP-003"]] == ["HIS-3001"]
+    assert all("对照" in f["message"] for f in by_rule["YBQC-SEX-001"])
+    # case 3: SGNSJ and 无痛, with what the doctor meant
+    dx = {f["value"]: f for f in by_rule["YBQC-DX-002"] + by_rule["YBQC-DX-004"]}
+    assert any(s["name"] == "肾功能衰竭" for f in dx.values() for s in f["suggestions"])
+    assert any(s["name"] == "无痛胃肠镜" for f in dx.values() for s in f["suggestions"])
+    # the pick-list named in the settings is knowledge, not a data file
+    assert "YBQC-ST-006" not in by_rule
+    assert any(k["kind"] == "his_dictionary" for k in doc["knowledge"])
