@@ -397,23 +397,10 @@ def _dump(obj, target: Path) -> None:
 
 def expand(paths: list[str]) -> list[Path]:
     """Files named, and the catalogue files in folders named (sorted, hidden files skipped)."""
-    out: list[Path] = []
-    for p in paths:
-        path = Path(p)
-        if path.is_dir():
-            found = sorted(f for f in path.rglob("*")
-                           if f.is_file() and f.suffix.lower() in CATALOG_EXT
-                           and not any(part.startswith(".") for part in f.relative_to(path).parts))
-            if not found:
-                raise InputError("目录文件夹中没有目录文件（csv/tsv/txt/dat/xlsx）",
-                                 "no catalogue files (csv/tsv/txt/dat/xlsx) in this folder", str(path))
-            out.extend(found)
-        elif path.is_file():
-            out.append(path)
-        else:
-            raise InputError("目录文件不存在（--catalog）", "no such catalogue file or folder (--catalog)",
-                             str(path))
-    return out
+    from .readers import scan
+    return [f for f, _ in scan(paths, CATALOG_EXT, "目录文件夹中没有目录文件（csv/tsv/txt/dat/xlsx）",
+                               "no catalogue files (csv/tsv/txt/dat/xlsx) in this folder",
+                               "目录文件不存在（--catalog）", "no such catalogue file or folder (--catalog)")]
 
 
 # --------------------------------------------------------------------------- all files

@@ -36,25 +36,32 @@ class RawTable:
         return f"{self.path}#{self.sheet}" if self.sheet else self.path
 
 
-def expand(paths: list[str]) -> list[tuple[Path, bool]]:
-    """Files named (explicit=True), and the tabular files inside folders named (explicit=False),
-    sorted for stable reports."""
+def scan(paths: list[str], extensions: set[str], none_zh: str, none_en: str, missing_zh: str,
+         missing_en: str) -> list[tuple[Path, bool]]:
+    """Files named (explicit=True), and the files with one of `extensions` inside folders named
+    (explicit=False; hidden files skipped), sorted for stable reports."""
     out: list[tuple[Path, bool]] = []
     for p in paths:
         path = Path(p)
         if path.is_dir():
             found = sorted(f for f in path.rglob("*")
-                           if f.is_file() and f.suffix.lower() in TABULAR_EXT
+                           if f.is_file() and f.suffix.lower() in extensions
                            and not any(part.startswith(".") for part in f.relative_to(path).parts))
             if not found:
-                raise InputError("文件夹中没有可读取的数据文件（csv/xlsx/parquet/json）",
-                                 "no data files (csv/xlsx/parquet/json) in this folder", str(path))
+                raise InputError(none_zh, none_en, str(path))
             out.extend((f, False) for f in found)
         elif path.is_file():
             out.append((path, True))
         else:
-            raise InputError("文件不存在", "no such file or folder", str(path))
+            raise InputError(missing_zh, missing_en, str(path))
     return out
+
+
+def expand(paths: list[str]) -> list[tuple[Path, bool]]:
+    """The data files to check: those named, and the tabular files in folders named."""
+    return scan(paths, TABULAR_EXT, "文件夹中没有可读取的数据文件（csv/xlsx/parquet/json）",
+                "no data files (csv/xlsx/parquet/json) in this folder", "文件不存在",
+                "no such file or folder")
 
 
 def read(path: Path) -> list[RawTable]:

@@ -21,7 +21,7 @@ import pandas as pd
 
 from .. import catalogs, code_maps, names
 from ..rules import rule
-from .base import check
+from .base import check, isin
 
 SEX = rule(
     "YBQC-SEX-001", "sex_conflict", "error", "收费项目/药品限定的性别与患者性别不符",
@@ -235,25 +235,34 @@ def _restricted_rows(ctx, t, facet: str):
         name_of = _names_for(ctx, t, list(found))
     if not found:
         return codes, mid, found, name_of, np.zeros(len(codes), dtype=bool)
-    mask = codes.isin(list(found)).to_numpy()
+    mask = isin(codes, list(found))
     return codes, mid, found, name_of, mask
+
+
+def _candidates(ctx, t, rule_, facet: str, na_note: str):
+    """Fee rows whose item carries a `facet` restriction: (visits, codes, mid, found, name_of,
+    positions), or None when there is nothing to check (recorded as not applicable / 0 checked)."""
+    visits = ctx.visits()
+    if visits.empty:
+        ctx.not_applicable(rule_, na_note)
+        return None
+    got = _restricted_rows(ctx, t, facet)
+    if got is None:
+        return None
+    codes, mid, found, name_of, mask = got
+    if not mask.any():
+        ctx.checked(rule_, 0)
+        return None
+    return visits, codes, mid, found, name_of, np.flatnonzero(mask)
 
 
 @check("feedetail")
 def sex_restricted(ctx, t):
-    visits = ctx.visits()
-    if visits.empty:
-        ctx.not_applicable(SEX, "需要结算清单(setlinfo)中的患者性别")
-        return
-    got = _restricted_rows(ctx, t, "sex")
+    got = _candidates(ctx, t, SEX, "sex", "需要结算清单(setlinfo)中的患者性别")
     if got is None:
         return
-    codes, mid, found, name_of, mask = got
-    if not mask.any():
-        ctx.checked(SEX, 0)
-        return
-    pos = np.flatnonzero(mask)
-    sub_codes = codes.to_numpy(dtype=object)[pos]
+    visits, codes, mid, found, name_of, pos = got
+    sub_codes = codes.iloc[pos].to_numpy(dtype=object)
     gend = mid.iloc[pos].map(visits["gend"]).astype(object).to_numpy()
     known = np.isin(gend, ["1", "2"])
     ctx.checked(SEX, int(known.sum()))
@@ -270,20 +279,12 @@ def sex_restricted(ctx, t):
 
 @check("feedetail")
 def age_restricted(ctx, t):
-    visits = ctx.visits()
-    if visits.empty:
-        ctx.not_applicable(AGE, "需要结算清单(setlinfo)中的出生日期或年龄")
-        return
-    got = _restricted_rows(ctx, t, "age")
+    got = _candidates(ctx, t, AGE, "age", "需要结算清单(setlinfo)中的出生日期或年龄")
     if got is None:
         return
-    codes, mid, found, name_of, mask = got
-    if not mask.any():
-        ctx.checked(AGE, 0)
-        return
+    visits, codes, mid, found, name_of, pos = got
     groups = age_groups()
-    pos = np.flatnonzero(mask)
-    sub_codes = codes.to_numpy(dtype=object)[pos]
+    sub_codes = codes.iloc[pos].to_numpy(dtype=object)
     ids = mid.iloc[pos]
     days = ids.map(visits["age_days"]).to_numpy(dtype="float64")
     years = ids.map(visits["age"]).to_numpy(dtype="float64")
@@ -309,10 +310,10 @@ def age_restricted(ctx, t):
 
 def _emit(ctx, t, rule_, rows, codes, found, name_of, extra, sub_index):
     f = t.frame
-    bad_codes = codes.to_numpy(dtype=object)[rows]
-    local = f["medins_list_codg"].to_numpy(dtype=object)[rows] if "medins_list_codg" in f.columns \
+    bad_codes = codes.iloc[rows].to_numpy(dtype=object)
+    local = f["medins_list_codg"].iloc[rows].to_numpy(dtype=object) if "medins_list_codg" in f.columns \
         else np.full(len(rows), None, dtype=object)
-    local_name = f["medins_list_name"].to_numpy(dtype=object)[rows] if "medins_list_name" in f.columns \
+    local_name = f["medins_list_name"].iloc[rows].to_numpy(dtype=object) if "medins_list_name" in f.columns \
         else np.full(len(rows), None, dtype=object)
     pairs = pd.DataFrame({"medins_list_codg": local, "med_list_codg": bad_codes,
                           "medins_list_name": local_name}).drop_duplicates(["medins_list_codg", "med_list_codg"])
