@@ -67,7 +67,8 @@ def test_id_number_check_digit_and_agreement(tmp_path):
               dict(VISIT, mdtrt_id="M2", certno="510105195001011234"),         # wrong check digit
               dict(VISIT, mdtrt_id="M3", brdy="1950-02-01", age="75"),         # birth date disagrees
               dict(VISIT, mdtrt_id="M4", gend="2"),                            # sex digit says male
-              dict(VISIT, mdtrt_id="M5", certno="E12345678")]                  # a passport: not checked
+              dict(VISIT, mdtrt_id="M5", certno="E12345678"),                  # a passport: not checked
+              dict(VISIT, mdtrt_id="M6", brdy="2025-02-20", age="0", gend="2")]  # newborn, mother's ID
     result = check(tmp_path, {"visit": visits})
     assert hits(result, "YBQC-CON-009")["key"].tolist() == ["M2"]
     assert sorted(hits(result, "YBQC-CON-010")["key"].tolist()) == ["M3", "M4"]

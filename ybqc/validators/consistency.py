@@ -176,7 +176,8 @@ CERT_FORMAT = rule(
 CERT_MATCH = rule(
     "YBQC-CON-010", "consistency", "error", "身份证号与出生日期/性别不符", "ID number disagrees with brdy/gend",
     "证件号码 {value} 中的{what}与结算清单不符（{detail}）", "certno {value}: {what_en} disagrees ({detail})",
-    tables=("setlinfo",), doc_zh="身份证号第 7–14 位是出生日期，第 17 位奇数为男、偶数为女。")
+    tables=("setlinfo",), doc_zh="身份证号第 7–14 位是出生日期，第 17 位奇数为男、偶数为女。"
+    "不满 1 岁的患者常用监护人证件登记，不比较。")
 
 re_id18 = re.compile(r"\d{17}[\dX]")
 re_id15 = re.compile(r"\d{15}")
@@ -210,6 +211,12 @@ def certificate_number(ctx, t):
     ctx.emit(CERT_FORMAT, t, bad, field="certno", params={"reason": cert.map(reason), "reason_en": cert.map(reason_en)})
     ok18 = todo & looks18 & ~bad
     brdy, gend = ctx.dt(t, "brdy"), ctx.col(t, "gend")
+    adm = ctx.dt(t, "adm_time")
+    if brdy is not None:
+        # a newborn or infant is often registered with a parent's ID number: do not compare
+        ref = adm if adm is not None else pd.Series(pd.Timestamp.now(), index=brdy.index)
+        infant = (ref - brdy).dt.days < 365
+        ok18 = ok18 & ~infant.fillna(False).astype(bool)
     ctx.checked(CERT_MATCH, int(ok18.sum()))
     if brdy is not None:
         embedded = pd.to_datetime(cert.str.slice(6, 14), format="%Y%m%d", errors="coerce")
