@@ -35,3 +35,18 @@ def test_a_crashing_check_becomes_a_finding(tmp_path, monkeypatch):
     result = check(tmp_path, {"fee": rows(FEE, [{}])})
     f = hits(result, "YBQC-ST-999")
     assert len(f) == 1 and "boom" in f.iloc[0]["message"] and result.gate_failed()
+
+
+def test_select_skips_checks_whose_rules_are_all_deselected(tmp_path, monkeypatch):
+    from ybqc.config import Config
+    from ybqc.validators import expectations
+
+    def boom(*a, **k):
+        raise RuntimeError("Great Expectations should not run")
+
+    monkeypatch.setattr(expectations, "_validate", boom)
+    fee = rows(FEE, [{"bilg_dr_name": "未知", "med_type": ""}])
+    result = check(tmp_path, {"fee": fee}, Config(select=["YBQC-PH"]))
+    assert set(result.findings["rule"]) == {"YBQC-PH-001"}          # no ST-999: GE was not called
+    result = check(tmp_path, {"fee": fee}, Config(select=["YBQC-EXP"]))
+    assert "YBQC-ST-999" in set(result.findings["rule"])             # a crash is shown whatever is selected

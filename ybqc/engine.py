@@ -22,7 +22,7 @@ from .config import Config
 from .errors import InputError
 from .findings import Collector, Run, TableInfo
 from .normalise import Aliases, Table, UnknownKind, normalise
-from .rules import REGISTRY, rule, selected
+from .rules import REGISTRY, module_selected, rule, selected
 from .tables import KINDS
 
 INTERNAL = rule("YBQC-ST-999", "structure", "error", "检查程序内部错误", "internal error in a check",
@@ -95,6 +95,7 @@ def load_inputs(paths: list[str], cfg: Config, progress: Progress | None = None
 def run(paths: list[str], cfg: Config | None = None, progress: Progress | None = None,
         tables: list[Table] | None = None) -> Run:
     from . import validators  # noqa: F401  (registers the checks)
+    from .validators import expectations
     from .validators.base import CHECKS, Context
 
     cfg = cfg or Config()
@@ -109,7 +110,10 @@ def run(paths: list[str], cfg: Config | None = None, progress: Progress | None =
     for label, headers in skipped:
         collector.add(SKIPPED, table="", path=label, rows=[None], keys=[None], field=None, values=[None],
                       params={"path": [label], "headers": ["、".join(headers[:6])]})
+    expectations.register_suite_rules(cfg.expectations)
     todo = [c for c in CHECKS if c.stage == "structure"] + [c for c in CHECKS if c.stage != "structure"]
+    if cfg.select or cfg.ignore:     # skip checks none of whose rules are selected
+        todo = [c for c in todo if module_selected(c.fn.__module__, cfg.select, cfg.ignore)]
     for n, chk in enumerate(todo):
         if progress:
             progress(f"检查 {chk.name}", n, len(todo))
@@ -131,10 +135,10 @@ def run(paths: list[str], cfg: Config | None = None, progress: Progress | None =
         progress("汇总", len(todo), len(todo))
     findings = collector.frame()
     if cfg.select or cfg.ignore:
-        keep = findings["rule"].map(lambda r: selected(r, cfg.select, cfg.ignore)).astype(bool)
+        keep = findings["rule"].map(lambda r: r == INTERNAL.id or selected(r, cfg.select, cfg.ignore)).astype(bool)
         findings = findings[keep].reset_index(drop=True)
         collector.outcomes = {k: v for k, v in collector.outcomes.items()
-                              if selected(k, cfg.select, cfg.ignore)}
+                              if k == INTERNAL.id or selected(k, cfg.select, cfg.ignore)}
     for rid in REGISTRY:
         if selected(rid, cfg.select, cfg.ignore):
             collector.outcome(rid)

@@ -10,6 +10,7 @@ conflicts.
 """
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass
 
 CATEGORIES = ("structure", "completeness", "format", "value_set", "range", "consistency",
@@ -31,6 +32,7 @@ class Rule:
     doc_zh: str = ""         # why it matters, in the coder's language
     doc_en: str = ""
     source: str = "ybqc"     # "ybqc" or the expectation suite that declares it
+    module: str = ""         # the module that declares it (its checks produce it)
 
     def __post_init__(self):
         if self.category not in CATEGORIES:
@@ -52,8 +54,11 @@ def rule(id: str, category: str, severity: str, title_zh: str, title_en: str,
          message_zh: str | None = None, message_en: str | None = None, *, tables=(),
          doc_zh: str = "", doc_en: str = "", source: str = "ybqc") -> Rule:
     """Declare a rule. Re-declaring an ID with different content is an error (IDs are stable)."""
+    module = sys._getframe(1).f_globals.get("__name__", "")
+    if module == __name__:                       # declared through a helper of this module
+        module = sys._getframe(2).f_globals.get("__name__", "")
     r = Rule(id, category, severity, title_zh, title_en, message_zh or title_zh,
-             message_en or title_en, tuple(tables), doc_zh, doc_en, source)
+             message_en or title_en, tuple(tables), doc_zh, doc_en, source, module)
     old = REGISTRY.get(id)
     if old is not None and old != r:
         raise ValueError(f"rule {id} declared twice with different content")
@@ -67,6 +72,12 @@ def all_rules() -> list[Rule]:
     from .validators import expectations
     expectations.register_suite_rules(None)
     return sorted(REGISTRY.values(), key=lambda r: r.id)
+
+
+def module_selected(module: str, select: list[str] | None, ignore: list[str] | None) -> bool:
+    """False when every rule a module declares is deselected (its checks need not run)."""
+    ids = [r.id for r in REGISTRY.values() if r.module == module]
+    return not ids or any(selected(i, select, ignore) for i in ids)
 
 
 def selected(rule_id: str, select: list[str] | None, ignore: list[str] | None) -> bool:
