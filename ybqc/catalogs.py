@@ -29,15 +29,13 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
-import os
-import pickle
 import re
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
 
+from . import cache
 from .errors import InputError
 from .readers import decode
 
@@ -241,8 +239,6 @@ def _s(frame: pd.DataFrame, col: str) -> pd.Series:
 
 def _parse_table(frame: pd.DataFrame) -> dict:
     """One table -> parts (entries, restrictions, rule names/codes) and what it looked like."""
-    from . import names as nm
-
     headers = list(frame.columns)
     is_rule = any(h in headers for h in RULE_HINTS) and not (
         "备注" in headers and any(h in headers for h in CATALOG_HINTS)
@@ -367,32 +363,10 @@ def load_file(path: Path, cache_dir: Path | None) -> FileResult:
         raise InputError(f"无法读取文件：{exc}", f"cannot read file: {exc}", str(path)) from None
     digest = hashlib.sha256(data).hexdigest()
     key = f"{digest[:40]}-{PARSER_VERSION}-{nm.digest()}"
-    target = cache_dir / "catalogs" / f"{key}.pkl" if cache_dir else None
-    if target is not None and target.is_file():
-        try:
-            with open(target, "rb") as fh:
-                res = pickle.load(fh)
-            res.path, res.cached, res.digest = str(path), True, key
-            return res
-        except Exception:  # noqa: BLE001 - a corrupt cache entry is rebuilt
-            pass
-    res = parse_file(path, data)
-    res.digest = key
-    if target is not None:
-        _dump(res, target)
+    res, hit = cache.cached(cache.entry(cache_dir, "catalogs", key), lambda: parse_file(path, data),
+                            valid=lambda r: isinstance(r, FileResult))
+    res.path, res.cached, res.digest = str(path), hit, key
     return res
-
-
-def _dump(obj, target: Path) -> None:
-    """Write a cache entry atomically; an unwritable cache is silently skipped."""
-    try:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=target.parent, suffix=".tmp")
-        with os.fdopen(fd, "wb") as fh:
-            pickle.dump(obj, fh, protocol=pickle.HIGHEST_PROTOCOL)
-        os.replace(tmp, target)
-    except OSError:
-        pass
 
 
 def expand(paths: list[str]) -> list[Path]:
@@ -450,21 +424,13 @@ class Catalogs:
             return self._index[domain]
         key = hashlib.sha1("|".join([domain, nm.digest(), PARSER_VERSION, *sorted(self.digests)])
                            .encode()).hexdigest()[:32]
-        target = self.cache_dir / "catalogs" / f"index-{key}.pkl" if self.cache_dir else None
-        idx = None
-        if target is not None and target.is_file():
-            try:
-                with open(target, "rb") as fh:
-                    idx = pickle.load(fh)
-            except Exception:  # noqa: BLE001 - rebuilt below
-                idx = None
-        if idx is None:
+        def build():
             e = self.entries[(self.entries["domain"] == domain) & self.entries["name"].notna()]
             e = e.drop_duplicates(["code", "name"])
-            idx = nm.CandidateIndex(e["code"].tolist(), e["name"].tolist(), e["key"].tolist(),
-                                    domain=domain)
-            if target is not None:
-                _dump(idx, target)
+            return nm.CandidateIndex(e["code"].tolist(), e["name"].tolist(), e["key"].tolist(),
+                                     domain=domain)
+
+        idx, _ = cache.cached(cache.entry(self.cache_dir, "catalogs", f"index-{key}"), build)
         self._index[domain] = idx
         return idx
 

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import hashlib
 import math
-import pickle
 import re
 import unicodedata
 from bisect import bisect_left
@@ -28,6 +27,7 @@ from functools import lru_cache
 from itertools import combinations
 from pathlib import Path
 
+from . import cache
 from .errors import InputError
 
 #: bump when the index layout or the 简码 algorithm changes (invalidates caches)
@@ -429,31 +429,13 @@ def _cache_file(cache_dir: Path | None, data: bytes, tag: str) -> Path | None:
     import pypinyin
     h = hashlib.sha256(data)
     h.update(f"{INDEX_VERSION}|{pypinyin.__version__}|{tag}".encode())
-    return Path(cache_dir) / "picklist" / f"{h.hexdigest()[:32]}.pkl"
+    return cache.entry(cache_dir, "picklist", h.hexdigest()[:32])
 
 
 def _cached(path: Path, cache_dir: Path | None, tag: str, build) -> tuple[PickIndex, bool]:
     data = path.read_bytes()
-    cf = _cache_file(cache_dir, data, tag)
-    if cf is not None and cf.is_file():
-        try:
-            with open(cf, "rb") as fh:
-                idx = pickle.load(fh)
-            if isinstance(idx, PickIndex):
-                return idx, True
-        except Exception:  # noqa: BLE001 - a damaged cache file is rebuilt
-            pass
-    idx = build()
-    if cf is not None:
-        try:
-            cf.parent.mkdir(parents=True, exist_ok=True)
-            tmp = cf.with_suffix(".tmp")
-            with open(tmp, "wb") as fh:
-                pickle.dump(idx, fh, protocol=pickle.HIGHEST_PROTOCOL)
-            tmp.replace(cf)
-        except OSError:
-            pass                    # a read-only cache directory only costs time
-    return idx, False
+    return cache.cached(_cache_file(cache_dir, data, tag), build,
+                        valid=lambda idx: isinstance(idx, PickIndex))
 
 
 def load_dictionary(path, cache_dir: Path | None = None) -> tuple[PickIndex, bool]:
