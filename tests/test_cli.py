@@ -11,7 +11,7 @@ import xml.etree.ElementTree as ET
 import pandas as pd
 import pytest
 
-from conftest import EXAMPLES, ROOT
+from conftest import EXAMPLES
 from helpers import FEE, rows, write_csv
 from ybqc.cli import main
 

@@ -1,6 +1,5 @@
 """Field expectations run by Great Expectations, and a facility adapting a suite."""
 import json
-import shutil
 from importlib import resources
 
 from helpers import FEE, VISIT, check, hits, rows

@@ -1,7 +1,5 @@
 """Reading real exports: encodings, formats, interface JSON, and bad inputs (clear errors)."""
-import io
 import json
-import zipfile
 
 import pandas as pd
 import pytest
