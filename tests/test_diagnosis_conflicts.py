@@ -192,7 +192,16 @@ def test_without_dictionary_the_conflict_is_still_reported(tmp_path):
     result = check(tmp_path, {"visit": [visit("M1", "2", "1939-01-12")],
                               "dise": [diag("M1", "Z31.200", "试管内受精")]})
     f = hits(result, "YBQC-DX-002")
-    assert len(f) == 1 and f.iloc[0]["suggestions"] == [] and "请核对" in f.iloc[0]["message"]
+    # no pick-list and no catalogue: the shipped list of known confusable pairs still names the
+    # documented intention (code_maps/confusable_picklist.csv)
+    assert len(f) == 1 and "请核对" in f.iloc[0]["message"]
+    assert [s["name"] for s in f.iloc[0]["suggestions"]] == ["肾功能衰竭"]
+    assert any(k["kind"] == "default_confusable_pairs" for k in result.knowledge)
+    # a conflict outside the shipped pairs gets no invented suggestion
+    result = check(tmp_path, {"visit": [visit("M1", "1", "1960-01-12")],
+                              "dise": [diag("M1", "N70.000", "急性输卵管炎和卵巢炎")]})
+    f = hits(result, "YBQC-DX-001")
+    assert len(f) == 1 and f.iloc[0]["suggestions"] == []
 
 
 def test_an_unreadable_pick_list_is_reported_and_conflicts_are_still_checked(tmp_path):

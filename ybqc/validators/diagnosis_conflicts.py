@@ -19,6 +19,7 @@ import math
 import re
 import unicodedata
 from dataclasses import dataclass
+from pathlib import Path
 from functools import lru_cache
 
 import numpy as np
@@ -443,6 +444,11 @@ def _hint(s: list[dict], lang: str) -> str:
 _MAX_CONTEXT = 70.0
 
 
+#: used when no pick-list or ICD catalogue is given: entries of known confusable pairs (the
+#: documented SGNSJ case, and pairs found by auditing real HIS pick-lists), with ICD 医保版 codes
+SHIPPED_PICKLIST = Path(code_maps.__file__).with_name("confusable_picklist.csv")
+
+
 def _pool(ctx):
     """The candidate pool: the facility's pick-lists (--dictionary), else ICD catalogues (--catalog)."""
     def load():
@@ -455,6 +461,13 @@ def _pool(ctx):
                 idx, loaded = picklist.load_dictionaries(cfg.dictionaries, cache)
             else:
                 idx, loaded = picklist.load_icd_catalogues(cfg.catalogs or [], cache)
+            if idx is None:            # neither: the shipped list of known confusable pairs
+                idx, loaded = picklist.load_dictionaries([str(SHIPPED_PICKLIST)], cache)
+                for k in loaded:
+                    k["kind"] = "default_confusable_pairs"
+                # a list this small cannot stand for what a doctor saw after typing a prefix:
+                # suggest only its exact-简码 partners
+                ctx.memo(("dx", "exact_only"), lambda: True)
         except InputError as exc:      # a bad pick-list must not hide the conflicts themselves
             ctx.knowledge_loaded.append({"kind": "his_dictionary", "path": exc.path or "",
                                          "error": exc.message("en")})
@@ -554,7 +567,8 @@ class _Cand:
     why: list
 
 
-def _candidates(idx, name, code, cat, system, sex, age, freq, idf, lang, top_n, memo, fit_memo):
+def _candidates(idx, name, code, cat, system, sex, age, freq, idf, lang, top_n, memo, fit_memo,
+                exact_only=False):
     """Candidates that fit the patient, with their static score, pruned to those that visit
     evidence could still bring into the top `top_n` (lossless)."""
     from ..picklist import fold_name, tokens
@@ -570,6 +584,8 @@ def _candidates(idx, name, code, cat, system, sex, age, freq, idf, lang, top_n, 
     key_fn = KEY[system]
     cands = []
     for mt in memo[key]:
+        if exact_only and mt.how != "jm_exact":
+            continue
         y_code = idx.codes[mt.id]
         if restr.violations(y_code, system, sex, None if math.isnan(age) else age):
             continue
@@ -632,6 +648,7 @@ def _suggest(ctx, kind: str, hits: pd.DataFrame, pts: pd.DataFrame) -> list[list
     depts = _objects(mids.map(pts["dept"]).astype(object))
     memo: dict = {}
     fit_memo: dict = {}
+    exact_only = ctx.memo(("dx", "exact_only"), lambda: False)
     out = []
     for mid, code, name, sex, age, dept in zip(_objects(mids), _objects(hits[code_col]), _objects(hits[name_col]),
                                                sexes, ages, depts):
@@ -641,7 +658,8 @@ def _suggest(ctx, kind: str, hits: pd.DataFrame, pts: pd.DataFrame) -> list[list
             out.append([])
             continue
         sex = sex if isinstance(sex, str) else None
-        cands = _candidates(idx, name, code, cat, system, sex, age, freq, idf, lang, top_n, memo, fit_memo)
+        cands = _candidates(idx, name, code, cat, system, sex, age, freq, idf, lang, top_n, memo, fit_memo,
+                            exact_only)
         out.append(_rank(cands, name, visits.get(mid), dept if isinstance(dept, str) else None,
                          dept_counts, dept_totals, idf, system, lang, top_n) if cands else [])
     return out
