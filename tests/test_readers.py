@@ -148,3 +148,18 @@ def test_unrecognised_file_in_a_folder_is_skipped_visibly(tmp_path):
     assert len(f) == 1 and "notes.csv" in f.iloc[0]["message"] and f.iloc[0]["severity"] == "info"
     with pytest.raises(InputError):       # named explicitly, the same file is an error
         load_tables([str(tmp_path / "notes.csv")], Config())
+
+
+def test_a_notes_sheet_beside_the_data_is_skipped_visibly(tmp_path):
+    p = tmp_path / "export.xlsx"
+    with pd.ExcelWriter(p) as xw:
+        pd.DataFrame(rows(FEE, [{}, {}])).to_excel(xw, sheet_name="费用明细", index=False)
+        pd.DataFrame({"说明": ["本表由 HIS 导出"]}).to_excel(xw, sheet_name="说明", index=False)
+    result = run([str(p)], Config())
+    assert [t.kind for t in result.tables] == ["feedetail"]
+    f = result.findings[result.findings["rule"] == "YBQC-ST-006"]
+    assert len(f) == 1 and "说明" in f.iloc[0]["message"]
+    only_notes = tmp_path / "notes.xlsx"
+    pd.DataFrame({"说明": ["x"]}).to_excel(only_notes, index=False)
+    with pytest.raises(InputError):
+        load_tables([str(only_notes)], Config())

@@ -29,11 +29,12 @@ INTERNAL = rule("YBQC-ST-999", "structure", "error", "检查程序内部错误",
                 "检查 {check} 运行出错：{error}（请把此报告发给 ybqc 维护者）",
                 "check {check} failed: {error} (please report this to the ybqc maintainers)")
 
-SKIPPED = rule("YBQC-ST-006", "structure", "info", "文件夹中的文件不是接口表，已跳过",
-               "a file in the folder is not an interface table; skipped",
-               "文件夹中的 {path} 不是可识别的接口表（表头：{headers}），未检查。如需检查请用 --kind 指定类型",
-               "{path} in the folder is not a recognised interface table (headers: {headers}); not "
-               "checked. Use --kind to check it")
+SKIPPED = rule("YBQC-ST-006", "structure", "info", "不是接口表的文件或工作表，已跳过",
+               "a file or sheet that is not an interface table; skipped",
+               "{path} 不是可识别的接口表（表头：{headers}），未检查。如需检查请用 --kind 指定类型",
+               "{path} is not a recognised interface table (headers: {headers}); not checked. Use "
+               "--kind to check it",
+               doc_zh="文件夹中的其他文件、工作簿中的说明页等会跳过并在报告中列出；直接指定的文件若没有任何可识别的表则报错退出（2）。")
 
 Progress = Callable[[str, int, int], None]   # (stage description, done, total)
 
@@ -73,13 +74,18 @@ def load_inputs(paths: list[str], cfg: Config, progress: Progress | None = None
         if progress:
             progress(f"读取 {f.name}", i, len(files))
         try:
+            found, unknown = [], []
             for raw in readers.read(f):
                 try:
-                    tables.append(normalise(raw, aliases, kinds.get(str(f.resolve()))))
+                    found.append(normalise(raw, aliases, kinds.get(str(f.resolve()))))
                 except UnknownKind as exc:
-                    if explicit:
-                        raise
-                    skipped.append((raw.label, exc.headers))   # found in a folder: report, go on
+                    unknown.append((raw.label, exc))
+            # a file named on the command line must hold a table; a notes sheet beside the data
+            # in a workbook, or a stray file found in a folder, is reported and passed over
+            if explicit and unknown and not found:
+                raise unknown[0][1]
+            tables.extend(found)
+            skipped.extend((label, exc.headers) for label, exc in unknown)
         except InputError as exc:
             errors.append(exc)
         except (UnicodeError, OSError, ValueError) as exc:   # a reader library's own complaint
