@@ -88,7 +88,7 @@ def test_csv_and_xlsx_for_coders(case1, tmp_path):
     df = pd.read_csv(tmp_path / "r.csv", encoding="utf-8-sig", dtype=str)
     assert {"规则", "主键", "说明", "数据行(从0起)", "文件行号"} <= set(df.columns)
     main(["check", str(case1), "--format", "xlsx", "--output", str(tmp_path / "r.xlsx")])
-    sheets = pd.read_excel(tmp_path / "r.xlsx", sheet_name=None)
+    sheets = pd.read_excel(tmp_path / "r.xlsx", sheet_name=None, engine="calamine")
     assert {"findings", "rules", "placeholder_doctors"} <= set(sheets) and len(sheets["findings"]) == len(df)
 
 
