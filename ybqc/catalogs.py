@@ -37,7 +37,7 @@ import pandas as pd
 
 from . import cache
 from .errors import InputError
-from .readers import decode
+from .readers import decode, read_workbook
 
 #: bump when what a file parses into changes
 PARSER_VERSION = "2"
@@ -176,12 +176,7 @@ def _header_row(rows: list[list[str]]) -> int | None:
 def _frames_of_file(path: Path, data: bytes) -> list[tuple[str, pd.DataFrame]] | str:
     """Tables in the file as (sheet, frame with folded headers), or "icd10"/"icd9" text kinds."""
     if data[:2] == b"PK":
-        try:
-            sheets = pd.read_excel(io.BytesIO(data), sheet_name=None, dtype=str, header=None,
-                                   engine="openpyxl")
-        except Exception as exc:  # noqa: BLE001 - a damaged workbook is an input error
-            raise InputError(f"Excel 文件损坏或不完整：{exc}", f"the Excel file is damaged: {exc}",
-                             str(path)) from None
+        sheets = read_workbook(data, str(path))
         out = []
         for name, raw in sheets.items():
             raw = raw.dropna(how="all")

@@ -180,18 +180,28 @@ def _read_csv(path: Path, text: str, encoding: str, body: bytes | None = None) -
                     rows_read=len(frame) + len(bad))
 
 
-def _read_xlsx(path: Path) -> list[RawTable]:
+def read_workbook(source, where: str) -> dict:
+    """Every sheet of an XLSX workbook as text, no header row taken (path or bytes). A damaged or
+    truncated workbook is an InputError."""
     import pandas as pd
 
-    where = str(path)
+    if isinstance(source, (bytes, bytearray)):
+        source = io.BytesIO(source)
     try:
         # calamine (Rust) reads 10x faster than openpyxl, with the same text for every cell type
-        sheets = pd.read_excel(path, sheet_name=None, dtype=str, header=None, engine="calamine")
+        return pd.read_excel(source, sheet_name=None, dtype=str, header=None, engine="calamine")
     except Exception as exc:  # noqa: BLE001 - the reader's own errors (CalamineError, zip) = damaged
         if isinstance(exc, (MemoryError, KeyboardInterrupt)):
             raise
         raise InputError(f"Excel 文件损坏或不完整：{exc}",
                          f"the Excel file is damaged or truncated: {exc}", where) from None
+
+
+def _read_xlsx(path: Path) -> list[RawTable]:
+    import pandas as pd
+
+    where = str(path)
+    sheets = read_workbook(path, where)
     out = []
     for name, raw in sheets.items():
         raw = raw.dropna(how="all")
