@@ -66,7 +66,7 @@ def test_cli_json_to_stdout(his, capsys):
 def test_cli_xlsx(his, tmp_path):
     out = tmp_path / "audit.xlsx"
     assert main(["dictionary", "audit", str(his), "--format", "xlsx", "-o", str(out)]) == 0
-    sheets = pd.read_excel(out, sheet_name=None)
+    sheets = pd.read_excel(out, sheet_name=None, engine="calamine")
     assert set(sheets) == {"summary", "groups"}
     g = sheets["groups"]
     assert set(g["name"]) == {"包茎", "闭经", "肾功能衰竭", "试管内授精", "无痛取卵", "无痛胃肠镜"}
