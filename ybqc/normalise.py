@@ -35,6 +35,11 @@ class Table:
         return f"{self.path}#{self.sheet}" if self.sheet else self.path
 
 
+def fold_text(value: str) -> str:
+    """Fold a value for equality: NFKC (full-width -> half-width), no whitespace, lower-case."""
+    return re.sub(r"\s+", "", unicodedata.normalize("NFKC", str(value))).lower()
+
+
 def header_key(name: str) -> str:
     """Fold a header for matching: NFKC (full-width -> half-width), no spaces or * markers."""
     s = unicodedata.normalize("NFKC", str(name)).strip().lstrip("\ufeff")
@@ -130,7 +135,7 @@ def normalise(raw: RawTable, aliases: Aliases, kind_override: str | None = None)
         s = s.str.strip()
         frame[col] = s.where(s != "")
     missing = tuple(c for c in spec.required if c not in frame.columns)
-    if isinstance(frame.index, pd.RangeIndex) is False:
+    if not isinstance(frame.index, pd.RangeIndex):
         frame = frame.reset_index(drop=True)
     return Table(kind=kind, path=raw.path, sheet=raw.sheet, frame=frame, rows_read=raw.rows_read,
                  bad_rows=raw.bad_rows, encoding=raw.encoding,

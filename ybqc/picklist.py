@@ -28,6 +28,7 @@ from itertools import combinations
 from pathlib import Path
 
 from . import cache
+from .normalise import fold_text
 from .errors import InputError
 
 #: bump when the index layout or the 简码 algorithm changes (invalidates caches)
@@ -56,8 +57,8 @@ _NOS = re.compile(r"(?<![A-Za-z])(NOS|NEC)(?![A-Za-z])")
 
 @lru_cache(maxsize=262144)
 def fold_name(name: str) -> str:
-    """Fold a name for equality: NFKC (full-width -> half-width), no spaces, Latin lower-cased."""
-    return re.sub(r"\s+", "", unicodedata.normalize("NFKC", str(name))).lower()
+    """Fold a name for equality (normalise.fold_text, cached: pick-list names repeat)."""
+    return fold_text(name)
 
 
 def code_kind(code: str) -> str:

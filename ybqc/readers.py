@@ -10,7 +10,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -297,9 +296,3 @@ def _read_json(path: Path, text: str, encoding: str) -> list[RawTable]:
                             kind_hint=NODE_KIND.get(node), encoding=encoding, rows_read=len(frame)))
     return out
 
-
-def file_size(path: str) -> int:
-    try:
-        return os.path.getsize(path)
-    except OSError:
-        return 0

@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 
 from ..rules import rule
-from .base import age_years, check
+from .base import age_years, check, isin
 
 AMOUNT = rule(
     "YBQC-CON-001", "consistency", "error", "数量×单价≠金额", "cnt x pric != amount",
@@ -83,7 +83,7 @@ def refund_reference(ctx, t):
     ctx.emit(REFUND, t, bad, field="cnt")
 
 
-def _visit_window(ctx, t, col: str, rule_, as_date: bool):
+def _visit_window(ctx, t, col: str, rule_):
     visits = ctx.visits()
     when = ctx.dt(t, col)
     mid = ctx.col(t, "mdtrt_id")
@@ -109,12 +109,12 @@ def _visit_window(ctx, t, col: str, rule_, as_date: bool):
 
 @check("feedetail")
 def fee_within_visit(ctx, t):
-    _visit_window(ctx, t, "fee_ocur_time", FEE_TIME, as_date=True)
+    _visit_window(ctx, t, "fee_ocur_time", FEE_TIME)
 
 
 @check("oprninfo")
 def operation_within_visit(ctx, t):
-    _visit_window(ctx, t, "oprn_oprt_date", OPRN_DATE, as_date=True)
+    _visit_window(ctx, t, "oprn_oprt_date", OPRN_DATE)
 
 
 @check("setlinfo")
@@ -164,7 +164,7 @@ def visits_known(ctx):
         rows = ctx.combined(kind, ["mdtrt_id"])
         rows = rows[rows["mdtrt_id"].notna()]
         ctx.checked(ORPHAN, len(rows))
-        bad = rows[~rows["mdtrt_id"].isin(known)]
+        bad = rows[~isin(rows["mdtrt_id"], known)]
         ctx.emit_rows(ORPHAN, bad, field="mdtrt_id", value=bad["mdtrt_id"])
 
 

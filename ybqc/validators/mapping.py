@@ -20,7 +20,7 @@ import pandas as pd
 
 from .. import catalogs, names
 from ..rules import rule
-from .base import check
+from .base import check, parse_datetime
 
 CATALOG_ZH = {"item": "医疗服务项目目录", "drug": "药品目录", "consumable": "医用耗材目录"}
 CATALOG_EN = {"item": "service-item catalogue", "drug": "drug catalogue",
@@ -333,8 +333,8 @@ def _judge(ctx, cats, m, ln, ref, d, code, nearmiss, lang, verdicts):
 
 def _periods_overlap(rows: pd.DataFrame) -> bool:
     """Do rows with different national codes have overlapping validity (begndate..enddate)?"""
-    b = pd.to_datetime(rows["begndate"], errors="coerce", format="mixed")
-    e = pd.to_datetime(rows["enddate"], errors="coerce", format="mixed")
+    b = parse_datetime(rows["begndate"].astype("str").where(rows["begndate"].notna()))
+    e = parse_datetime(rows["enddate"].astype("str").where(rows["enddate"].notna()))
     if b.isna().all() and e.isna().all():
         return True
     lo = [x.value if not pd.isna(x) else -(2 ** 63) for x in b]

@@ -10,7 +10,6 @@ median.
 from __future__ import annotations
 
 import re
-import unicodedata
 from functools import lru_cache
 
 import numpy as np
@@ -18,7 +17,8 @@ import pandas as pd
 
 from .. import code_maps
 from ..rules import rule
-from .base import check, parse_number
+from ..normalise import fold_text
+from .base import check, isin, parse_number
 
 PH_NAME = rule(
     "YBQC-PH-001", "placeholder", "error", "医师/操作者姓名是占位值", "doctor name is a placeholder",
@@ -75,11 +75,6 @@ PROVINCES = {"11", "12", "13", "14", "15", "21", "22", "23", "31", "32", "33", "
              "63", "64", "65", "71", "81", "82"}
 
 
-def fold(value: str) -> str:
-    """Full-width -> half-width, trimmed, lower-case, inner spaces removed."""
-    return re.sub(r"\s+", "", unicodedata.normalize("NFKC", value)).lower()
-
-
 @lru_cache(maxsize=None)
 def _patterns(applies: str) -> list[tuple[re.Pattern, str, str]]:
     out = []
@@ -90,7 +85,7 @@ def _patterns(applies: str) -> list[tuple[re.Pattern, str, str]]:
 
 
 def placeholder_reason(value: str, applies: str) -> tuple[str, str] | None:
-    v = fold(value)
+    v = fold_text(value)
     if v == "":
         return None
     for pat, zh, en in _patterns(applies):
@@ -181,7 +176,7 @@ def roster_agreement(ctx):
             name = ctx.col(t, name_field)
             present = code.notna()
             ctx.checked(PH_ROSTER_MISSING, int(present.sum()))
-            known = code.isin(roster.keys())
+            known = pd.Series(isin(code, roster.keys()), index=code.index)
             # placeholders and malformed codes are reported by their own rules
             plausible = code.str.fullmatch(r"D\d{12}").fillna(False).astype(bool)
             ctx.emit(PH_ROSTER_MISSING, t, present & ~known & plausible, field=code_field)
