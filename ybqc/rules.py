@@ -33,6 +33,12 @@ class Rule:
     doc_en: str = ""
     source: str = "ybqc"     # "ybqc" or the expectation suite that declares it
     module: str = ""         # the module that declares it (its checks produce it)
+    # the rule page (`ybqc rules ID`, the sqlfluff/ruff form): how to fix it, and one example
+    # that fails and one that passes (short text: field values or a row, as a coder writes them)
+    fix_zh: str = ""
+    fix_en: str = ""
+    example_fail: str = ""
+    example_pass: str = ""
 
     def __post_init__(self):
         if self.category not in CATEGORIES:
@@ -52,13 +58,15 @@ REGISTRY: dict[str, Rule] = {}
 
 def rule(id: str, category: str, severity: str, title_zh: str, title_en: str,
          message_zh: str | None = None, message_en: str | None = None, *, tables=(),
-         doc_zh: str = "", doc_en: str = "", source: str = "ybqc") -> Rule:
+         doc_zh: str = "", doc_en: str = "", source: str = "ybqc", fix_zh: str = "",
+         fix_en: str = "", example_fail: str = "", example_pass: str = "") -> Rule:
     """Declare a rule. Re-declaring an ID with different content is an error (IDs are stable)."""
     module = sys._getframe(1).f_globals.get("__name__", "")
     if module == __name__:                       # declared through a helper of this module
         module = sys._getframe(2).f_globals.get("__name__", "")
     r = Rule(id, category, severity, title_zh, title_en, message_zh or title_zh,
-             message_en or title_en, tuple(tables), doc_zh, doc_en, source, module)
+             message_en or title_en, tuple(tables), doc_zh, doc_en, source, module, fix_zh, fix_en,
+             example_fail, example_pass)
     old = REGISTRY.get(id)
     if old is not None and old != r:
         raise ValueError(f"rule {id} declared twice with different content")
