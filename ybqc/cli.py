@@ -23,6 +23,10 @@ EPILOG = """示例 / examples:
 
 
 class _Parser(argparse.ArgumentParser):
+    def __init__(self, *a, **kw):
+        kw.setdefault("allow_abbrev", False)     # `--sel` is a typo to report, not --select
+        super().__init__(*a, **kw)
+
     def error(self, message):  # usage errors: exit 2 with a short message, like argparse
         self.print_usage(sys.stderr)
         print(f"ybqc: 用法错误 / usage error: {message}", file=sys.stderr)
@@ -72,9 +76,14 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--expectations", metavar="DIR", help="机构自己的期望套件文件夹（<kind>.json）")
     c.add_argument("--cache-dir", metavar="DIR", help="解析缓存目录（默认 ~/.cache/ybqc）")
     c.add_argument("--no-progress", action="store_true", help="不显示进度条")
+    # --- the gate (issue 7): baseline, write a baseline, report only some files ---
+    c.add_argument("--baseline", metavar="FILE", help="基线文件：其中已有的问题不计入门禁（ybqc baseline save 生成）")
+    c.add_argument("--write-baseline", metavar="FILE", help="把本次的全部问题写成基线文件（接受当前状态）")
+    c.add_argument("--only", action="append", metavar="PATH",
+                   help="只报告这些文件中的问题；其他输入只作上下文（如当月结算清单）")
 
     r = sub.add_parser("rules", help="列出规则 / list the rules")
-    r.add_argument("rule", nargs="?", help="规则编号，显示详细说明")
+    r.add_argument("rule", nargs="*", help="规则编号（显示详细说明）或前缀（如 YBQC-DX，列出该族）")
     r.add_argument("--format", choices=("text", "json"), default="text")
     r.add_argument("--lang", choices=("zh", "en"), default="zh")
     r.add_argument("--expectations", metavar="DIR", help="包含机构套件中的规则")
@@ -84,11 +93,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _add_extensions(sub) -> None:
     """Subcommands contributed by other modules (e.g. `dictionary audit`)."""
-    try:
-        from .picklist_cli import add_parser
-    except ImportError:
-        return
+    from .gate_cli import add_parser as gate_parsers
+    from .picklist_cli import add_parser
     add_parser(sub)
+    gate_parsers(sub)
 
 
 def _formats(args) -> list[str]:
@@ -138,7 +146,8 @@ def cmd_check(args) -> int:
                           mask=False if args.no_mask else None, select=args.select, ignore=args.ignore,
                           catalogs=args.catalog, dictionaries=args.dictionary,
                           expectations=args.expectations, columns=args.columns,
-                          kinds=_kind_pairs(args.kind), cache_dir=args.cache_dir)
+                          kinds=_kind_pairs(args.kind), cache_dir=args.cache_dir,
+                          baseline=args.baseline, only=args.only)
     fmts = _formats(args)
     if not cfg.mask:
         print("ybqc: 警告：--no-mask 已开启，报告将包含未脱敏的姓名、证件号等个人信息",
@@ -152,19 +161,36 @@ def cmd_check(args) -> int:
     finally:
         if prog:
             prog.stop()
-    if args.report_dir:
-        os.makedirs(args.report_dir, exist_ok=True)
+    if args.write_baseline:
+        from .gate import write_baseline
+        from .reports import prepared
+        n = write_baseline(prepared(result).to_dict("records"), args.write_baseline)
+        print(f"ybqc: 基线已写入 / baseline written: {args.write_baseline}（{n:,} 条）", file=sys.stderr)
+    stamp = result.meta.get("started", "").replace("-", "").replace(":", "").split("+")[0]
     for f in fmts:
         if args.report_dir:
-            path = os.path.join(args.report_dir, f"ybqc-report.{EXTENSIONS[f]}")
+            # earlier reports stay: a timestamped file per run, plus ybqc-report.<ext> = the latest
+            path = _stamped(args.report_dir, stamp, EXTENSIONS[f])
             if f == "rich":
                 write(result, f, None)        # the console, and a text copy
             write(result, f, path)
+            import shutil
+            shutil.copyfile(path, os.path.join(args.report_dir, f"ybqc-report.{EXTENSIONS[f]}"))
         else:
             if f == "xlsx" and not args.output:
                 raise _Usage("xlsx 报告需要 --output 文件名或 --report-dir")
             write(result, f, args.output)
     return EXIT_GATE if result.gate_failed() else EXIT_OK
+
+
+def _stamped(folder: str, stamp: str, ext: str) -> str:
+    os.makedirs(folder, exist_ok=True)
+    path = os.path.join(folder, f"ybqc-report-{stamp}.{ext}")
+    n = 2
+    while os.path.exists(path):          # two runs in one second keep both
+        path = os.path.join(folder, f"ybqc-report-{stamp}-{n}.{ext}")
+        n += 1
+    return path
 
 
 def cmd_rules(args) -> int:
@@ -179,21 +205,26 @@ def cmd_rules(args) -> int:
         expectations.register_suite_rules(args.expectations)
         rules = sorted(REGISTRY.values(), key=lambda r: r.id)
     if args.rule:
-        r = REGISTRY.get(args.rule)
-        if r is None:
-            print(f"ybqc: 没有规则 {args.rule}", file=sys.stderr)
+        from .rules import matches, split_patterns, unknown_patterns
+        patterns = split_patterns(args.rule)
+        bad = unknown_patterns(patterns, [r.id for r in rules])
+        if bad:
+            for pat, near in bad:
+                hint = f"（是否想写 {' / '.join(near)}？）" if near else ""
+                print(f"ybqc: 没有规则 {pat}{hint} / no rule {pat}", file=sys.stderr)
             return EXIT_INPUT
-        print(f"{r.id}  [{r.category} / {r.severity}]  {r.title_zh} — {r.title_en}")
-        print(f"表: {', '.join(r.tables) or '-'}   来源: {r.source}")
-        print(f"消息: {r.message_zh}\nmessage: {r.message_en}")
-        if r.doc_zh or r.doc_en:
-            print(f"\n{r.doc_zh}\n{r.doc_en}".rstrip())
-        return EXIT_OK
+        rules = [r for r in rules if any(matches(r.id, p) for p in patterns)]
+        if len(rules) == 1 and args.format != "json":
+            print(_rule_page(rules[0], args.lang))
+            return EXIT_OK
     if args.format == "json":
         print(json.dumps([{"id": r.id, "category": r.category, "severity": r.severity,
                            "title_zh": r.title_zh, "title_en": r.title_en, "tables": list(r.tables),
                            "description_zh": r.doc_zh or r.title_zh,
-                           "description_en": r.doc_en or r.title_en, "source": r.source}
+                           "description_en": r.doc_en or r.title_en, "source": r.source,
+                           "message_zh": r.message_zh, "message_en": r.message_en,
+                           "fix_zh": r.fix_zh, "fix_en": r.fix_en, "example_fail": r.example_fail,
+                           "example_pass": r.example_pass}
                           for r in rules], ensure_ascii=False, indent=1))
         return EXIT_OK
     from rich.console import Console
@@ -207,9 +238,50 @@ def cmd_rules(args) -> int:
     return EXIT_OK
 
 
+def _rule_page(r, lang: str) -> str:
+    """One rule's page, in the sqlfluff/ruff form: what, why, an example each way, how to fix."""
+    en = lang == "en"
+    head = [f"{r.id}  [{r.category} / {r.severity}]  {r.title_zh} — {r.title_en}",
+            f"{'tables' if en else '表'}: {', '.join(r.tables) or '-'}   {'source' if en else '来源'}: {r.source}"]
+    what = (r.doc_en or r.doc_zh) if en else (r.doc_zh or r.doc_en)
+    fix = (r.fix_en or r.fix_zh) if en else (r.fix_zh or r.fix_en)
+    labels = (("What it checks and why", "Message", "Fails", "Passes", "How to fix") if en else
+              ("检查什么、为什么", "消息", "会报的例子", "不会报的例子", "如何修正"))
+    body = [(labels[0], what or r.title(lang)), (labels[1], r.template(lang)),
+            (labels[2], r.example_fail or "-"), (labels[3], r.example_pass or "-"), (labels[4], fix or "-")]
+    return "\n".join(head) + "\n" + "\n".join(f"\n{k}:\n  {v}" for k, v in body)
+
+
+def _subparser_for(parser, args):
+    """The deepest sub-command parser the arguments chose (for its usage in error messages)."""
+    while True:
+        acts = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+        if not acts:
+            return parser
+        name = getattr(args, acts[0].dest, None)
+        if name is None or name not in acts[0].choices:
+            return parser
+        parser = acts[0].choices[name]
+
+
+def _parse(parser, argv):
+    """Parse; an unknown option prints its sub-command's usage and the closest real option."""
+    import difflib
+    args, extra = parser.parse_known_args(argv)
+    if extra:
+        sub = _subparser_for(parser, args)
+        options = [o for a in sub._actions for o in a.option_strings]
+        unknown = [x for x in extra if x.startswith("-")] or extra
+        word = unknown[0].split("=", 1)[0]
+        near = difflib.get_close_matches(word, options, n=2, cutoff=0.5)
+        hint = f"（是否想写 {' / '.join(near)}？ did you mean {' / '.join(near)}?）" if near else ""
+        sub.error(f"未知的选项或参数 {' '.join(extra)}{hint} / unrecognised arguments")
+    return args
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args = _parse(parser, argv)
     if args.version:
         from . import __version__
         print(f"ybqc {__version__}")

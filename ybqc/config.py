@@ -47,6 +47,20 @@ DEFAULT_THRESHOLDS = {
 
 
 @dataclass
+class Suppression:
+    """A known false alarm (or an accepted finding) switched off with a reason: [[ybqc.suppress]]."""
+    rule: str                        # rule ID or family pattern
+    reason: str
+    key: str | None = None
+    field: str | None = None
+    value: str | None = None
+    fingerprint: str | None = None
+    owner: str | None = None
+    until: str | None = None         # ISO date; past it the suppression stops applying and warns
+    index: int = 0                   # position in the settings file (1-based), for messages
+
+
+@dataclass
 class Config:
     fail_on: str = "error"
     lang: str = "zh"
@@ -61,6 +75,10 @@ class Config:
     columns: str | None = None
     kinds: dict[str, str] = field(default_factory=dict)     # path -> kind (from --kind)
     cache_dir: str | None = None
+    # --- the gate (issue 7) ---
+    baseline: str | None = None                             # accepted fingerprints (ybqc baseline save)
+    suppress: list[Suppression] = field(default_factory=list)
+    only: list[str] = field(default_factory=list)           # report only these files (others: context)
     source: str | None = None                               # the ybqc.toml read, if any
 
     def threshold(self, name: str) -> float:
@@ -71,17 +89,200 @@ class Config:
             os.path.join(os.environ.get("XDG_CACHE_HOME", os.path.expanduser("~/.cache")), "ybqc")
         return Path(base)
 
+    def digest(self) -> str:
+        """A short digest of the settings that change what a run finds (for the run's record)."""
+        import hashlib
+        import json
+        from dataclasses import asdict
+        d = {k: v for k, v in asdict(self).items() if k not in ("source", "cache_dir", "lang", "mask")}
+        return hashlib.sha256(json.dumps(d, sort_keys=True, default=str,
+                                         ensure_ascii=False).encode()).hexdigest()[:16]
+
+
+FAIL_ON = ("error", "warning", "info", "never")
+LANGS = ("zh", "en")
+
+
+class _Bad(Exception):
+    """A setting of the wrong type or value: key, value, what is expected (zh, en)."""
+
+    def __init__(self, key: str, value, zh: str, en: str):
+        self.key, self.value, self.zh, self.en = key, value, zh, en
+
+
+def _show(value) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _closest(word: str, options) -> str:
+    import difflib
+    got = difflib.get_close_matches(word, list(options), n=1, cutoff=0.6)
+    return f"（是否想写 {got[0]}？）" if got else ""
+
+
+def _closest_en(word: str, options) -> str:
+    import difflib
+    got = difflib.get_close_matches(word, list(options), n=1, cutoff=0.6)
+    return f" (did you mean {got[0]}?)" if got else ""
+
+
+def _text(key, v, what_zh="文本", what_en="a text") -> str:
+    if not isinstance(v, str):
+        raise _Bad(key, v, f"应为{what_zh}", f"expected {what_en}")
+    return v
+
+
+def _enum(key, v, options) -> str:
+    if not isinstance(v, str) or v not in options:
+        raise _Bad(key, v, f"应为 {' / '.join(options)} 之一", f"expected one of {', '.join(options)}")
+    return v
+
+
+def _bool(key, v) -> bool:
+    if not isinstance(v, bool):
+        raise _Bad(key, v, "应为 true 或 false", "expected true or false")
+    return v
+
+
+def _texts(key, v) -> list[str]:
+    """A text or a list of texts (each may itself be comma-separated where patterns are meant)."""
+    if isinstance(v, str):
+        return [v]
+    if not isinstance(v, list) or not all(isinstance(x, str) for x in v):
+        raise _Bad(key, v, "应为文本或文本列表，如 [\"a\", \"b\"]", 'expected a text or a list of texts, e.g. ["a", "b"]')
+    return list(v)
+
+
+def _table(key, v) -> dict:
+    if not isinstance(v, dict):
+        raise _Bad(key, v, f"应为表 [ybqc.{key}]", f"expected a table [ybqc.{key}]")
+    return v
+
+
+def _number(key, v, default):
+    if isinstance(v, bool) or not isinstance(v, (int, float)):
+        raise _Bad(key, v, "应为数字", "expected a number")
+    if isinstance(default, int) and not isinstance(default, bool) and not float(v).is_integer():
+        raise _Bad(key, v, "应为整数", "expected a whole number")
+    if v != v or v in (float("inf"), float("-inf")) or v < 0:
+        raise _Bad(key, v, "应为不小于 0 的有限数", "expected a finite number >= 0")
+    return type(default)(v) if isinstance(default, (int, float)) else v
+
+
+def _date(key, v) -> str:
+    import datetime as _dt
+    if isinstance(v, _dt.datetime):
+        return v.date().isoformat()
+    if isinstance(v, _dt.date):
+        return v.isoformat()
+    if isinstance(v, str):
+        try:
+            return _dt.date.fromisoformat(v.strip()).isoformat()
+        except ValueError:
+            pass
+    raise _Bad(key, v, "应为日期，如 2026-12-31", "expected a date such as 2026-12-31")
+
+
+def _one_pattern(key, v) -> str:
+    from .rules import split_patterns
+    pats = split_patterns([_text(key, v)])
+    if len(pats) != 1:
+        raise _Bad(key, v, "应为一个规则编号或前缀", "expected one rule ID or prefix")
+    return pats[0]
+
+
+SUPPRESS_KEYS = ("rule", "reason", "key", "field", "value", "fingerprint", "owner", "until")
+
+
+def _suppressions(key, v) -> list[Suppression]:
+    if isinstance(v, dict):
+        v = [v]
+    if not isinstance(v, list):
+        raise _Bad(key, v, "应为 [[ybqc.suppress]] 条目列表", "expected [[ybqc.suppress]] entries")
+    out = []
+    for i, e in enumerate(v, 1):
+        k = f"suppress[{i}]"
+        if not isinstance(e, dict):
+            raise _Bad(k, e, "应为表（rule、reason 等键）", "expected a table (rule, reason, ...)")
+        for name in e:
+            if name not in SUPPRESS_KEYS:
+                raise _Bad(f"{k}.{name}", e[name], f"未知的键{_closest(name, SUPPRESS_KEYS)}；可用："
+                           + "、".join(SUPPRESS_KEYS),
+                           f"unknown key{_closest_en(name, SUPPRESS_KEYS)}; known: {', '.join(SUPPRESS_KEYS)}")
+        if "rule" not in e:
+            raise _Bad(f"{k}.rule", None, "缺少 rule（规则编号）", "rule (a rule ID) is missing")
+        reason = e.get("reason")
+        if not isinstance(reason, str) or not reason.strip():
+            raise _Bad(f"{k}.reason", reason, "必须写明理由（非空文本）", "a reason (non-empty text) is required")
+        val = e.get("value")
+        if val is not None and not isinstance(val, (str, int, float)) or isinstance(val, bool):
+            raise _Bad(f"{k}.value", val, "应为文本或数字", "expected a text or a number")
+        out.append(Suppression(
+            rule=_one_pattern(f"{k}.rule", e["rule"]), reason=reason.strip(),
+            key=_text(f"{k}.key", e["key"]) if "key" in e else None,
+            field=_text(f"{k}.field", e["field"]) if "field" in e else None,
+            value=None if val is None else str(val),
+            fingerprint=_text(f"{k}.fingerprint", e["fingerprint"]) if "fingerprint" in e else None,
+            owner=_text(f"{k}.owner", e["owner"]) if "owner" in e else None,
+            until=_date(f"{k}.until", e["until"]) if "until" in e else None, index=i))
+    return out
+
+
+def _coerce(key: str, value, rel):
+    """One top-level setting checked against its type (raises _Bad), relative paths resolved."""
+    from .rules import split_patterns
+    from .tables import KINDS
+    if key == "fail_on":
+        return _enum(key, value, FAIL_ON)
+    if key == "lang":
+        return _enum(key, value, LANGS)
+    if key == "mask":
+        return _bool(key, value)
+    if key in ("select", "ignore"):
+        return split_patterns(_texts(key, value))
+    if key in ("catalogs", "dictionaries"):
+        return [rel(p) for p in _texts(key, value)]
+    if key in ("expectations", "columns", "cache_dir", "baseline"):
+        return rel(_text(key, value, "路径（文本）", "a path (text)"))
+    if key == "only":
+        return [rel(p) for p in _texts(key, value)]
+    if key == "severity":
+        out = {}
+        for rid, sev in _table(key, value).items():
+            pats = split_patterns([rid])
+            if len(pats) != 1:
+                raise _Bad(f"severity.{rid}", sev, "键应为一个规则编号或前缀", "the key must be one rule ID or prefix")
+            out[pats[0]] = _enum(f"severity.{rid}", sev, SEVERITIES)
+        return out
+    if key == "thresholds":
+        out = dict(DEFAULT_THRESHOLDS)
+        for name, v in _table(key, value).items():
+            if name not in DEFAULT_THRESHOLDS:
+                raise _Bad(f"thresholds.{name}", v, f"未知的阈值{_closest(name, DEFAULT_THRESHOLDS)}；可用："
+                           + "、".join(DEFAULT_THRESHOLDS),
+                           f"unknown threshold{_closest_en(name, DEFAULT_THRESHOLDS)}; known: "
+                           + ", ".join(DEFAULT_THRESHOLDS))
+            out[name] = _number(f"thresholds.{name}", v, DEFAULT_THRESHOLDS[name])
+        return out
+    if key == "kinds":
+        return {rel(_text(f"kinds.{p}", p)): _enum(f"kinds.{p}", k, tuple(KINDS))
+                for p, k in _table(key, value).items()}
+    if key == "suppress":
+        return _suppressions(key, value)
+    raise _Bad(key, value, "未知设置", "unknown setting")       # pragma: no cover (checked before)
+
 
 def _check(cfg: Config) -> Config:
-    if cfg.fail_on not in ("error", "warning", "info", "never"):
-        raise InputError(f"fail_on 只能是 error / warning / never，而不是 {cfg.fail_on}",
-                         f"fail_on must be error, warning or never, not {cfg.fail_on}")
-    if cfg.lang not in ("zh", "en"):
-        raise InputError(f"lang 只能是 zh 或 en，而不是 {cfg.lang}", f"lang must be zh or en, not {cfg.lang}")
-    for rid, sev in cfg.severity.items():
-        if sev not in SEVERITIES:
-            raise InputError(f"规则 {rid} 的级别 {sev} 无效（error/warning/info）",
-                             f"rule {rid}: severity {sev} is not error, warning or info")
+    """Flag values go through the same types as the settings file."""
+    try:
+        _enum("fail_on", cfg.fail_on, FAIL_ON)
+        _enum("lang", cfg.lang, LANGS)
+        for rid, sev in cfg.severity.items():
+            _enum(f"severity.{rid}", sev, SEVERITIES)
+    except _Bad as exc:
+        raise InputError(f"设置 {exc.key} = {_show(exc.value)} 无效：{exc.zh}",
+                         f"setting {exc.key} = {_show(exc.value)} is invalid: {exc.en}") from None
     return cfg
 
 
@@ -106,28 +307,32 @@ def load(path: str | None = None, cwd: str | None = None, paths: list[str] | Non
         raise InputError("配置文件不存在", "config file not found", path) from None
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise InputError(f"配置文件格式错误：{exc}", f"invalid config file: {exc}", path) from None
+    except RecursionError:
+        raise InputError("配置文件嵌套过深", "config file nested too deeply", path) from None
+    except IsADirectoryError:
+        raise InputError("配置文件路径是文件夹", "the config path is a folder", path) from None
     section = data.get("ybqc", data)
+    if not isinstance(section, dict):
+        raise InputError("配置文件中 ybqc 应为表 [ybqc]", "ybqc must be a table [ybqc]", path)
     base = Path(path).resolve().parent
-    known = {f.name for f in fields(Config)}
+    known = [f.name for f in fields(Config) if f.name != "source"]
     unknown = sorted(k for k in section if k not in known)
     if unknown:
-        raise InputError(f"配置文件中有未知设置：{', '.join(unknown)}",
-                         f"unknown settings in config: {', '.join(unknown)}", path)
+        hint_zh = "".join(_closest(k, known) for k in unknown)
+        hint_en = "".join(_closest_en(k, known) for k in unknown)
+        raise InputError(f"配置文件中有未知设置：{', '.join(unknown)}{hint_zh}",
+                         f"unknown settings in config: {', '.join(unknown)}{hint_en}", path)
 
     def rel(p: str) -> str:
         return str(p) if os.path.isabs(p) else str(base / p)
 
     cfg = Config(source=str(path))
     for key, value in section.items():
-        if key in ("catalogs", "dictionaries"):
-            value = [rel(v) for v in ([value] if isinstance(value, str) else value)]
-        elif key in ("expectations", "columns", "cache_dir") and value:
-            value = rel(value)
-        elif key == "thresholds":
-            value = {**DEFAULT_THRESHOLDS, **value}
-        elif key == "kinds":
-            value = {rel(k): v for k, v in value.items()}
-        setattr(cfg, key, value)
+        try:
+            setattr(cfg, key, _coerce(key, value, rel))
+        except _Bad as exc:
+            raise InputError(f"设置 {exc.key} = {_show(exc.value)} 无效：{exc.zh}",
+                             f"setting {exc.key} = {_show(exc.value)} is invalid: {exc.en}", path) from None
     return _check(cfg)
 
 
@@ -139,6 +344,11 @@ def override(cfg: Config, **flags) -> Config:
             continue
         if key in ("catalogs", "dictionaries"):
             value = list(getattr(cfg, key)) + list(value)
+        elif key in ("select", "ignore"):
+            from .rules import split_patterns
+            value = split_patterns(value)
+        elif key == "only":
+            value = list(value)
         elif key in ("kinds", "severity"):
             value = {**getattr(cfg, key), **value}
         changes[key] = value

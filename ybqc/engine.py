@@ -98,28 +98,109 @@ def load_inputs(paths: list[str], cfg: Config, progress: Progress | None = None
     return tables, skipped
 
 
+def check_selection(cfg: Config) -> list[str]:
+    """Every rule pattern in the settings must match a rule (else exit 2, with the closest real
+    IDs); the selection must leave at least one rule. Returns the selected rule IDs."""
+    from .rules import unknown_patterns
+    ids = sorted(REGISTRY)
+    places = [("--select / select", cfg.select), ("--ignore / ignore", cfg.ignore),
+              ("[ybqc.severity]", list(cfg.severity)),
+              ("[[ybqc.suppress]] rule", [s.rule for s in cfg.suppress])]
+    problems_zh, problems_en = [], []
+    for where, patterns in places:
+        for pat, near in unknown_patterns(patterns, ids):
+            hint_zh = f"（是否想写 {' / '.join(near)}？）" if near else ""
+            hint_en = f" (did you mean {' / '.join(near)}?)" if near else ""
+            problems_zh.append(f"{where} 中的 {pat} 不是任何规则的编号或前缀{hint_zh}")
+            problems_en.append(f"{pat} in {where} matches no rule ID or prefix{hint_en}")
+    if problems_zh:
+        raise InputError("；".join(problems_zh) + "。用 ybqc rules 查看全部规则",
+                         "; ".join(problems_en) + ". See ybqc rules for every rule")
+    chosen = [i for i in ids if i != INTERNAL.id and selected(i, cfg.select, cfg.ignore)]
+    if not chosen:
+        raise InputError("选择的规则为空：--select/--ignore 排除了所有规则，本次不会检查任何内容",
+                         "the selection leaves no rule: --select/--ignore exclude every rule, nothing would be checked")
+    return chosen
+
+
+def _check_scopes(cfg: Config, tables: list[Table], files: list[Path]) -> None:
+    """--kind and --only name files that are among the inputs (else a typo checks the wrong thing)."""
+    inputs = {f.resolve() for f in files}
+
+    def among(p: str) -> bool:
+        rp = Path(p).resolve()
+        return rp in inputs or any(rp in f.parents for f in inputs)
+
+    for label, paths in (("--kind", cfg.kinds), ("--only", cfg.only)):
+        for p in paths:
+            if not among(p):
+                raise InputError(f"{label} 指定的 {p} 不在本次检查的输入中", f"{label} names {p}, which is not among the inputs")
+
+
+def _scope_mask(findings, tables: list[Table], only: list[str]):
+    """True for findings that --only reports: rows of the files named; run-level findings stay."""
+    wanted = [Path(p).resolve() for p in only]
+    keep = {t.label for t in tables
+            if any(Path(t.path).resolve() == w or w in Path(t.path).resolve().parents for w in wanted)}
+    return findings["path"].map(lambda p: not p or p in keep or p.endswith("ybqc.toml")).astype(bool)
+
+
+def _file_record(path: str) -> dict:
+    import hashlib
+    p = Path(path)
+    h = hashlib.sha256()
+    try:
+        with open(p, "rb") as fh:
+            for block in iter(lambda: fh.read(1 << 20), b""):
+                h.update(block)
+        return {"path": str(path), "size": p.stat().st_size, "sha256": h.hexdigest()}
+    except OSError:
+        return {"path": str(path), "size": None, "sha256": None}
+
+
+def _reason(rule_id: str, ran_kinds: dict[str, tuple[str, ...]], present: set[str], lang: str) -> str:
+    """Why a rule that produced no outcome did not apply."""
+    r = REGISTRY.get(rule_id)
+    kinds = r.tables if r and r.tables else ran_kinds.get(r.module if r else "", ())
+    missing = [k for k in kinds if k not in present]
+    if kinds and len(missing) == len(kinds):
+        names = "、".join(f"{KINDS[k].title_zh}({k})" for k in missing if k in KINDS)
+        return f"本次输入中没有{names}" if lang != "en" else f"no {', '.join(missing)} table in this run"
+    return "没有可适用的记录" if lang != "en" else "no applicable records"
+
+
 def run(paths: list[str], cfg: Config | None = None, progress: Progress | None = None,
         tables: list[Table] | None = None) -> Run:
-    from . import validators  # noqa: F401  (registers the checks)
+    import datetime as _dt
+
+    from . import __version__, gate, validators  # noqa: F401  (registers the checks)
     from .validators import expectations
     from .validators.base import CHECKS, Context
 
     cfg = cfg or Config()
     started = time.perf_counter()
+    started_at = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
     skipped: list[tuple[str, list[str]]] = []
     check_knowledge_paths(cfg)
+    expectations.register_suite_rules(cfg.expectations)
+    chosen = check_selection(cfg)
+    files = [f for f, _ in readers.expand(paths)] if paths else []
     if tables is None:
+        _check_scopes(cfg, [], files)
         tables, skipped = load_inputs(paths, cfg, progress)
     collector = Collector(cfg.lang, cfg.severity)
     ctx = Context(tables, collector, cfg, cfg.lang)
-    collector.checked(SKIPPED, len(skipped))
+    collector.checked(SKIPPED, max(len(files), len(tables)))
     for label, headers in skipped:
         collector.add(SKIPPED, table="", path=label, rows=[None], keys=[None], field=None, values=[None],
                       params={"path": [label], "headers": ["、".join(headers[:6])]})
-    expectations.register_suite_rules(cfg.expectations)
     todo = [c for c in CHECKS if c.stage == "structure"] + [c for c in CHECKS if c.stage != "structure"]
     if cfg.select or cfg.ignore:     # skip checks none of whose rules are selected
         todo = [c for c in todo if module_selected(c.fn.__module__, cfg.select, cfg.ignore)]
+    module_kinds: dict[str, tuple[str, ...]] = {}
+    for c in todo:
+        module_kinds[c.fn.__module__] = tuple(dict.fromkeys(module_kinds.get(c.fn.__module__, ()) + c.kinds))
+    crashed: dict[str, str] = {}     # module -> error
     for n, chk in enumerate(todo):
         if progress:
             progress(f"检查 {chk.name}", n, len(todo))
@@ -134,22 +215,48 @@ def run(paths: list[str], cfg: Config | None = None, progress: Progress | None =
             except Exception as exc:  # noqa: BLE001 - a check must never crash the run
                 if os.environ.get("YBQC_DEBUG"):
                     traceback.print_exc()
+                error = f"{type(exc).__name__}: {exc}"
+                crashed.setdefault(chk.fn.__module__, f"{chk.name}: {error}")
                 collector.add(INTERNAL, table=t.kind if t else "", path=t.label if t else "",
                               rows=[None], keys=[None], field=None, values=[None],
-                              params={"check": [chk.name], "error": [f"{type(exc).__name__}: {exc}"]})
+                              params={"check": [chk.name], "error": [error]})
     if progress:
         progress("汇总", len(todo), len(todo))
+    collector.checked(INTERNAL, len(todo))
+    # a crashed check's rules are `error` (their results are incomplete), never a quiet pass
+    for rid, r in REGISTRY.items():
+        if r.module in crashed and collector.outcome(rid).status != "failed":
+            collector.error(rid, f"检查程序出错，结果不完整：{crashed[r.module]}")
     findings = collector.frame()
     if cfg.select or cfg.ignore:
         keep = findings["rule"].map(lambda r: r == INTERNAL.id or selected(r, cfg.select, cfg.ignore)).astype(bool)
         findings = findings[keep].reset_index(drop=True)
         collector.outcomes = {k: v for k, v in collector.outcomes.items()
                               if k == INTERNAL.id or selected(k, cfg.select, cfg.ignore)}
+    present = {t.kind for t in tables}
     for rid in REGISTRY:
         if selected(rid, cfg.select, cfg.ignore):
-            collector.outcome(rid)
+            o = collector.outcome(rid)
+            if o.status == "not_applicable" and not o.note:
+                o.note = _reason(rid, module_kinds, present, cfg.lang)
+    context_findings = 0
+    if cfg.only and len(findings):
+        keep = _scope_mask(findings, tables, cfg.only)
+        context_findings = int((~keep).sum())
+        findings = findings[keep].reset_index(drop=True)
     infos = [TableInfo(t.kind, t.label, t.sheet, t.rows_read, len(t.frame), len(t.bad_rows),
-                       t.encoding, t.renamed, t.missing) for t in tables]
-    return Run(findings=findings, outcomes=collector.outcomes, tables=infos,
-               aggregates=collector.aggregates, knowledge=ctx.knowledge_loaded, lang=cfg.lang,
-               fail_on=cfg.fail_on, masked=cfg.mask, seconds=time.perf_counter() - started)
+                       t.encoding, t.renamed, t.missing, t.unrecognised) for t in tables]
+    result = Run(findings=findings, outcomes=collector.outcomes, tables=infos,
+                 aggregates=collector.aggregates, knowledge=ctx.knowledge_loaded, lang=cfg.lang,
+                 fail_on=cfg.fail_on, masked=cfg.mask)
+    ran = {rid for rid, o in collector.outcomes.items() if o.status in ("passed", "failed")}
+    gate.apply(result, cfg, ran)
+    if cfg.only:
+        result.gate["context_findings_not_reported"] = context_findings
+        result.gate["only"] = list(cfg.only)
+    inputs = sorted({t.path for t in tables} | {label.split("#", 1)[0] for label, _ in skipped})
+    result.meta = {"started": started_at, "ybqc_version": __version__, "settings_digest": cfg.digest(),
+                   "settings_file": cfg.source, "selected_rules": chosen,
+                   "inputs": [_file_record(p) for p in inputs]}
+    result.seconds = time.perf_counter() - started
+    return result

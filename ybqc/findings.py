@@ -6,13 +6,18 @@ finished `Run`; they never see pandera or Great Expectations objects.
 """
 from __future__ import annotations
 
+import re
+import unicodedata
 from dataclasses import dataclass, field
 
-from .rules import REGISTRY, SEVERITY_RANK, Rule
+from .rules import REGISTRY, SEVERITY_RANK, Rule, matches
 
-#: Columns of the findings table, in report order.
+#: Columns of the findings table, in report order. `fingerprint` identifies the problem across
+#: runs (see fingerprints()); `status` is new | baseline | suppressed (only new findings gate);
+#: `reason` is the suppression's reason.
 FIELDS = ("rule", "category", "severity", "table", "path", "row", "key", "field", "value",
-          "message", "suggestions")
+          "message", "suggestions", "fingerprint", "status", "reason")
+STATUSES = ("new", "baseline", "suppressed")
 
 
 class _SafeDict(dict):
@@ -54,6 +59,7 @@ class TableInfo:
     encoding: str | None
     renamed: dict[str, str] = field(default_factory=dict)
     missing: tuple[str, ...] = ()
+    unrecognised: tuple[str, ...] = ()
 
 
 class Collector:
@@ -67,9 +73,9 @@ class Collector:
         self.aggregates: dict[str, list[dict]] = {}
 
     def severity(self, rule: Rule) -> str:
-        for prefix in sorted(self.overrides, key=len, reverse=True):
-            if rule.id.startswith(prefix):
-                return self.overrides[prefix]
+        for pattern in sorted(self.overrides, key=len, reverse=True):   # the most specific wins
+            if matches(rule.id, pattern):
+                return self.overrides[pattern]
         return rule.severity
 
     def outcome(self, rule_id: str) -> Outcome:
@@ -78,7 +84,7 @@ class Collector:
     def checked(self, rule: Rule | str, n: int) -> None:
         o = self.outcome(rule if isinstance(rule, str) else rule.id)
         o.checked += int(n)
-        if o.status == "not_applicable":
+        if o.status == "not_applicable" and o.checked > 0:    # nothing checked is no pass
             o.status = "passed"
 
     def not_applicable(self, rule: Rule | str, note: str) -> None:
@@ -129,10 +135,76 @@ class Collector:
         import pandas as pd
         if not self.blocks:
             return pd.DataFrame({c: pd.Series(dtype="object") for c in FIELDS})
-        cols = {c: [x for b in self.blocks for x in b[c]] for c in FIELDS}
+        cols = {c: [x for b in self.blocks for x in b[c]] for c in FIELDS[:-3]}
         df = pd.DataFrame(cols)
         df["row"] = df["row"].astype("Int64")
+        df["fingerprint"] = fingerprints(df)
+        df["status"] = "new"
+        df["reason"] = None
         return df
+
+
+# --- fingerprints ---------------------------------------------------------------------------------
+#
+# The same problem in the same record gives the same fingerprint in every run, whatever the row
+# order, the file name or the file format (CSV, XLSX, Parquet, JSON) of the export:
+#
+#     sha1("v1" | rule | table kind | norm(key) | field | norm(value))[:16]
+#
+# norm(): NFKC, no whitespace, lower case; a number is written in its shortest form ("20.00" and
+# "20" are the same value, as Excel re-exports them). Row numbers, paths and run times are never
+# part of it. Findings with neither key, field nor value (a file that could not be parsed at a line)
+# use their message instead. Identical problems in one record share a fingerprint; a baseline
+# counts them (a multiset), so a third copy of a problem accepted twice is new.
+
+_NUM = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:e[+-]?\d+)?")
+
+
+def norm_value(v) -> str:
+    if v is None or type(v).__name__ == "NAType" or (isinstance(v, float) and v != v):
+        return ""
+    s = re.sub(r"\s+", "", unicodedata.normalize("NFKC", str(v))).lower()
+    if _NUM.fullmatch(s) and not (len(s) > 1 and s[0] == "0" and s[1].isdigit()):   # codes keep zeros
+        try:
+            f = float(s)
+            if f == f and abs(f) < 1e15:
+                return repr(int(f)) if f == int(f) else repr(f)
+        except (ValueError, OverflowError):
+            pass
+    return s
+
+
+def normed_series(s) -> list[str]:
+    """norm_value of each element, computed once per distinct value."""
+    import pandas as pd
+    codes, uniq = pd.factorize(s.astype(object).where(s.notna(), None), use_na_sentinel=True)
+    table = [norm_value(u) for u in uniq] + [""]
+    return [table[c] for c in codes]
+
+
+def fingerprints(df) -> list[str]:
+    """The fingerprint of each finding row of a findings frame (see the recipe above)."""
+    import hashlib
+    import pandas as pd
+
+    def normed(col):
+        return normed_series(df[col])
+
+    from .masking import mask_value
+    from .tables import MASKED_FIELDS
+    key = normed("key")
+    field = ["" if f is None or f != f else str(f) for f in df["field"]]
+    raw = df["value"]
+    hidden = df["field"].isin(MASKED_FIELDS)
+    if hidden.any():      # a personal identifier enters only in its masked form
+        raw = raw.copy()
+        raw[hidden] = [mask_value(f, v) for f, v in zip(df.loc[hidden, "field"], raw[hidden])]
+    value = normed_series(raw)
+    out = []
+    for r, t, k, f, v, m in zip(df["rule"], df["table"], key, field, value, df["message"]):
+        basis = f"v1|{r}|{t or ''}|{k}|{f}|{v}" if (k or f or v) else f"v1|{r}|{t or ''}|||msg:{m}"
+        out.append(hashlib.sha1(basis.encode("utf-8")).hexdigest()[:16])
+    return out
 
 
 @dataclass
@@ -147,10 +219,23 @@ class Run:
     fail_on: str = "error"
     masked: bool = True
     seconds: float = 0.0
+    meta: dict = field(default_factory=dict)      # the run's record: start, version, settings, inputs
+    gate: dict = field(default_factory=dict)      # baseline/suppression counts: fixed, unused …
+
+    def active(self):
+        """The findings that count: new ones (not in the baseline, not suppressed)."""
+        f = self.findings
+        return f if not len(f) or "status" not in f.columns else f[f["status"] == "new"]
 
     def counts_by_severity(self) -> dict[str, int]:
-        vc = self.findings["severity"].value_counts() if len(self.findings) else {}
+        f = self.active()
+        vc = f["severity"].value_counts() if len(f) else {}
         return {s: int(vc.get(s, 0)) for s in ("error", "warning", "info")}
+
+    def counts_by_status(self) -> dict[str, int]:
+        f = self.findings
+        vc = f["status"].value_counts() if len(f) and "status" in f.columns else {}
+        return {s: int(vc.get(s, 0)) for s in STATUSES}
 
     def gate_failed(self) -> bool:
         if self.fail_on == "never":

@@ -29,6 +29,7 @@ class Table:
     encoding: str | None
     renamed: dict[str, str] = field(default_factory=dict)   # original header -> canonical
     missing: tuple[str, ...] = ()                           # required columns not present
+    unrecognised: tuple[str, ...] = ()                      # headers no interface field matched
 
     @property
     def label(self) -> str:
@@ -139,4 +140,5 @@ def normalise(raw: RawTable, aliases: Aliases, kind_override: str | None = None)
         frame = frame.reset_index(drop=True)
     return Table(kind=kind, path=raw.path, sheet=raw.sheet, frame=frame, rows_read=raw.rows_read,
                  bad_rows=raw.bad_rows, encoding=raw.encoding,
-                 renamed={k: v for k, v in mapping.items() if k != v}, missing=missing)
+                 renamed={k: v for k, v in mapping.items() if k != v}, missing=missing,
+                 unrecognised=tuple(h for h in headers if h not in mapping))

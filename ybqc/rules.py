@@ -76,7 +76,7 @@ def rule(id: str, category: str, severity: str, title_zh: str, title_en: str,
 
 def all_rules() -> list[Rule]:
     """Every rule: those of the validators and those of the default expectation suites."""
-    from . import validators  # noqa: F401  (imports register the rules)
+    from . import engine, gate, validators  # noqa: F401  (imports register the rules)
     from .validators import expectations
     expectations.register_suite_rules(None)
     return sorted(REGISTRY.values(), key=lambda r: r.id)
@@ -88,10 +88,58 @@ def module_selected(module: str, select: list[str] | None, ignore: list[str] | N
     return not ids or any(selected(i, select, ignore) for i in ids)
 
 
+# --- rule patterns: what --select, --ignore, [ybqc.severity] and suppressions accept ---------------
+#
+# A pattern is a rule ID ("YBQC-PH-001") or a family prefix that ends at a "-" boundary
+# ("YBQC-PH", "YBQC-EXP-", "YBQC" for all). Case does not matter and "YBQC-" may be omitted
+# ("ph-001"). "YBQC-PH-01" matches nothing (it is neither an ID nor a family): a pattern that
+# matches no rule is an error, never a silent no-op (see validate_patterns).
+
+def normalise_pattern(p: str) -> str:
+    """'ph-001' -> 'YBQC-PH-001'; ' ybqc-dx ' -> 'YBQC-DX'; '' stays ''."""
+    s = str(p).strip().upper()
+    if s and s != "YBQC" and not s.startswith("YBQC-"):
+        s = "YBQC-" + s
+    return s
+
+
+def split_patterns(values) -> list[str]:
+    """Patterns from flag values or a settings list: comma/space separated, normalised, in order."""
+    if values is None:
+        return []
+    if isinstance(values, str):
+        values = [values]
+    out: list[str] = []
+    for v in values:
+        for part in str(v).replace("，", ",").replace(";", ",").replace(" ", ",").split(","):
+            n = normalise_pattern(part)
+            if n and n not in out:
+                out.append(n)
+    return out
+
+
+def matches(rule_id: str, pattern: str) -> bool:
+    return rule_id == pattern or rule_id.startswith(pattern.rstrip("-") + "-")
+
+
 def selected(rule_id: str, select: list[str] | None, ignore: list[str] | None) -> bool:
-    """ruff-style selection: a rule is on when a selected prefix matches and no ignored one does."""
-    if ignore and any(rule_id.startswith(p) for p in ignore):
+    """ruff-style selection: a rule is on when a selected pattern matches and no ignored one does."""
+    if ignore and any(matches(rule_id, p) for p in ignore):
         return False
     if select:
-        return any(rule_id.startswith(p) for p in select)
+        return any(matches(rule_id, p) for p in select)
     return True
+
+
+def closest(pattern: str, ids: list[str], n: int = 3) -> list[str]:
+    """Real rule IDs and families nearest to a pattern that matched nothing."""
+    from rapidfuzz import fuzz, process
+    families = sorted({i.rsplit("-", 1)[0] for i in ids})
+    got = process.extract(pattern, [*ids, *families], scorer=fuzz.ratio, limit=n, score_cutoff=50)
+    return [g[0] for g in got]
+
+
+def unknown_patterns(patterns, ids: list[str] | None = None) -> list[tuple[str, list[str]]]:
+    """(pattern, closest real IDs) for each pattern that matches no rule."""
+    ids = sorted(REGISTRY) if ids is None else ids
+    return [(p, closest(p, ids)) for p in patterns if not any(matches(i, p) for i in ids)]

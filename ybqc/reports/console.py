@@ -51,9 +51,13 @@ def render(run, findings, console: Console | None = None, path: str | None = Non
         for k in run.knowledge:
             c.print(f"  {k.get('kind')}: {k.get('path')} ({k.get('entries', '?')})")
 
+    _unrecognised(c, run)
     counts = run.counts_by_severity()
     c.print(f"[bold]{tx['summary']}[/bold]  " + "  ".join(
         f"[{SEV_STYLE[s]}]{s} {n:,}[/]" for s, n in counts.items()))
+    _gate_summary(c, run)
+    if len(findings) and "status" in findings.columns:
+        findings = findings[findings["status"] == "new"]
     if len(findings):
         cats = findings["category"].value_counts()
         c.print("  " + "  ".join(f"{k} {v:,}" for k, v in cats.items()))
@@ -95,6 +99,7 @@ def render(run, findings, console: Console | None = None, path: str | None = Non
                        "" if a["multiple"] is None else f"{a['multiple']}×")
         c.print(at)
 
+    _not_applicable(c, run)
     c.print(tx["masked"] if run.masked else f"[bold red]{tx['unmasked']}[/]")
     if run.fail_on == "never":
         return
@@ -104,3 +109,65 @@ def render(run, findings, console: Console | None = None, path: str | None = Non
         c.print(f"[bold red]{tx['failed'].format(n=f'{n:,}', gate=run.fail_on)}[/]")
     else:
         c.print(f"[bold green]{tx['passed'].format(gate=run.fail_on)}[/]")
+
+
+# --- the gate's blocks: unrecognised headers, baseline/suppressions, rules that did not apply ---
+
+G = {"zh": dict(unrec="未识别的表头（这些列未参与检查；如是接口字段请用 --columns 映射）",
+                gate="其中不计入门禁：基线中已有 {b:,} 条，已抑制 {s:,} 条", fixed="；自基线以来已修正 {n:,} 条",
+                ctx="；--only 之外的上下文文件中的 {n:,} 条未报告",
+                na="未适用的规则（{n} 条，未检查，不算通过）", err="出错的规则（结果不完整）"),
+     "en": dict(unrec="Headers not recognised (not checked; map them with --columns if they are interface fields)",
+                gate="Not gating: {b:,} in the baseline, {s:,} suppressed", fixed="; {n:,} fixed since the baseline",
+                ctx="; {n:,} findings in context files (outside --only) not reported",
+                na="Rules not applicable ({n}; not checked, not a pass)", err="Rules in error (incomplete)")}
+
+
+def _g(run) -> dict:
+    return G["en" if run.lang == "en" else "zh"]
+
+
+def _unrecognised(c: Console, run) -> None:
+    rows = [(t.path, t.unrecognised) for t in run.tables if t.unrecognised]
+    if not rows:
+        return
+    c.print(f"[bold]{_g(run)['unrec']}[/bold]")
+    for path, headers in rows:
+        shown = "、".join(headers[:12]) + (f" …(+{len(headers) - 12})" if len(headers) > 12 else "")
+        c.print(f"  {path.rsplit('/', 1)[-1]}: {shown}", highlight=False, markup=False)
+
+
+def _gate_summary(c: Console, run) -> None:
+    by = run.counts_by_status()
+    g, tx = run.gate, _g(run)
+    text = ""
+    if by["baseline"] or by["suppressed"] or g.get("baseline"):
+        text = tx["gate"].format(b=by["baseline"], s=by["suppressed"])
+        if g.get("fixed") is not None:
+            text += tx["fixed"].format(n=g["fixed"])
+    if g.get("context_findings_not_reported"):
+        text += tx["ctx"].format(n=g["context_findings_not_reported"])
+    if text:
+        c.print("  " + text.lstrip("；; "), highlight=False)
+
+
+def _not_applicable(c: Console, run) -> None:
+    """One compact block: rules grouped by the reason they did not apply; rules in error."""
+    tx = _g(run)
+    na: dict[str, list[str]] = {}
+    errors = []
+    for rid in sorted(run.outcomes):
+        o = run.outcomes[rid]
+        if o.status == "not_applicable":
+            na.setdefault(o.note or "-", []).append(rid.removeprefix("YBQC-"))
+        elif o.status == "error":
+            errors.append(f"{rid}: {o.note}")
+    if na:
+        c.print(f"[bold]{tx['na'].format(n=sum(map(len, na.values())))}[/bold]")
+        for why, ids in sorted(na.items(), key=lambda kv: -len(kv[1])):
+            shown = ", ".join(ids[:10]) + (f" …(+{len(ids) - 10})" if len(ids) > 10 else "")
+            c.print(f"  {why}: {shown}", highlight=False, markup=False)
+    if errors:
+        c.print(f"[bold red]{tx['err']}[/]")
+        for e in errors:
+            c.print(f"  {e}", highlight=False, markup=False)

@@ -10,10 +10,14 @@ from ..rules import REGISTRY
 
 def summary(run) -> dict:
     f = run.findings
+    active = run.active()
     return {
         "findings": int(len(f)),
+        "by_status": run.counts_by_status(),
         "by_severity": run.counts_by_severity(),
-        "by_category": {k: int(v) for k, v in f["category"].value_counts().items()} if len(f) else {},
+        "by_category": {k: int(v) for k, v in active["category"].value_counts().items()} if len(active) else {},
+        "fixed_since_baseline": run.gate.get("fixed"),
+        "not_applicable_rules": sum(o.status == "not_applicable" for o in run.outcomes.values()),
         "rows_read": sum(t.rows_read for t in run.tables),
         "rows_checked": sum(t.rows_checked for t in run.tables),
         "rows_unparsed": sum(t.rows_unparsed for t in run.tables),
@@ -31,7 +35,8 @@ def outcomes(run, lang: str) -> list[dict]:
         out.append({"rule": rid, "category": r.category if r else None,
                     "severity": r.severity if r else None,
                     "title": r.title(lang) if r else rid, "status": o.status,
-                    "checked": o.checked, "failed": o.failed, "note": o.note})
+                    "checked": o.checked, "failed": o.failed, "note": o.note,
+                    "reason": o.note if o.status in ("not_applicable", "error") else None})
     return out
 
 
@@ -39,7 +44,8 @@ def tables(run) -> list[dict]:
     return [{"kind": t.kind, "path": t.path, "rows": t.rows_read, "rows_read": t.rows_read,
              "rows_checked": t.rows_checked, "rows_unparsed": t.rows_unparsed,
              "encoding": t.encoding, "renamed_headers": t.renamed,
-             "missing_required": list(t.missing)} for t in run.tables]
+             "missing_required": list(t.missing),
+             "unrecognised_headers": list(t.unrecognised)} for t in run.tables]
 
 
 def render(run, findings) -> str:
@@ -53,6 +59,6 @@ def render(run, findings) -> str:
         d["suggestions"] = list(d["suggestions"] or [])
         records.append(d)
     doc = {"tool": "ybqc", "version": __version__, "lang": run.lang, "masked": run.masked,
-           "summary": summary(run), "tables": tables(run), "knowledge": run.knowledge,
+           "run": run.meta, "gate": run.gate, "summary": summary(run), "tables": tables(run), "knowledge": run.knowledge,
            "rules": outcomes(run, run.lang), "aggregates": run.aggregates, "findings": records}
     return json.dumps(doc, ensure_ascii=False, indent=1, default=str)

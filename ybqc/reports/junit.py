@@ -16,7 +16,7 @@ def render(run, findings) -> str:
         total += 1
         case = ET.SubElement(suite, "testcase", classname=f"ybqc.{r.category if r else 'rule'}",
                              name=f"{rid} {r.title(run.lang) if r else ''}".strip())
-        mine = findings[findings["rule"] == rid] if len(findings) else findings
+        mine = findings[(findings["rule"] == rid) & (findings["status"] == "new")] if len(findings) else findings
         gating = mine[mine["severity"].map(lambda s: SEVERITY_RANK[s] >= need)] if len(mine) else mine
         if o.status == "not_applicable":
             skipped += 1

@@ -76,11 +76,13 @@ def refund_reference(ctx, t):
     cnt = ctx.num(t, "cnt")
     if cnt is None:
         return
+    init = ctx.col(t, "init_feedetl_sn")
+    if init is None:      # the column is not in the export: not knowable, never "every refund"
+        ctx.not_applicable(REFUND, f"{t.label}: 没有原费用流水号(init_feedetl_sn)列；如有该列请用 --columns 映射其表头")
+        return
     neg = cnt < 0
     ctx.checked(REFUND, int(neg.sum()))
-    init = ctx.col(t, "init_feedetl_sn")
-    bad = neg if init is None else neg & init.isna()
-    ctx.emit(REFUND, t, bad, field="cnt")
+    ctx.emit(REFUND, t, neg & init.isna(), field="cnt")
 
 
 def _visit_window(ctx, t, col: str, rule_):

@@ -79,7 +79,20 @@ def register_suite_rules(custom: str | None) -> None:
             rule(m["rule"], m.get("category", "format"), m.get("severity", "error"),
                  m.get("title_zh", m["rule"]), m.get("title_en", m.get("title_zh", m["rule"])),
                  m.get("message_zh"), m.get("message_en"), tables=(kind,),
-                 doc_zh=m.get("doc_zh", ""), doc_en=m.get("doc_en", ""), source=f"suite:{kind}")
+                 doc_zh=m.get("doc_zh", ""), doc_en=m.get("doc_en", ""), source=f"suite:{kind}",
+                 fix_zh=m.get("fix_zh", ""), fix_en=m.get("fix_en", ""),
+                 **_page_examples(e))
+
+
+def _page_examples(e: dict) -> dict:
+    """The rule page's examples from the expectation's own tested examples (meta.examples)."""
+    ex = (e.get("meta") or {}).get("examples") or {}
+    col = (e.get("kwargs") or {}).get("column", "")
+
+    def show(values):
+        vals = [v for v in (values or [])[:3]]
+        return "、".join(f"{col}={'（空）' if v in (None, '') else v}" for v in vals)
+    return {"example_fail": show(ex.get("fail")), "example_pass": show(ex.get("pass"))}
 
 
 _GX = {}

@@ -36,6 +36,17 @@ MANGLED_CODE = rule(
     "{field} value '{value}' looks converted to a number by a spreadsheet (scientific notation or a "
     "trailing .0); leading zeros may be lost", doc_zh="编码必须按文本保存。国家编码如 001102000010000 "
     "变成 1102000010000 或 1.10E+12 后无法与目录匹配。")
+UNKNOWN_HEADER = rule(
+    "YBQC-ST-007", "structure", "info", "表头未识别，该列未被检查", "header not recognised; column not checked",
+    "表 {table} 的列 “{field}” 不是可识别的接口字段，未参与任何检查。若它其实是接口字段（如 原费用明细流水号 = "
+    "init_feedetl_sn），请用 --columns 提供映射",
+    "column '{field}' of table {table} is no interface field this ybqc recognises and was not checked; if it "
+    "is one (e.g. 原费用明细流水号 = init_feedetl_sn), map it with --columns",
+    doc_zh="没有一列会被悄悄忽略：无法对应到接口字段的表头逐个列出。需要该列的检查因此可能“不适用”。",
+    doc_en="No column is ignored silently: every header that matches no interface field is listed.",
+    fix_zh="在 --columns 映射文件中加一行：原表头,接口字段名[,表类型]；确实无关的列可以忽略本提示。",
+    fix_en="Add a line `header,canonical[,kind]` to a --columns file; unrelated columns can be left.",
+    example_fail="费用明细表头含 “原明细号”（未知别名）", example_pass="表头 “原费用明细流水号”（已知别名 → init_feedetl_sn）")
 
 CODE_FIELDS = ("feedetl_sn", "init_feedetl_sn", "mdtrt_id", "psn_no", "med_list_codg",
                "medins_list_codg", "fixmedins_hilist_id", "certno", "setl_id", "diag_code",
@@ -104,6 +115,14 @@ def pandera_schema(ctx, t):
                 continue
             rows = cases["index"].dropna().astype("int64").unique()
             ctx.emit(r, t, rows, field=str(col))
+
+
+@check(*KINDS, stage="structure")
+def unrecognised_headers(ctx, t):
+    ctx.checked(UNKNOWN_HEADER, len(t.frame.columns))
+    for h in t.unrecognised:
+        ctx.collector.add(UNKNOWN_HEADER, table=t.kind, path=t.label, rows=[None], keys=[None],
+                          field=str(h), values=[None], params={"table": t.kind})
 
 
 @check(*KINDS, stage="structure")
