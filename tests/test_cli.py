@@ -101,7 +101,7 @@ def test_rich_report(case1, capsys):
 def test_exit_codes(tmp_path):
     clean = write_csv(tmp_path / "fee.csv", rows(FEE, [{}, {}]))
     assert main(["check", str(clean), "--format", "json", "--output", str(tmp_path / "a.json")]) == 0
-    warn = write_csv(tmp_path / "w.csv", rows(FEE, [{"cnt": "-1", "det_item_fee_sumamt": "-20.00"}]))
+    warn = write_csv(tmp_path / "w.csv", rows(FEE, [{"cnt": "-1", "det_item_fee_sumamt": "-20.00", "init_feedetl_sn": ""}]))
     assert main(["check", str(warn), "--format", "json", "--output", str(tmp_path / "b.json")]) == 0
     assert main(["check", str(warn), "--format", "json", "--output", str(tmp_path / "b.json"), "--fail-on", "warning"]) == 1
     err = write_csv(tmp_path / "e.csv", rows(FEE, [{"bilg_dr_name": "未知"}]))

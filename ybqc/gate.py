@@ -101,15 +101,45 @@ def read_baseline(path: str) -> list[dict]:
 
 # --- applying the gate ----------------------------------------------------------------------------
 
-def _suppression_mask(f, s) -> "object":
+class _Columns:
+    """The findings' rule, key, field and value, normalised once for every suppression to match."""
+
+    def __init__(self, f):
+        from .findings import normed_series
+        self.f = f
+        self.rules = f["rule"].unique().tolist()
+        self._key = self._value = None
+        self.field = f["field"].fillna("").astype(str)
+        self._normed = normed_series
+
+    @property
+    def key(self):
+        if self._key is None:
+            self._key = pd_series(self._normed(self.f["key"]), self.f.index)
+        return self._key
+
+    @property
+    def value(self):
+        if self._value is None:
+            self._value = pd_series(self._normed(self.f["value"]), self.f.index)
+        return self._value
+
+
+def pd_series(values, index):
+    import pandas as pd
+    return pd.Series(values, index=index, dtype=object)
+
+
+def _suppression_mask(cols: _Columns, s):
     from .findings import norm_value
-    m = f["rule"].map(lambda r: matches(r, s.rule)).astype(bool)
+    f = cols.f
+    m = f["rule"].isin([r for r in cols.rules if matches(r, s.rule)])
     if s.key is not None:
-        m &= f["key"].map(norm_value) == norm_value(s.key)
+        m &= cols.key == norm_value(s.key)
     if s.field is not None:
-        m &= f["field"].fillna("").astype(str) == s.field
+        m &= cols.field == s.field
     if s.value is not None:
-        m &= f["value"].map(norm_value) == norm_value(s.value)
+        m &= cols.value == norm_value(s.value)
     if s.fingerprint is not None:
         m &= f["fingerprint"] == s.fingerprint
     return m
@@ -126,6 +156,7 @@ def apply(run, cfg, ran: set[str], today: _dt.date | None = None) -> None:
     today = today or _dt.date.today()
     extra = Collector(cfg.lang, cfg.severity)
     applied = suppressed = 0
+    cols = _Columns(f) if len(f) and cfg.suppress else None
     for s in cfg.suppress:
         expired = s.until is not None and _dt.date.fromisoformat(s.until) < today
         params = {"n": s.index, "rule": s.rule, "owner": s.owner or "-", "until": s.until or "-",
@@ -134,7 +165,7 @@ def apply(run, cfg, ran: set[str], today: _dt.date | None = None) -> None:
             extra.add(EXPIRED, table="", path=cfg.source or "ybqc.toml", rows=[None], keys=[f"suppress[{s.index}]"],
                       field="until", values=[s.until], params=params)
             continue
-        m = _suppression_mask(f, s) & (f["status"] == "new") if len(f) else None
+        m = _suppression_mask(cols, s) & (f["status"] == "new") if cols is not None else None
         hit = int(m.sum()) if m is not None else 0
         if hit:
             f.loc[m, "status"] = "suppressed"
@@ -159,15 +190,12 @@ def apply(run, cfg, ran: set[str], today: _dt.date | None = None) -> None:
         total = sum(left.values())
         if len(f):
             # the first `count` occurrences of an accepted fingerprint are the baseline's; more are new
-            new = f.index[f["status"] == "new"]
-            seen: Counter = Counter()
-            mark = []
-            for i, fp in zip(new, f.loc[new, "fingerprint"]):
-                if left.get(fp, 0) > seen[fp]:
-                    seen[fp] += 1
-                    mark.append(i)
+            new = f[f["status"] == "new"]
+            allowed = new["fingerprint"].map(left).fillna(0).to_numpy()
+            nth = new.groupby("fingerprint", sort=False).cumcount().to_numpy()
+            mark = new.index[nth < allowed]
             f.loc[mark, "status"] = "baseline"
-            matched = seen
+            matched = Counter(f.loc[mark, "fingerprint"].tolist())
         else:
             matched = Counter()
         rules_of = {e["fingerprint"]: e.get("rule") for e in entries}
