@@ -35,7 +35,7 @@ INTERNAL = rule("YBQC-ST-999", "structure", "error", "检查程序内部错误",
                 fix_zh="把 JSON 报告（或设 YBQC_DEBUG=1 重跑得到的错误堆栈）发给 ybqc 维护者；修复前不要把该检查视为通过。",
                 fix_en="Send the JSON report (or the traceback from a re-run with YBQC_DEBUG=1) to "
                 "the ybqc maintainers; do not treat that check as passed until it is fixed.",
-                example_fail="check consistency.amount_arithmetic failed: KeyError: 'pric'",
+                example_fail="检查 consistency.amount_arithmetic 运行出错：KeyError: 'pric'",
                 example_pass="同一批数据各项检查均正常运行完毕（无 ST-999）")
 
 SKIPPED = rule("YBQC-ST-006", "structure", "info", "不是接口表的文件或工作表，已跳过",

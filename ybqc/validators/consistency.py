@@ -19,7 +19,7 @@ AMOUNT = rule(
     "cnt {cnt} x pric {pric} = {calc}, but det_item_fee_sumamt is {amt} (off by {diff})",
     tables=("feedetail",), doc_zh="明细金额须等于数量×单价（精确到分）。退费行数量为负，金额也为负。",
     doc_en="det_item_fee_sumamt must equal cnt x pric to the cent (tolerance thresholds.amount_tolerance); "
-    "a refund row has a negative quantity and a negative amount. The platform recomputes the amount.",
+    "a refund row has a negative quantity and a negative amount.",
     fix_zh="核对 HIS 计价：金额应由数量×单价得出；检查单价是否为包装价、数量是否为拆零数量。",
     fix_en="Check the HIS pricing: the amount must come from cnt x pric; look for a package price "
     "used with a split-pack quantity.",
@@ -46,9 +46,9 @@ FEE_TIME = rule(
     doc_en="A fee must fall between the visit's admission and discharge, otherwise it may belong to "
     "another visit or be invented. Compared by date, with thresholds.fee_time_tolerance_days; needs "
     "the admission and discharge times of setlinfo.",
-    fix_zh="核对费用是否记到了正确的就诊（mdtrt_id）；院前检查等合理情况可调大 fee_time_tolerance_days。",
+    fix_zh="核对费用是否记到了正确的就诊（mdtrt_id）；院前检查等合理情况可在 ybqc.toml 调大 thresholds.fee_time_tolerance_days。",
     fix_en="Check that the fee was posted to the right visit (mdtrt_id); for legitimate "
-    "pre-admission tests raise fee_time_tolerance_days.",
+    "pre-admission tests raise thresholds.fee_time_tolerance_days in ybqc.toml.",
     example_fail="adm_time=2025-03-01 09:00:00, dscg_time=2025-03-05 09:00:00, fee_ocur_time=2025-02-27 10:00:00",
     example_pass="同一就诊，fee_ocur_time=2025-03-05 20:00:00（出院当天，按日期比较不报）")
 AGE = rule(

@@ -51,15 +51,14 @@ AGE = rule(
     "the patient ({age_en}) is billed {what_en} {value} '{nat_name}', restricted to {group} "
     "(source: {source_en}). {hint_en}",
     tables=("feedetail", "setlinfo", "mapping"),
-    doc_zh="人群年龄界限见 code_maps/age_groups.csv（新生儿 ≤28 天，婴幼儿 <3 岁，儿童 <18 岁，成年 ≥18 岁）。"
+    doc_zh="限定人群（新生儿、婴幼儿、儿童、成年）的收费项目/药品须与患者入院时的年龄相符，平台按限定人群做逻辑校验。人群年龄界限见 code_maps/age_groups.csv（新生儿 ≤28 天，婴幼儿 <3 岁，儿童 <18 岁，成年 ≥18 岁）。"
            "年龄按入院时计算（出生日期，否则 age/nwb_age）。",
     doc_en="Items and drugs restricted to an age group (新生儿 newborn ≤28 days, 婴幼儿 <3 years, "
     "儿童 <18 years, 成年 adults ≥18; code_maps/age_groups.csv) must match the patient's age at "
-    "admission (from brdy, else age/nwb_age in setlinfo). A warning: ages near the bounds need a "
-    "human look.",
-    fix_zh="核对患者出生日期/年龄与收费项目；若本地项目对照到了限定人群的国家项目（如成人暖箱对照成“新生儿暖箱”），改正目录对照。",
-    fix_en="Check the patient's birth date or age and the charge; if the local item was mapped to an "
-    "age-restricted national item, fix the mapping.",
+    "admission (from brdy, else age/nwb_age in setlinfo).",
+    fix_zh="核对患者出生日期/年龄与收费项目；若提示本地项目与所对照的国家项目含义不同，是目录对照错误，改正对照表（3301）。",
+    fix_en="Check the patient's birth date or age and the charge; if the hint says the local item "
+    "means something else than the national item, the mapping (3301) is wrong: fix it.",
     example_fail="brdy=1980-05-01, adm_time=2025-03-01 09:00:00, med_list_codg=003112020010000 新生儿暖箱",
     example_pass="brdy=2025-02-20（入院时出生 9 天）, 同一项目；名称仅括号内含“新生儿”的 普通病房床位费(新生儿床) 不按新生儿限定")
 

@@ -33,10 +33,10 @@ UNKNOWN = rule(
     "local item {local_code} '{local_name}' is mapped to {value}, which the loaded {catalog_en} does not "
     "contain. Check the code (typo or retired); the closest catalogue entries are suggested",
     tables=("mapping",),
-    doc_zh="只有加载了完整的国家目录（--catalog，表头含 项目编码/项目名称 等，而非两库规则表）时才检查该目录对应的"
+    doc_zh="对照表中的国家编码不在国家目录中（写错、已停用或自编），平台无法对照。只有加载了完整的国家目录（--catalog，表头含 项目编码/项目名称 等，而非两库规则表）时才检查该目录对应的"
            "目录类别（101 药品、201 医疗服务项目、301 耗材）。",
     doc_en="A national code that the national catalogue does not contain (a typo, a retired or "
-    "invented code) is rejected by the platform. Checked only for the list types (101 drugs, 201 "
+    "invented code) cannot be matched by the platform. Checked only for the list types (101 drugs, 201 "
     "service items, 301 consumables) whose complete catalogue is loaded with --catalog (not a rule "
     "table alone).",
     fix_zh="按国家目录改正编码（参考建议中与本地名称最接近的条目）；编码已停用的改对照到现行编码。",
@@ -51,7 +51,7 @@ PAIR = rule(
     "national code {code} is '{cat_name}' in the catalogue, but the mapping's national name is "
     "'{value}'{hint_en}. The platform rejects code/name pairs that disagree",
     tables=("mapping",),
-    doc_zh="比较时忽略全/半角与空格；名称与目录中任一名称（如药品的通用名或注册名称）一致即通过。",
+    doc_zh="对照表的国家名称 med_list_name 须是目录中该编码的名称，平台会拒收编码与名称不符的对照；需加载国家目录。比较时忽略全/半角与空格；名称与目录中任一名称（如药品的通用名或注册名称）一致即通过。",
     doc_en="The national name in the mapping (med_list_name) must be the catalogue's name of its "
     "code; the platform rejects pairs that disagree. Full/half width and spaces are ignored, and any "
     "catalogue name of the code (generic or registered) passes. Needs a national catalogue.",
@@ -101,9 +101,12 @@ MANY_TO_ONE = rule(
     "national code {code} is the mapping of local items that differ in meaning: '{value}' and "
     "{others} ({why_en}); at least one is wrong",
     tables=("mapping",),
-    doc_zh="在既没有国家目录也没有国家名称可比时，用本地名称互相比较；名称只是写法不同（门诊/住院版本等）不报。",
-    doc_en="When neither a catalogue nor a national name is there to compare with, the local names "
-    "mapped to one national code are compared with each other; mere spelling variants (outpatient/"
+    doc_zh="含义不同的多个本地项目对照到同一国家编码，至少其中一个对照有误（如 输尿管镜检查 与 宫腔镜检查 同对照 003313060030000）。"
+    "在既没有国家目录也没有国家名称可比时，用本地名称互相比较；名称只是写法不同（门诊/住院版本等）不报。",
+    doc_en="Local items of different meaning mapped to one national code mean at least one mapping "
+    "is wrong (e.g. 输尿管镜检查 and 宫腔镜检查 both on 003313060030000). When neither a catalogue nor "
+    "a national name is there to compare with, the local names mapped to one national code are "
+    "compared with each other; mere spelling variants (outpatient/"
     "inpatient versions) are not reported.",
     fix_zh="查出对照到该国家编码的本地项目中哪一个对照错了，改正它；最好在对照表中同时填写国家名称 med_list_name。",
     fix_en="Find which local item under that national code is mapped wrongly and correct it; better, "

@@ -117,8 +117,8 @@ PH_AGGREGATE = rule(
     tables=("feedetail",),
     doc_zh="这就是典型案例中触发预警的汇总：同一占位“医师”名下的数量与该项目各真实医师数量的中位数相比。"
     "达到 thresholds.placeholder_min_multiple 倍时报告，所有占位组都列在 JSON 的汇总中。",
-    doc_en="The aggregate that raised the alarm in the documented case: a placeholder 'doctor''s "
-    "quantity of an item against the per-doctor median of the real doctors. Reported at "
+    doc_en="The aggregate that raised the alarm in the documented case: the quantity of an item "
+    "under one placeholder doctor against the per-doctor median of the real doctors. Reported at "
     "thresholds.placeholder_min_multiple or more; every placeholder group is listed in the JSON.",
     fix_zh="上传前先修正 PH-001/PH-003 报告的占位医师行，把费用归到实际开单医师名下。",
     fix_en="Before uploading, fix the placeholder-doctor rows of PH-001/PH-003 so that each fee "

@@ -15,13 +15,13 @@ MISSING_COLUMN = rule(
     "YBQC-ST-001", "structure", "error", "缺少必填列", "required column missing",
     "表 {table} 缺少接口必填列 {field}：整列缺失，请在导出中补上该字段（或用 --columns 指明表头）",
     "table {table} lacks the required column {field}; add it to the export (or map its header "
-    "with --columns)", doc_zh="接口规范要求的字段整列缺失时，每张表只报一次，不逐行报。",
+    "with --columns)", doc_zh="接口规范标为必填（必填Y）的字段整列缺失时，平台无法接收该表，依赖该列的检查也无法进行；每张表只报一次，不逐行报。",
     doc_en="A column that the national interface marks as required (必填Y) is missing from the "
     "whole table; it is reported once per table, not once per row, and the checks that need it "
     "cannot run.",
-    fix_zh="在 HIS 导出中补上该列；若列已存在但表头是院内叫法，用 --columns 原表头=字段名 指明对应关系。",
-    fix_en="Add the column to the HIS export; if it is there under a local header, map it with "
-    "--columns LOCAL=field.",
+    fix_zh="在 HIS 导出中补上该列；若列已存在但表头是院内叫法，用 --columns 映射文件（每行：原表头,接口字段名）指明对应关系。",
+    fix_en="Add the column to the HIS export; if it is there under a local header, map it with a "
+    "--columns file (one line per header: local header,interface field).",
     example_fail="费用明细表头只有 feedetl_sn, mdtrt_id, …，没有 med_list_codg 列",
     example_pass="表头为“医疗目录编码”（已知别名，读取时识别为 med_list_codg）")
 UNPARSED_ROW = rule(
@@ -40,10 +40,11 @@ UNPARSED_ROW = rule(
 BAD_NUMBER = rule(
     "YBQC-ST-003", "structure", "error", "金额/数量不是数字", "amount or quantity is not a number",
     "{field} 的值 “{value}” 不是数字", "{field} value '{value}' is not a number",
-    doc_zh="数值型字段（金额、数量、单价、年龄）必须是普通数字，不能含千分位、单位或文字。",
+    doc_zh="数值型字段（金额、数量、单价、年龄）必须是普通数字，不能含千分位、单位或文字：接口中这些字段是数值型，金额核对也依赖它们。",
     doc_en="Numeric fields (amounts, quantities, prices, ages) must be plain numbers, without "
-    "thousands separators, units or words; the platform rejects them otherwise.",
-    fix_zh="导出时按数值输出，去掉千分位逗号、“元”“盒”等单位和空格中的文字。",
+    "thousands separators, units or words: the interface types them as numbers, and the amount "
+    "checks depend on them.",
+    fix_zh="导出时按数值输出，去掉千分位逗号、“元”“盒”等单位和其他文字。",
     fix_en="Export the field as a plain number: drop thousands separators, units such as 元 or 盒, "
     "and any text.",
     example_fail="det_item_fee_sumamt=1,234.50 或 cnt=2盒",
