@@ -67,15 +67,16 @@ MANGLED_CODE = rule(
     "YBQC-ST-005", "structure", "error", "编码被表格软件转成了数字", "code was turned into a number",
     "{field} 的值 “{value}” 像是被 Excel 转成了数字（科学计数法或带 .0），编码可能已丢失前导零",
     "{field} value '{value}' looks converted to a number by a spreadsheet (scientific notation or a "
-    "trailing .0); leading zeros may be lost", doc_zh="编码必须按文本保存。国家编码如 001102000010000 "
-    "变成 1102000010000 或 1.10E+12 后无法与目录匹配。",
+    "trailing .0); leading zeros may be lost",
     doc_en="Codes must be stored as text. A national code such as 001102000010000 that became "
     "1102000010000 or 1.10E+12 in a spreadsheet no longer matches the catalogue.",
     fix_zh="从 HIS 重新导出，或在 Excel 中把该列设为“文本”后再粘贴/导入；不要用 Excel 打开后直接另存 CSV。",
     fix_en="Export again from the HIS, or set the column to Text in Excel before pasting; do not "
     "open the CSV in Excel and save it again.",
     example_fail="med_list_codg=1.10E+12 或 feedetl_sn=123.0",
-    example_pass="med_list_codg=001102000010000（文本，前导零保留）")
+    example_pass="med_list_codg=001102000010000（文本，前导零保留）",
+    doc_zh="编码必须按文本保存。国家编码如 001102000010000 "
+    "变成 1102000010000 或 1.10E+12 后无法与目录匹配。")
 
 CODE_FIELDS = ("feedetl_sn", "init_feedetl_sn", "mdtrt_id", "psn_no", "med_list_codg",
                "medins_list_codg", "fixmedins_hilist_id", "certno", "setl_id", "diag_code",
