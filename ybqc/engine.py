@@ -27,14 +27,31 @@ from .tables import KINDS
 
 INTERNAL = rule("YBQC-ST-999", "structure", "error", "检查程序内部错误", "internal error in a check",
                 "检查 {check} 运行出错：{error}（请把此报告发给 ybqc 维护者）",
-                "check {check} failed: {error} (please report this to the ybqc maintainers)")
+                "check {check} failed: {error} (please report this to the ybqc maintainers)",
+                doc_zh="某项检查运行时出错（程序缺陷或未预料的数据），该检查的结果不可信；ybqc 把错误记为发现而不中断其他检查。",
+                doc_en="A check failed while running (a bug or data it did not expect), so its "
+                "result cannot be trusted; ybqc records the error as a finding instead of stopping "
+                "the other checks.",
+                fix_zh="把 JSON 报告（或设 YBQC_DEBUG=1 重跑得到的错误堆栈）发给 ybqc 维护者；修复前不要把该检查视为通过。",
+                fix_en="Send the JSON report (or the traceback from a re-run with YBQC_DEBUG=1) to "
+                "the ybqc maintainers; do not treat that check as passed until it is fixed.",
+                example_fail="检查 consistency.amount_arithmetic 运行出错：KeyError: 'pric'",
+                example_pass="同一批数据各项检查均正常运行完毕（无 ST-999）")
 
 SKIPPED = rule("YBQC-ST-006", "structure", "info", "不是接口表的文件或工作表，已跳过",
                "a file or sheet that is not an interface table; skipped",
                "{path} 不是可识别的接口表（表头：{headers}），未检查。如需检查请用 --kind 指定类型",
                "{path} is not a recognised interface table (headers: {headers}); not checked. Use "
                "--kind to check it",
-               doc_zh="文件夹中的其他文件、工作簿中的说明页等会跳过并在报告中列出；直接指定的文件若没有任何可识别的表则报错退出（2）。")
+               doc_zh="文件夹中的其他文件、工作簿中的说明页等会跳过并在报告中列出；直接指定的文件若没有任何可识别的表则报错退出（2）。",
+               doc_en="Other files in a folder and notes sheets in a workbook are skipped and "
+               "listed in the report; a file named on the command line that holds no recognisable "
+               "table is an error (exit 2).",
+               fix_zh="确认该文件确实不需上传；若它是接口表但表头是院内叫法，用 --kind 类型=路径 指定类型或用 --columns 映射表头。",
+               fix_en="Make sure the file need not be uploaded; if it is an interface table with "
+               "local headers, name its kind with --kind KIND=PATH or map the headers with --columns.",
+               example_fail="上传目录/说明.xlsx 的“填表说明”页，表头：序号、字段、说明",
+               example_pass="上传目录/费用明细.csv，表头含 feedetl_sn、det_item_fee_sumamt（识别为 feedetail）")
 
 Progress = Callable[[str, int, int], None]   # (stage description, done, total)
 

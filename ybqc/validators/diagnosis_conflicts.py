@@ -42,28 +42,82 @@ _MSG_EN = "patient {sex_en}, {age_en}: {what_en} {value} '{name}' is {restrictio
 
 DX_SEX = rule(
     "YBQC-DX-001", "sex_conflict", "error", "诊断与患者性别冲突", "diagnosis conflicts with the patient's sex",
-    _MSG_ZH, _MSG_EN, tables=("diseinfo", "setlinfo"), doc_zh=_DOC_ZH, doc_en=_DOC_EN)
+    _MSG_ZH, _MSG_EN, tables=("diseinfo", "setlinfo"),
+    doc_zh="限定性别的诊断（如女性生殖器官疾病、妊娠；男性生殖器官疾病）不能出现在另一性别患者身上，平台按性别冲突预警。"
+    "典型案例 3：医生按拼音简码选诊断时选错了同简码的条目。" + _DOC_ZH,
+    doc_en="A sex-specific diagnosis (female or male genital organs, pregnancy) cannot be recorded "
+    "for a patient of the other sex; the platform flags it. Documented case 3: the doctor picked the "
+    "wrong line of a pick-list with the same initials. " + _DOC_EN,
+    fix_zh="先看候选：多半是下拉选择时选错了同简码/同前缀的条目，按病历改正诊断编码和名称；若诊断无误，核对结算清单的性别 gend。",
+    fix_en="Look at the candidates: usually the pick-list line with the same initials or prefix was "
+    "taken by mistake; correct the diagnosis from the record. If it is right, check gend in setlinfo.",
+    example_fail="gend=2（女）, diag_code=N47.x00x001 包茎（本想选 N91.201 闭经，简码同为 BJ）",
+    example_pass="gend=1（男）, diag_code=N47.x00x001 包茎；或 gend=2, K40.900 腹股沟斜疝（女性也可能，不报）")
 DX_AGE = rule(
     "YBQC-DX-002", "age_conflict", "error", "诊断与患者年龄冲突", "diagnosis conflicts with the patient's age",
-    _MSG_ZH, _MSG_EN, tables=("diseinfo", "setlinfo"), doc_zh=_DOC_ZH, doc_en=_DOC_EN)
+    _MSG_ZH, _MSG_EN, tables=("diseinfo", "setlinfo"),
+    doc_zh="限定年龄的诊断（围生期情况 P00–P96 限 5 岁以下，妊娠分娩限 10–60 岁，辅助生殖限育龄）与入院年龄不符。"
+    "典型案例 3：86 岁患者被记为“试管内受精”，因为与“肾功能衰竭”简码同为 SGNSJ。" + _DOC_ZH,
+    doc_en="An age-specific diagnosis (perinatal conditions P00-P96 up to 5 years, pregnancy 10-60, "
+    "assisted reproduction for fertile ages) does not fit the age at admission. Documented case 3: an "
+    "86-year-old recorded with IVF because 肾功能衰竭 has the same initials SGNSJ. " + _DOC_EN,
+    fix_zh="先看候选：多半是选错了同简码的诊断，按病历改正诊断编码和名称；若诊断无误，核对出生日期 brdy 或年龄。",
+    fix_en="Look at the candidates: usually a diagnosis with the same initials was picked; correct it "
+    "from the record. If it is right, check brdy or the age in setlinfo.",
+    example_fail="gend=2, brdy=1939-01-12（入院时 86 岁）, diag_code=Z31.200 试管内受精（本想选 N19.X03 肾功能衰竭）",
+    example_pass="brdy=1990-01-20（35 岁）, diag_code=Z31.200 试管内授精；或 86 岁患者 N19.x00 肾功能衰竭")
 OP_SEX = rule(
     "YBQC-DX-003", "sex_conflict", "error", "手术操作与患者性别冲突", "operation conflicts with the patient's sex",
-    _MSG_ZH, _MSG_EN, tables=("oprninfo", "setlinfo"), doc_zh=_DOC_ZH, doc_en=_DOC_EN)
+    _MSG_ZH, _MSG_EN, tables=("oprninfo", "setlinfo"),
+    doc_zh="限定性别的手术操作（ICD-9-CM-3 60–64 男性生殖器官手术，65–71 女性生殖器官手术，72–75 产科操作）"
+    "不能出现在另一性别患者身上；变性手术 64.5 不限。" + _DOC_ZH,
+    doc_en="A sex-specific operation (ICD-9-CM-3 60-64 male genital organs, 65-71 female genital "
+    "organs, 72-75 obstetrics) cannot be recorded for a patient of the other sex; sex reassignment "
+    "64.5 is exempt. " + _DOC_EN,
+    fix_zh="按手术记录核对手术操作编码（常见为选错同前缀的条目，或目录对照错误）；若手术无误，核对性别 gend。",
+    fix_en="Check the operation code against the operation note (often a line with the same prefix "
+    "was picked); if it is right, check gend.",
+    example_fail="gend=1（男）, oprn_oprt_code=68.1200x001 宫腔镜检查",
+    example_pass="gend=1（男）, oprn_oprt_code=64.5x00x001 变性手术(男变女)；或 gend=2, 68.1200x001 宫腔镜检查")
 OP_AGE = rule(
     "YBQC-DX-004", "age_conflict", "error", "手术操作与患者年龄冲突", "operation conflicts with the patient's age",
-    _MSG_ZH, _MSG_EN, tables=("oprninfo", "setlinfo"), doc_zh=_DOC_ZH, doc_en=_DOC_EN)
+    _MSG_ZH, _MSG_EN, tables=("oprninfo", "setlinfo"),
+    doc_zh="限定年龄的手术操作（产科操作、人工流产限 10–60 岁，取卵/胚胎移植 69.92 限 14–60 岁）与入院年龄不符。"
+    "典型案例 3：73 岁患者被记为“无痛取卵”，医生输入“无痛”后选了第一行而不是“无痛胃肠镜”。" + _DOC_ZH,
+    doc_en="An age-specific operation (obstetric procedures and abortion 10-60 years, oocyte "
+    "retrieval / embryo transfer 69.92 14-60) does not fit the age at admission. Documented case 3: "
+    "a 73-year-old recorded with painless oocyte retrieval because the doctor typed 无痛 and took the "
+    "first line instead of painless endoscopy. " + _DOC_EN,
+    fix_zh="先看候选：多半是输入前几个字后选错了行，按手术记录改正编码和名称；若无误，核对出生日期 brdy。",
+    fix_en="Look at the candidates: usually the wrong line was taken after typing the first "
+    "characters; correct it from the operation note. If it is right, check brdy.",
+    example_fail="gend=2, brdy=1951-09-03（73 岁）, oprn_oprt_code=69.9201 无痛取卵（本想选 45.2301 无痛胃肠镜）",
+    example_pass="gend=2, brdy=1990-01-20（35 岁）, oprn_oprt_code=69.9201 无痛取卵")
 SOFT_SEX = rule(
     "YBQC-DX-005", "sex_conflict", "warning", "诊断/手术与患者性别不常见的组合",
     "diagnosis/operation unusual for the patient's sex", _MSG_ZH, _MSG_EN,
     tables=("diseinfo", "oprninfo", "setlinfo"),
     doc_zh="临床上可能成立但少见的组合（如男性 M81.0 绝经后骨质疏松、性发育异常相关先天畸形），提示核对。" + _DOC_ZH,
-    doc_en="Possible but unusual combinations (contested restrictions). " + _DOC_EN)
+    doc_en="Clinically possible but unusual combinations (postmenopausal osteoporosis M81.0 in a "
+    "man, malformations related to disorders of sex development, IVF Z31.1-Z31.3 on the husband's "
+    "record): a prompt to check. " + _DOC_EN,
+    fix_zh="按病历核对；组合属实则无需修改，否则按候选改正诊断/手术编码。",
+    fix_en="Check against the record; if the combination is real nothing needs changing, otherwise "
+    "correct the code as suggested.",
+    example_fail="gend=1（男）, brdy=1990-01-01, diag_code=Z31.200 试管内授精（警告）",
+    example_pass="gend=2（女）, brdy=1990-01-01, diag_code=Z31.200 试管内授精")
 SOFT_AGE = rule(
     "YBQC-DX-006", "age_conflict", "warning", "诊断/手术与患者年龄不常见的组合",
     "diagnosis/operation unusual for the patient's age", _MSG_ZH, _MSG_EN,
     tables=("diseinfo", "oprninfo", "setlinfo"),
     doc_zh="处于可信年龄边缘的组合（如 10–12 岁或 56–60 岁妊娠），提示核对。" + _DOC_ZH,
-    doc_en="Combinations at the edge of a plausible age (e.g. pregnancy at 10-12 or 56-60). " + _DOC_EN)
+    doc_en="Combinations at the edge of a plausible age (e.g. pregnancy at 10-12 or 56-60): a "
+    "prompt to check. " + _DOC_EN,
+    fix_zh="按病历核对年龄与诊断/手术；属实则无需修改，否则改正出生日期或编码。",
+    fix_en="Check the age and the diagnosis or operation against the record; if real, nothing needs "
+    "changing, otherwise correct brdy or the code.",
+    example_fail="gend=2, brdy=1967-01-01（入院时 58 岁）, diag_code=O80.000 头位顺产（警告）",
+    example_pass="gend=2, brdy=1993-05-01（31 岁）, diag_code=O80.000 头位顺产（66 岁则为 DX-002 错误）")
 NO_SEX = rule(
     "YBQC-DX-007", "sex_conflict", "info", "性别未知，无法核对限定性别的诊断/手术",
     "sex unknown: a sex-specific diagnosis/operation cannot be verified",
@@ -71,19 +125,37 @@ NO_SEX = rule(
     "patient's sex is {sex_en} (gend={gend}): {what_en} {value} '{name}' is {restriction_en}; cannot verify",
     tables=("diseinfo", "oprninfo", "setlinfo"),
     doc_zh="gend 为 0（未知的性别）或 9（未说明的性别）不是冲突；仅提示该条限定性别的诊断/手术无法核对。",
-    doc_en="gend 0 (unknown) or 9 (not stated) is not a conflict; the row just cannot be verified.")
+    doc_en="gend 0 (unknown) or 9 (not stated) is not a conflict; the row just cannot be verified.",
+    fix_zh="能确定性别的，在结算清单中填写实际性别（1 男、2 女）；确属未知/未说明的无需修改。",
+    fix_en="Where the sex is known, fill in gend (1 male, 2 female) in setlinfo; if it really is "
+    "unknown or not stated, nothing needs changing.",
+    example_fail="gend=0, diag_code=N40.x00 前列腺增生（提示）",
+    example_pass="gend=1, diag_code=N40.x00 前列腺增生")
 NO_AGE = rule(
     "YBQC-DX-008", "age_conflict", "info", "年龄未知，无法核对限定年龄的诊断/手术",
     "age unknown: an age-specific diagnosis/operation cannot be verified",
     "患者年龄未知（无出生日期、年龄或新生儿天数）：{what} {value}“{name}”{restriction}，无法核对",
     "the patient's age is unknown (no brdy, age or nwb_age): {what_en} {value} '{name}' is "
-    "{restriction_en}; cannot verify", tables=("diseinfo", "oprninfo", "setlinfo"))
+    "{restriction_en}; cannot verify", tables=("diseinfo", "oprninfo", "setlinfo"),
+    doc_zh="结算清单中既无可解析的出生日期，也无年龄或新生儿天数时，限定年龄的诊断/手术无法核对；不是冲突，仅提示。",
+    doc_en="When setlinfo has neither a parseable birth date nor an age or newborn age in days, an "
+    "age-specific diagnosis or operation cannot be verified; not a conflict, just a note.",
+    fix_zh="在结算清单中补填出生日期 brdy（或年龄 age，不满 1 岁填 nwb_age 天数）。",
+    fix_en="Fill in brdy in setlinfo (or age, or nwb_age in days under one year).",
+    example_fail="brdy 为空且无 age、nwb_age, diag_code=O80.000 头位顺产（提示）",
+    example_pass="brdy=1993-05-01, diag_code=O80.000 头位顺产")
 PICKLIST_BAD = rule(
     "YBQC-DX-009", "structure", "error", "HIS 下拉字典无法读取", "the HIS pick-list cannot be read",
     "HIS 下拉字典 {value} 无法读取：{reason}。性别/年龄冲突照常检查，但无法给出“本想选”的候选",
     "the pick-list {value} cannot be read: {reason_en}. Conflicts are still checked, without suggestions",
     tables=(), doc_zh="--dictionary 或 ybqc.toml 的 dictionaries 指向的文件不存在、不是 CSV/XLSX 或缺少编码/名称列。",
-    doc_en="A --dictionary file is missing, unreadable or has no code/name column.")
+    doc_en="A --dictionary file (or `dictionaries` in ybqc.toml) is unreadable, not CSV/XLSX, or has "
+    "no code/name column. Conflicts are still checked, without the 'probably meant' candidates.",
+    fix_zh="指向 HIS 导出的下拉字典 CSV/XLSX，表头须含编码和名称列（如 编码,附码,名称,简码,类别）。",
+    fix_en="Point it at the HIS pick-list exported as CSV/XLSX with code and name columns (e.g. "
+    "编码,附码,名称,简码,类别).",
+    example_fail="--dictionary zd.csv，表头为 代号,说明",
+    example_pass="--dictionary his_dictionary.csv，表头为 编码,附码,名称,简码,类别")
 
 _SEV = {"off": -1, "info": 0, "warning": 1, "error": 2}
 _SEX_ZH = {"1": "男", "2": "女"}

@@ -33,7 +33,17 @@ SEX = rule(
     doc_zh="典型案例 2：百余名男性患者出现宫腔镜检查收费记录，实为 输尿管镜 对照错误。限定性别以加载的两库规则表为准"
            "（--catalog），未加载时用 code_maps/item_sex_defaults.csv（3313 女性生殖系统、3312 男性生殖系统章，"
            "宫腔镜/阴道/子宫/前列腺/睾丸等名称关键词）。性别未知（0/9）的患者不检查。",
-    doc_en="Documented case 2. Rule tables loaded with --catalog win over the shipped defaults.")
+    doc_en="Documented case 2: more than a hundred male patients had hysteroscopy (宫腔镜检查) "
+    "fees, which was in fact a ureteroscopy mapped to the wrong national code. The NHSA rule tables "
+    "loaded with --catalog decide; without them code_maps/item_sex_defaults.csv applies (chapters "
+    "3313 female and 3312 male, name keywords). Patients of unknown sex (0/9) are not checked; "
+    "needs the patient's sex from setlinfo.",
+    fix_zh="先看提示：若本地项目名称与国家项目含义不同，是目录对照错误，改正对照表（3301）后重新上传；否则核对患者性别和收费项目。",
+    fix_en="Read the hint: if the local item means something else than the national item, the "
+    "mapping (3301) is wrong; fix it and upload again. Otherwise check the patient's sex and the "
+    "charge.",
+    example_fail="gend=1（男）, med_list_codg=003313060030000 宫腔镜检查",
+    example_pass="gend=2（女）, 同一项目；或 gend=2, 总前列腺特异性抗原测定（PSA 不按“前列腺”限男性）")
 AGE = rule(
     "YBQC-AGE-001", "age_conflict", "warning", "收费项目/药品限定的人群与患者年龄不符",
     "item or drug restricted to another age group",
@@ -41,9 +51,16 @@ AGE = rule(
     "the patient ({age_en}) is billed {what_en} {value} '{nat_name}', restricted to {group} "
     "(source: {source_en}). {hint_en}",
     tables=("feedetail", "setlinfo", "mapping"),
-    doc_zh="人群年龄界限见 code_maps/age_groups.csv（新生儿 ≤28 天，婴幼儿 <3 岁，儿童 <18 岁，成年 ≥18 岁）。"
+    doc_zh="限定人群（新生儿、婴幼儿、儿童、成年）的收费项目/药品须与患者入院时的年龄相符，平台按限定人群做逻辑校验。人群年龄界限见 code_maps/age_groups.csv（新生儿 ≤28 天，婴幼儿 <3 岁，儿童 <18 岁，成年 ≥18 岁）。"
            "年龄按入院时计算（出生日期，否则 age/nwb_age）。",
-    doc_en="Age bounds in code_maps/age_groups.csv; age at admission.")
+    doc_en="Items and drugs restricted to an age group (新生儿 newborn ≤28 days, 婴幼儿 <3 years, "
+    "儿童 <18 years, 成年 adults ≥18; code_maps/age_groups.csv) must match the patient's age at "
+    "admission (from brdy, else age/nwb_age in setlinfo).",
+    fix_zh="核对患者出生日期/年龄与收费项目；若提示本地项目与所对照的国家项目含义不同，是目录对照错误，改正对照表（3301）。",
+    fix_en="Check the patient's birth date or age and the charge; if the hint says the local item "
+    "means something else than the national item, the mapping (3301) is wrong: fix it.",
+    example_fail="brdy=1980-05-01, adm_time=2025-03-01 09:00:00, med_list_codg=003112020010000 新生儿暖箱",
+    example_pass="brdy=2025-02-20（入院时出生 9 天）, 同一项目；名称仅括号内含“新生儿”的 普通病房床位费(新生儿床) 不按新生儿限定")
 
 SEX_ZH = {"1": "男性", "2": "女性"}
 SEX_EN = {"1": "male", "2": "female"}

@@ -33,9 +33,17 @@ UNKNOWN = rule(
     "local item {local_code} '{local_name}' is mapped to {value}, which the loaded {catalog_en} does not "
     "contain. Check the code (typo or retired); the closest catalogue entries are suggested",
     tables=("mapping",),
-    doc_zh="只有加载了完整的国家目录（--catalog，表头含 项目编码/项目名称 等，而非两库规则表）时才检查该目录对应的"
+    doc_zh="对照表中的国家编码不在国家目录中（写错、已停用或自编），平台无法对照。只有加载了完整的国家目录（--catalog，表头含 项目编码/项目名称 等，而非两库规则表）时才检查该目录对应的"
            "目录类别（101 药品、201 医疗服务项目、301 耗材）。",
-    doc_en="Needs a complete national catalogue of the row's list_type (not only a rule table).")
+    doc_en="A national code that the national catalogue does not contain (a typo, a retired or "
+    "invented code) cannot be matched by the platform. Checked only for the list types (101 drugs, 201 "
+    "service items, 301 consumables) whose complete catalogue is loaded with --catalog (not a rule "
+    "table alone).",
+    fix_zh="按国家目录改正编码（参考建议中与本地名称最接近的条目）；编码已停用的改对照到现行编码。",
+    fix_en="Correct the code from the national catalogue (see the closest entries suggested); map a "
+    "retired code to the current one.",
+    example_fail="fixmedins_hilist_id=L1 宫腔镜检查, med_list_codg=003313060039999（目录中无此编码）",
+    example_pass="fixmedins_hilist_id=L1 宫腔镜检查, med_list_codg=003313060030000（目录中有）")
 PAIR = rule(
     "YBQC-MAP-002", "mapping", "error", "国家编码与国家名称不一致", "national code and name disagree",
     "国家编码 {code} 在目录中的名称是“{cat_name}”，对照表的国家名称却是“{value}”{hint}。平台会拒收编码与名称不符的对照，"
@@ -43,8 +51,15 @@ PAIR = rule(
     "national code {code} is '{cat_name}' in the catalogue, but the mapping's national name is "
     "'{value}'{hint_en}. The platform rejects code/name pairs that disagree",
     tables=("mapping",),
-    doc_zh="比较时忽略全/半角与空格；名称与目录中任一名称（如药品的通用名或注册名称）一致即通过。",
-    doc_en="Width and spaces are ignored; any catalogue name of the code (generic or registered) passes.")
+    doc_zh="对照表的国家名称 med_list_name 须是目录中该编码的名称，平台会拒收编码与名称不符的对照；需加载国家目录。比较时忽略全/半角与空格；名称与目录中任一名称（如药品的通用名或注册名称）一致即通过。",
+    doc_en="The national name in the mapping (med_list_name) must be the catalogue's name of its "
+    "code; the platform rejects pairs that disagree. Full/half width and spaces are ignored, and any "
+    "catalogue name of the code (generic or registered) passes. Needs a national catalogue.",
+    fix_zh="按目录改正编码或名称：提示中若给出该名称在目录中的编码，多半是编码选错了。",
+    fix_en="Correct the code or the name from the catalogue; when the hint names the catalogue code "
+    "of the given name, the code was probably picked wrongly.",
+    example_fail="med_list_codg=002503040010000, med_list_name=钠测定（目录中该编码是 钾测定）",
+    example_pass="med_list_codg=002103000010000, med_list_name=X线计算机体层（CT）平扫（只差全角括号）")
 MEANING = rule(
     "YBQC-MAP-003", "mapping", "warning", "本地名称与国家项目含义不一致", "local and national names differ in meaning",
     "本地项目 {local_code}“{value}”对照到国家编码 {code}“{nat_name}”，但含义不同：{why}。很可能对照错误，"
@@ -55,15 +70,30 @@ MEANING = rule(
     doc_zh="典型案例 2：输尿管镜检查 对照到 003313060030000 宫腔镜检查，百余名男性患者出现宫腔镜检查。比较名称所指的"
            "部位、标本、检验指标、抗原/抗体、检查方法、入路、操作、侧别、人群、加收项，药品的成分、剂型和规格；"
            "（门诊）、加急、床旁、全/半角、省略括号说明、CT/MRI/彩超/B超 缩写、药品规格包装等写法差异不报。",
-    doc_en="Documented case 2 (输尿管镜检查 mapped to 宫腔镜检查). Compares what the names are about "
-           "(site, analyte, method, procedure, dosage form...), not just characters.")
+    doc_en="Documented case 2: 输尿管镜检查 (ureteroscopy) mapped to 003313060030000 宫腔镜检查, and "
+           "100+ men appeared to have had a hysteroscopy. Compares what the names are about (site, "
+           "specimen, analyte, method, approach, procedure, side, population; a drug's ingredient, "
+           "dosage form and strength), not just characters; spelling variants such as （门诊）, 加急, "
+           "床旁, width or CT/MRI abbreviations are not reported.",
+    fix_zh="核对该本地项目应对照的国家项目（参考建议），改正对照表（3301）并重新上传对照。",
+    fix_en="Find the national item the local item should map to (see the suggestions), correct the "
+    "mapping (3301) and upload it again.",
+    example_fail="fixmedins_hilist_name=输尿管镜检查, med_list_codg=003313060030000 宫腔镜检查",
+    example_pass="fixmedins_hilist_name=宫腔镜检查（门诊）, med_list_codg=003313060030000 宫腔镜检查")
 ONE_TO_MANY = rule(
     "YBQC-MAP-004", "mapping", "warning", "同一本地编码对照到多个国家编码", "one local code mapped to several national codes",
     "本地编码 {value}（{local_name}）同时对照到 {n} 个国家编码：{codes}。同一时期一个本地项目只能对应一个国家编码，"
     "平台按哪一个结算无法确定",
     "local code {value} ({local_name}) is mapped to {n} national codes at once: {codes}",
     tables=("mapping",),
-    doc_zh="有 begndate/enddate 时，只在有效期重叠时报告（历史对照换码不算）。")
+    doc_zh="同一时期一个本地项目只能对应一个国家编码，否则平台按哪一个结算无法确定。有 begndate/enddate 时，只在有效期重叠时报告（历史对照换码不算）。",
+    doc_en="At any time a local item maps to one national code, otherwise it is unclear which one "
+    "the platform settles. With begndate/enddate, only overlapping validity is reported (a code "
+    "changed over time is fine).",
+    fix_zh="保留正确的一条对照，删除其余的，或给旧对照填上结束日期 enddate。",
+    fix_en="Keep the right mapping and delete the others, or give the old one an enddate.",
+    example_fail="fixmedins_hilist_id=L1 同时对照 003313060030000 和 003313060030100（无有效期）",
+    example_pass="L2 对照 002503040010000（2020-01-01 至 2023-12-31），2024-01-01 起改为 002503040010100")
 MANY_TO_ONE = rule(
     "YBQC-MAP-005", "mapping", "warning", "含义不同的多个本地项目对照到同一国家编码",
     "local items with different meanings mapped to one national code",
@@ -71,14 +101,33 @@ MANY_TO_ONE = rule(
     "national code {code} is the mapping of local items that differ in meaning: '{value}' and "
     "{others} ({why_en}); at least one is wrong",
     tables=("mapping",),
-    doc_zh="在既没有国家目录也没有国家名称可比时，用本地名称互相比较；名称只是写法不同（门诊/住院版本等）不报。")
+    doc_zh="含义不同的多个本地项目对照到同一国家编码，至少其中一个对照有误（如 输尿管镜检查 与 宫腔镜检查 同对照 003313060030000）。"
+    "在既没有国家目录也没有国家名称可比时，用本地名称互相比较；名称只是写法不同（门诊/住院版本等）不报。",
+    doc_en="Local items of different meaning mapped to one national code mean at least one mapping "
+    "is wrong (e.g. 输尿管镜检查 and 宫腔镜检查 both on 003313060030000). When neither a catalogue nor "
+    "a national name is there to compare with, the local names mapped to one national code are "
+    "compared with each other; mere spelling variants (outpatient/"
+    "inpatient versions) are not reported.",
+    fix_zh="查出对照到该国家编码的本地项目中哪一个对照错了，改正它；最好在对照表中同时填写国家名称 med_list_name。",
+    fix_en="Find which local item under that national code is mapped wrongly and correct it; better, "
+    "fill in the national name med_list_name in the mapping.",
+    example_fail="L1 输尿管镜检查 与 L2 宫腔镜检查 都对照 003313060030000（无 med_list_name）",
+    example_pass="L4 血清钾测定(急) 与 L5 血清钾测定 都对照 002503040010000")
 UNCLEAR = rule(
     "YBQC-MAP-006", "mapping", "info", "对照无法自动确认", "mapping could not be confirmed",
     "本地项目 {local_code}“{value}”对照到 {code}“{nat_name}”：{why}。请人工确认",
     "local item {local_code} '{value}' mapped to {code} '{nat_name}': {why_en}. Please confirm",
     tables=("mapping",),
     doc_zh="名称差异大但找不到含义冲突，或本地名称与目录中的主项目完全一致却对照到其子项（计价说明子项）：两者都可能正确，"
-           "列出供人工复核，不计入门禁。")
+           "列出供人工复核，不计入门禁。",
+    doc_en="The names differ a lot but no conflict of meaning is found, or the local name is exactly "
+    "the catalogue's main item while the row maps to its sub-item: both may be right, so it is "
+    "listed for review (info, not gating).",
+    fix_zh="人工确认：若本院确实只做该子项或含义一致，无需修改；否则按建议改正对照。",
+    fix_en="Confirm by hand: if the facility performs just that variant or the meaning is the same, "
+    "nothing to do; otherwise correct the mapping as suggested.",
+    example_fail="fixmedins_hilist_name=宫腔镜检查, med_list_codg=003313060030100 宫腔镜检查(幼女阴道异物诊治)",
+    example_pass="fixmedins_hilist_name=宫腔镜检查, med_list_codg=003313060030000 宫腔镜检查")
 
 COLS = ("fixmedins_hilist_id", "fixmedins_hilist_name", "list_type", "med_list_codg", "med_list_name",
         "begndate", "enddate")

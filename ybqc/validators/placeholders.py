@@ -26,32 +26,88 @@ PH_NAME = rule(
     "{field} '{value}': {reason_en}. Fill in the real doctor's name",
     doc_zh="典型案例：开单医生被填充为“未知”，平台把所有“未知”汇总成一名医生，烟酰胺开方量达全国平均 200 余倍，"
            "引发飞行检查。真实姓名中含“无”“知”等字（如 吴知、魏无忌）不会被误报。",
-    doc_en="Documented case 1: '未知' doctors summed into one doctor at 200x the national average.")
+    doc_en="Documented case: the prescribing doctor was filled with '未知' (unknown); the platform "
+    "summed every '未知' row as one doctor, whose nicotinamide volume reached 200x the national "
+    "average and triggered an inspection. Real names containing 无 or 知 (吴知, 魏无忌) are not flagged.",
+    fix_zh="在 HIS 中补录实际开单/操作医师；导出程序遇到空医师时不要写入“未知”“无”“admin”等填充值，应查明原因补全。",
+    fix_en="Record the real prescribing or operating doctor in the HIS; the exporter must not write "
+    "fill values such as 未知, 无 or admin for a missing doctor.",
+    example_fail="bilg_dr_name=未知（或 无、admin、医生）",
+    example_pass="bilg_dr_name=吴知 或 魏无忌（真实姓名中含“知”“无”）")
 PH_DEPT = rule(
     "YBQC-PH-002", "placeholder", "error", "科室是占位值", "department is a placeholder",
-    "{field}=“{value}”：{reason}。请填写实际科室", "{field} '{value}': {reason_en}. Fill in the real department")
+    "{field}=“{value}”：{reason}。请填写实际科室", "{field} '{value}': {reason_en}. Fill in the real department",
+    doc_zh="开单科室、入院/出院科别等填了“未知”“无”、全零或标点等占位值，平台无法按科室统计和审核费用，与占位医师同理。",
+    doc_en="A department field (billing department, admission/discharge department) holding a "
+    "placeholder such as 未知, 无, all zeros or punctuation cannot be audited or summed by "
+    "department, like the placeholder doctor.",
+    fix_zh="填写实际开单科室的名称和编码（结算清单科别填医保科室代码）；修正 HIS 导出中的默认填充值。",
+    fix_en="Fill in the real department's name and code (setlinfo departments take the national "
+    "department code); remove the exporter's default fill value.",
+    example_fail="bilg_dept_name=未知 或 bilg_dept_codg=0000",
+    example_pass="bilg_dept_name=无痛中心（真实科室名含“无”）, bilg_dept_codg=0301")
 PH_CODE = rule(
     "YBQC-PH-003", "placeholder", "error", "医师代码是占位值", "doctor code is a placeholder",
     "{field}=“{value}”：{reason}。请填写该医师的医保医师代码",
-    "{field} '{value}': {reason_en}. Fill in the doctor's 医保医师代码")
+    "{field} '{value}': {reason_en}. Fill in the doctor's 医保医师代码",
+    doc_zh="医师代码填了 0、“未知”、null、admin 等占位值时，平台会把这些行当作同一名医师汇总（见 PH-001 的典型案例）。",
+    doc_en="A doctor code holding a placeholder (0, 未知, null, admin) makes the platform sum all "
+    "those rows as one doctor (the documented case of PH-001).",
+    fix_zh="填写该医师的《医保医师代码》（D + 6 位行政区划 + 6 位顺序号）；HIS 中缺医师的记录须补录。",
+    fix_en="Fill in the doctor's 医保医师代码 (D + 6-digit region + 6 digits); complete the HIS "
+    "records that lack a doctor.",
+    example_fail="bilg_dr_codg=0 或 bilg_dr_codg=admin",
+    example_pass="bilg_dr_codg=D510105000123")
 PH_FORMAT = rule(
     "YBQC-PH-004", "placeholder", "error", "医师代码不是医保医师代码", "doctor code is not a 医保医师代码",
     "{field}=“{value}” 不是医保医师代码：{reason}（应为 D + 6 位行政区划 + 6 位顺序号，如 D421002005282）",
     "{field} '{value}' is not a 医保医师代码: {reason_en} (expected D + 6-digit region + 6 digits)",
     doc_zh="接口规范：开单医生编码“按照标准编码填写”，即《医保医师代码》。院内工号、小写 d、长度不对、顺序号全零都会让"
-           "平台无法把费用归到真实医师。")
+           "平台无法把费用归到真实医师。",
+    doc_en="Interface rule: the doctor code is 'filled by the standard code', i.e. the national "
+    "医保医师代码. A local staff number, a lower-case d, a wrong length or an all-zero sequence keep "
+    "the platform from attributing the fee to the real doctor.",
+    fix_zh="在 HIS 的医师字典中维护每名医师的医保医师代码，并在导出时用它代替院内工号。",
+    fix_en="Keep each doctor's 医保医师代码 in the HIS staff dictionary and export it instead of the "
+    "local staff number.",
+    example_fail="bilg_dr_codg=000123（院内工号）或 d510105000123（小写 d）",
+    example_pass="bilg_dr_codg=D421002005282")
 PH_FORMAT_CHF = rule(
     "YBQC-PH-005", "placeholder", "warning", "主诊医师代码不是医保医师代码", "chfpdr_code is not a 医保医师代码",
     "主诊医师代码 “{value}” 不是医保医师代码：{reason}（标准化完成前可传就医地唯一编号）",
     "chfpdr_code '{value}' is not a 医保医师代码: {reason_en} (allowed only until standardisation)",
-    doc_zh="4101 说明：主诊医师代码填《医保医师代码》；就医地未完成标准化前，可传医师在就医地系统中的唯一编号。")
+    doc_zh="4101 说明：主诊医师代码填《医保医师代码》；就医地未完成标准化前，可传医师在就医地系统中的唯一编号。",
+    doc_en="4101 note: chfpdr_code takes the 医保医师代码; until the region has standardised its "
+    "codes, the doctor's unique local number is allowed, so this is a warning.",
+    fix_zh="就医地已完成医师代码标准化的，改传医保医师代码；否则确认所传编号在就医地系统中唯一。",
+    fix_en="Where the region has standardised doctor codes, send the 医保医师代码; otherwise make "
+    "sure the number sent is unique in the local system.",
+    example_fail="chfpdr_code=10023（警告）",
+    example_pass="chfpdr_code=D510105000126")
 PH_ROSTER_NAME = rule(
     "YBQC-PH-006", "consistency", "error", "医师代码与姓名不一致", "doctor code and name disagree",
     "{field}=“{value}” 在医师名册中是“{roster_name}”，这里写的是“{name}”",
-    "{field} '{value}' is '{roster_name}' in the roster, but the row says '{name}'")
+    "{field} '{value}' is '{roster_name}' in the roster, but the row says '{name}'",
+    doc_zh="提供医保医师名册(staff)时，行中的医师代码须与名册中该代码的姓名一致；不一致说明代码或姓名张冠李戴，费用会记到别人名下。",
+    doc_en="When the doctors' roster (staff) is given, the name on a row must be the roster's name "
+    "for that code; a mismatch means the fee is attributed to someone else.",
+    fix_zh="核对该行的医师代码和姓名，以名册为准改正其中录错的一项；名册过期则更新名册。",
+    fix_en="Check the row's doctor code and name and correct the wrong one against the roster; "
+    "update the roster if it is out of date.",
+    example_fail="名册 D510105000123=李红梅；费用行 bilg_dr_codg=D510105000123, bilg_dr_name=王建国",
+    example_pass="费用行 bilg_dr_codg=D510105000123, bilg_dr_name=李红梅")
 PH_ROSTER_MISSING = rule(
     "YBQC-PH-007", "consistency", "warning", "医师代码不在名册中", "doctor code not in the roster",
-    "{field}=“{value}” 不在医保医师名册中", "{field} '{value}' is not in the doctors' roster")
+    "{field}=“{value}” 不在医保医师名册中", "{field} '{value}' is not in the doctors' roster",
+    doc_zh="提供医保医师名册(staff)时，格式正确的医师代码须在名册中；不在名册中可能是已离职、外院医师或代码录错。"
+    "格式不对的代码由 PH-003/PH-004 报告，这里不重复。",
+    doc_en="When the roster (staff) is given, a well-formed doctor code must be in it; one that is "
+    "not may be a doctor who left, from another hospital, or a typo. Malformed codes are left to "
+    "PH-003/PH-004.",
+    fix_zh="核对代码是否录错；若是新入职或多点执业医师，把其补入名册。",
+    fix_en="Check the code for typos; add a new or multi-site doctor to the roster.",
+    example_fail="名册中只有 D510105000123、D510105000124；费用行 bilg_dr_codg=D510105000999",
+    example_pass="bilg_dr_codg=D510105000123（在名册中）；bilg_dr_codg=000123 也不在此报（由 PH-004 报）")
 PH_AGGREGATE = rule(
     "YBQC-PH-008", "volume", "warning", "占位“医师”汇总后开药量异常", "placeholder doctor aggregates to an outlier",
     "项目 {item}{item_name} 有 {rows} 行的开单医师为“{value}”，上传后平台会把它们当作同一名医师：数量 {qty}、"
@@ -59,7 +115,16 @@ PH_AGGREGATE = rule(
     "{rows} rows of item {item} have the doctor '{value}'; the platform will see one doctor with "
     "quantity {qty} and amount {amt}, {multiple}x the item's per-doctor median",
     tables=("feedetail",),
-    doc_zh="这就是典型案例中触发预警的汇总：同一占位“医师”名下的数量与该项目各真实医师数量的中位数相比。")
+    doc_zh="这就是典型案例中触发预警的汇总：同一占位“医师”名下的数量与该项目各真实医师数量的中位数相比。"
+    "达到 thresholds.placeholder_min_multiple 倍时报告，所有占位组都列在 JSON 的汇总中。",
+    doc_en="The aggregate that raised the alarm in the documented case: the quantity of an item "
+    "under one placeholder doctor against the per-doctor median of the real doctors. Reported at "
+    "thresholds.placeholder_min_multiple or more; every placeholder group is listed in the JSON.",
+    fix_zh="上传前先修正 PH-001/PH-003 报告的占位医师行，把费用归到实际开单医师名下。",
+    fix_en="Before uploading, fix the placeholder-doctor rows of PH-001/PH-003 so that each fee "
+    "belongs to its real prescribing doctor.",
+    example_fail="烟酰胺片：5 名医师各开 3 盒，20 行 bilg_dr_name=未知 合计 60 盒（中位数的 20 倍）",
+    example_pass="3 名医师各开 10 盒，1 行 bilg_dr_name=不详 开 1 盒（0.1 倍，只列入汇总，仍由 PH-001 报该行）")
 
 NAME_FIELDS = ("bilg_dr_name", "orders_dr_name", "chfpdr_name", "oper_dr_name", "anst_dr_name",
                "prsc_dr_name", "phar_name", "dr_name")

@@ -15,26 +15,67 @@ MISSING_COLUMN = rule(
     "YBQC-ST-001", "structure", "error", "缺少必填列", "required column missing",
     "表 {table} 缺少接口必填列 {field}：整列缺失，请在导出中补上该字段（或用 --columns 指明表头）",
     "table {table} lacks the required column {field}; add it to the export (or map its header "
-    "with --columns)", doc_zh="接口规范要求的字段整列缺失时，每张表只报一次，不逐行报。",
-    doc_en="Reported once per table, not once per row.")
+    "with --columns)", doc_zh="接口规范标为必填（必填Y）的字段整列缺失时，平台无法接收该表，依赖该列的检查也无法进行；每张表只报一次，不逐行报。",
+    doc_en="A column that the national interface marks as required (必填Y) is missing from the "
+    "whole table; it is reported once per table, not once per row, and the checks that need it "
+    "cannot run.",
+    fix_zh="在 HIS 导出中补上该列；若列已存在但表头是院内叫法，用 --columns 映射文件（每行：原表头,接口字段名）指明对应关系。",
+    fix_en="Add the column to the HIS export; if it is there under a local header, map it with a "
+    "--columns file (one line per header: local header,interface field).",
+    example_fail="费用明细表头只有 feedetl_sn, mdtrt_id, …，没有 med_list_codg 列",
+    example_pass="表头为“医疗目录编码”（已知别名，读取时识别为 med_list_codg）")
 UNPARSED_ROW = rule(
     "YBQC-ST-002", "structure", "error", "行无法解析", "row cannot be parsed",
     "第 {line} 行无法解析（{reason}），该行未参与其他检查", "line {line} cannot be parsed ({reason}); it "
     "was not checked further", doc_zh="字段数与表头不一致（多了分隔符或引号未闭合）。这些行计入读取行数但不参与检查，"
-    "报告中读取数 = 检查数 + 无法解析数。", doc_en="Field count differs from the header.")
+    "报告中读取数 = 检查数 + 无法解析数。",
+    doc_en="A CSV line whose field count differs from the header (an extra delimiter, an unclosed "
+    "quote) cannot be read; it counts as read but is not checked, so rows read = rows checked + "
+    "rows that cannot be parsed.",
+    fix_zh="检查该行：文本字段中的逗号/竖线须用双引号括起，引号须成对；修正导出程序后重新导出。",
+    fix_en="Look at the line: a delimiter inside a text field must be quoted and quotes must be "
+    "paired; fix the exporter and export again.",
+    example_fail="CSV 第 5 行 med_list_name=阿莫西林胶囊,0.25g（逗号未加引号，字段数比表头多 1）",
+    example_pass="同一行写成 med_list_name=\"阿莫西林胶囊,0.25g\"（加双引号，字段数与表头一致）")
 BAD_NUMBER = rule(
     "YBQC-ST-003", "structure", "error", "金额/数量不是数字", "amount or quantity is not a number",
     "{field} 的值 “{value}” 不是数字", "{field} value '{value}' is not a number",
-    doc_zh="数值型字段（金额、数量、单价、年龄）必须是普通数字，不能含千分位、单位或文字。")
+    doc_zh="数值型字段（金额、数量、单价、年龄）必须是普通数字，不能含千分位、单位或文字：接口中这些字段是数值型，金额核对也依赖它们。",
+    doc_en="Numeric fields (amounts, quantities, prices, ages) must be plain numbers, without "
+    "thousands separators, units or words: the interface types them as numbers, and the amount "
+    "checks depend on them.",
+    fix_zh="导出时按数值输出，去掉千分位逗号、“元”“盒”等单位和其他文字。",
+    fix_en="Export the field as a plain number: drop thousands separators, units such as 元 or 盒, "
+    "and any text.",
+    example_fail="det_item_fee_sumamt=1,234.50 或 cnt=2盒",
+    example_pass="det_item_fee_sumamt=1234.50, cnt=-2（负数的退费数量也是数字）")
 BAD_DATETIME = rule(
     "YBQC-ST-004", "structure", "error", "日期时间无法解析", "date/time cannot be parsed",
     "{field} 的值 “{value}” 不是有效日期时间（应为 yyyy-MM-dd HH:mm:ss）",
-    "{field} value '{value}' is not a valid date/time (expected yyyy-MM-dd HH:mm:ss)")
+    "{field} value '{value}' is not a valid date/time (expected yyyy-MM-dd HH:mm:ss)",
+    doc_zh="日期时间字段须为有效日期（接口格式 yyyy-MM-dd HH:mm:ss，也接受 yyyyMMdd 等常见写法）；"
+    "无法解析的时间使就诊期间、年龄等核对失效。",
+    doc_en="Date and time fields must be valid dates (interface format yyyy-MM-dd HH:mm:ss; common "
+    "forms such as yyyyMMdd are accepted too); an unparseable time defeats the visit-period and "
+    "age checks.",
+    fix_zh="改为 yyyy-MM-dd HH:mm:ss 格式的真实日期，检查月份/日期是否越界及文字描述。",
+    fix_en="Write a real date as yyyy-MM-dd HH:mm:ss; look for impossible months or days and words "
+    "in the field.",
+    example_fail="fee_ocur_time=2024-13-05 10:00:00 或 brdy=不详",
+    example_pass="fee_ocur_time=2024/03/05 10:00（另一种可识别写法）或 brdy=19800105")
 MANGLED_CODE = rule(
     "YBQC-ST-005", "structure", "error", "编码被表格软件转成了数字", "code was turned into a number",
     "{field} 的值 “{value}” 像是被 Excel 转成了数字（科学计数法或带 .0），编码可能已丢失前导零",
     "{field} value '{value}' looks converted to a number by a spreadsheet (scientific notation or a "
-    "trailing .0); leading zeros may be lost", doc_zh="编码必须按文本保存。国家编码如 001102000010000 "
+    "trailing .0); leading zeros may be lost",
+    doc_en="Codes must be stored as text. A national code such as 001102000010000 that became "
+    "1102000010000 or 1.10E+12 in a spreadsheet no longer matches the catalogue.",
+    fix_zh="从 HIS 重新导出，或在 Excel 中把该列设为“文本”后再粘贴/导入；不要用 Excel 打开后直接另存 CSV。",
+    fix_en="Export again from the HIS, or set the column to Text in Excel before pasting; do not "
+    "open the CSV in Excel and save it again.",
+    example_fail="med_list_codg=1.10E+12 或 feedetl_sn=123.0",
+    example_pass="med_list_codg=001102000010000（文本，前导零保留）",
+    doc_zh="编码必须按文本保存。国家编码如 001102000010000 "
     "变成 1102000010000 或 1.10E+12 后无法与目录匹配。")
 UNKNOWN_HEADER = rule(
     "YBQC-ST-007", "structure", "info", "表头未识别，该列未被检查", "header not recognised; column not checked",
