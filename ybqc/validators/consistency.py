@@ -29,7 +29,7 @@ REFUND = rule(
     "YBQC-CON-002", "consistency", "warning", "退费行缺少原费用流水号", "refund without init_feedetl_sn",
     "数量为负（{value}）的退费行没有填写原费用流水号 init_feedetl_sn",
     "a refund row (cnt {value}) has no init_feedetl_sn", tables=("feedetail",),
-    doc_zh="接口规范：退单时数量填写负数，并填写原费用流水号，平台据此冲销原明细。",
+    doc_zh="接口规范：退单时数量填写负数，并填写原费用流水号，平台据此冲销原明细。导出中没有 init_feedetl_sn 列时本规则不适用（不会把每条退费都报出）。",
     doc_en="Interface rule: a refund has a negative quantity and names the original fee serial "
     "(init_feedetl_sn), which the platform uses to reverse the original line.",
     fix_zh="在退费行的 init_feedetl_sn 中填写被退费用明细的 feedetl_sn；HIS 退费流程须保留原流水号。",

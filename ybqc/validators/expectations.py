@@ -72,7 +72,8 @@ def register_suite_rules(custom: str | None) -> None:
         del REGISTRY[rid]
     for kind in KINDS:
         suite = load_suite(kind, custom)
-        for e in (suite or {}).get("expectations", []):
+        exps = (suite or {}).get("expectations", [])
+        for e in exps:
             m = e["meta"]
             if m["rule"] in REGISTRY:
                 continue     # the first declaration of an ID wins (a suite may reuse it per column)
@@ -81,17 +82,20 @@ def register_suite_rules(custom: str | None) -> None:
                  m.get("message_zh"), m.get("message_en"), tables=(kind,),
                  doc_zh=m.get("doc_zh", ""), doc_en=m.get("doc_en", ""), source=f"suite:{kind}",
                  fix_zh=m.get("fix_zh", ""), fix_en=m.get("fix_en", ""),
-                 **_page_examples(e))
+                 **_page_examples([x for x in exps if x["meta"]["rule"] == m["rule"]]))
 
 
-def _page_examples(e: dict) -> dict:
-    """The rule page's examples from the expectation's own tested examples (meta.examples)."""
+def _page_examples(exps: list[dict]) -> dict:
+    """The rule page's examples from the rule's first expectation that carries tested examples
+    (meta.examples), so a facility's reordered suite still shows them."""
+    e = next((x for x in exps if (x.get("meta") or {}).get("examples")), exps[0])
     ex = (e.get("meta") or {}).get("examples") or {}
     col = (e.get("kwargs") or {}).get("column", "")
 
     def show(values):
         vals = [v for v in (values or [])[:3]]
-        return "、".join(f"{col}={'（空）' if v in (None, '') else v}" for v in vals)
+        return "、".join(f"{col}={'（空）' if v in (None, '') else ('（空格）' if not str(v).strip() else v)}"
+                        for v in vals)
     return {"example_fail": show(ex.get("fail")), "example_pass": show(ex.get("pass"))}
 
 
