@@ -72,6 +72,9 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--expectations", metavar="DIR", help="机构自己的期望套件文件夹（<kind>.json）")
     c.add_argument("--cache-dir", metavar="DIR", help="解析缓存目录（默认 ~/.cache/ybqc）")
     c.add_argument("--no-progress", action="store_true", help="不显示进度条")
+    # issue 10: the facility's level for the 两库 机构等级 rules (b5)
+    c.add_argument("--facility-level", choices=("一级", "二级", "三级"),
+                   help="本机构等级（两库 限定机构等级规则需要；也可在 ybqc.toml 设置 facility_level）")
 
     r = sub.add_parser("rules", help="列出规则 / list the rules")
     r.add_argument("rule", nargs="?", help="规则编号，显示详细说明")
@@ -138,7 +141,8 @@ def cmd_check(args) -> int:
                           mask=False if args.no_mask else None, select=args.select, ignore=args.ignore,
                           catalogs=args.catalog, dictionaries=args.dictionary,
                           expectations=args.expectations, columns=args.columns,
-                          kinds=_kind_pairs(args.kind), cache_dir=args.cache_dir)
+                          kinds=_kind_pairs(args.kind), cache_dir=args.cache_dir,
+                          facility_level=args.facility_level)
     fmts = _formats(args)
     if not cfg.mask:
         print("ybqc: 警告：--no-mask 已开启，报告将包含未脱敏的姓名、证件号等个人信息",

@@ -46,6 +46,10 @@ DEFAULT_THRESHOLDS = {
 }
 
 
+#: issue 10: the facility levels facility_level accepts (lowest first)
+FACILITY_LEVELS = ("一级", "二级", "三级")
+
+
 @dataclass
 class Config:
     fail_on: str = "error"
@@ -62,6 +66,9 @@ class Config:
     kinds: dict[str, str] = field(default_factory=dict)     # path -> kind (from --kind)
     cache_dir: str | None = None
     source: str | None = None                               # the ybqc.toml read, if any
+    # issue 10: the facility's level (一级/二级/三级) for the b5 / 诊疗限制 机构限制 rules;
+    # unset means those rules are not applicable (never a guess)
+    facility_level: str | None = None
 
     def threshold(self, name: str) -> float:
         return float(self.thresholds.get(name, DEFAULT_THRESHOLDS.get(name, 0)))
@@ -78,6 +85,10 @@ def _check(cfg: Config) -> Config:
                          f"fail_on must be error, warning or never, not {cfg.fail_on}")
     if cfg.lang not in ("zh", "en"):
         raise InputError(f"lang 只能是 zh 或 en，而不是 {cfg.lang}", f"lang must be zh or en, not {cfg.lang}")
+    # issue 10: facility_level
+    if cfg.facility_level is not None and cfg.facility_level not in FACILITY_LEVELS:
+        raise InputError(f"facility_level 只能是 一级 / 二级 / 三级，而不是 {cfg.facility_level}",
+                         f"facility_level must be 一级, 二级 or 三级, not {cfg.facility_level}")
     for rid, sev in cfg.severity.items():
         if sev not in SEVERITIES:
             raise InputError(f"规则 {rid} 的级别 {sev} 无效（error/warning/info）",
