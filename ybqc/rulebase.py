@@ -184,7 +184,7 @@ class _Builder:
                                     "problem": zh, "problem_en": en})
 
     def add(self, kind, path, row, label, **values):
-        name = Path(path).name
+        name = _basename(path)
         lab = label or TYPES[kind]
         values["src"] = f"两库{lab[0]} {name} 第{row + 1}行"
         values["src_en"] = f"NHSA {lab[1]} {name} row {row + 1}"
@@ -247,6 +247,18 @@ class _Builder:
             self.add(kind, path, row, None, code=code, name=name, days=d)
 
 
+@lru_cache(maxsize=256)
+def _basename(path: str) -> str:
+    return Path(path).name
+
+
+def _records(frame: pd.DataFrame) -> list[dict]:
+    """Rows as dicts of plain Python values (much faster than to_dict on Arrow-backed text)."""
+    cols = list(frame.columns)
+    values = [frame[c].astype(object).tolist() for c in cols]
+    return [dict(zip(cols, vals)) for vals in zip(*values)]
+
+
 def _col(cols, wanted) -> str | None:
     return next((w for w in wanted if w in cols), None)
 
@@ -286,6 +298,8 @@ def parse(tables: list[tuple[str, str, pd.DataFrame]]) -> RuleBase:
         tk = _table_kind(cols)
         if tk is None:
             continue
+        if tk == "typed" and not _has_types(frame):
+            continue                      # batch 1 (限定性别/年龄 only): item_restrictions reads it
         label = f"{path}#{sheet}" if sheet else path
         missing = [alts[0] for alts in REQUIRED.get(tk, ()) if not _col(cols, alts)]
         if missing:
@@ -293,10 +307,16 @@ def parse(tables: list[tuple[str, str, pd.DataFrame]]) -> RuleBase:
                       f"缺少列 {'、'.join(missing)}（{TYPES[TABLE_TYPE[tk]][0]}规则表），整张表未使用",
                       f"missing column {', '.join(missing)}; the whole table is not used")
             continue
-        records = frame.to_dict("records")
+        records = _records(frame)
         {"b7": _b7, "b8_cycle": _b8_cycle, "b8_frequency": _b8_frequency, "b8_course": _b8_course,
          "sil": _sil, "typed": _typed_table}[tk](b, label, cols, records)
     return b.finish()
+
+
+def _has_types(frame: pd.DataFrame) -> bool:
+    """Does a 限定类型 table hold anything but batch 1's 性别/年龄 types?"""
+    kinds = {str(v) for v in frame["限定类型"].dropna().unique().tolist()}
+    return any("性别" not in k and "年龄" not in k for k in kinds)
 
 
 def _code(b, kind, path, i, raw, key):
@@ -540,7 +560,6 @@ def fees(ctx) -> pd.DataFrame:
 def _build_fees(ctx) -> pd.DataFrame:
     codes = for_run(ctx).codes()
     parts = []
-    from .validators.base import isin  # noqa: PLC0415 (the shared fast look-up)
     for ti, t in enumerate(ctx.all_tables):
         if t.kind != "feedetail" or "med_list_codg" not in t.frame.columns or not codes:
             continue
@@ -581,27 +600,36 @@ def _build_fees(ctx) -> pd.DataFrame:
     return f.reset_index(drop=True)
 
 
+def isin(s, values):
+    from .validators.base import isin as fast_isin  # the shared fast look-up
+    return fast_isin(s, values)
+
+
 def _net_refunds(f: pd.DataFrame, refund: np.ndarray, net_cnt: np.ndarray, net_amt: np.ndarray):
     """Take each refund's cnt and amount off the row it reverses (in place)."""
     pos = np.flatnonzero(~refund)
-    key = pd.Series(pos, index=pd.MultiIndex.from_arrays(
-        [f["mdtrt_id"].to_numpy()[pos], f["feedetl_sn"].to_numpy()[pos]])).groupby(level=[0, 1]).first()
-    mid, init = f["mdtrt_id"].to_numpy(), f["init_feedetl_sn"].to_numpy()
-    code, tm = f["med_list_codg"].to_numpy(), f["time"].to_numpy()
-    left = []
-    for i in np.flatnonzero(refund):
-        j = key.get((mid[i], init[i])) if init[i] is not None else None
-        if j is not None and code[j] == code[i]:
-            net_cnt[j] += net_cnt[i]
-            net_amt[j] += net_amt[i]
-        else:
-            left.append(i)
+    neg = np.flatnonzero(refund)
+    orig = pd.DataFrame({"j": pos, "mdtrt_id": f["mdtrt_id"].to_numpy()[pos],
+                         "sn": f["feedetl_sn"].to_numpy()[pos],
+                         "code": f["med_list_codg"].to_numpy()[pos]}).drop_duplicates(["mdtrt_id", "sn"])
+    ref = pd.DataFrame({"i": neg, "mdtrt_id": f["mdtrt_id"].to_numpy()[neg],
+                        "sn": f["init_feedetl_sn"].to_numpy()[neg], "code": f["med_list_codg"].to_numpy()[neg]})
+    m = ref.merge(orig[orig["sn"].notna()], on=["mdtrt_id", "sn", "code"], how="left")
+    hit = (m["j"].notna() & m["sn"].notna()).to_numpy()
+    i_hit, j_hit = m["i"].to_numpy()[hit], m["j"].to_numpy()[hit].astype(np.int64)
+    np.add.at(net_cnt, j_hit, net_cnt[i_hit])
+    np.add.at(net_amt, j_hit, net_amt[i_hit])
+    left = m["i"].to_numpy()[~hit].tolist()
+    mid, code, tm = f["mdtrt_id"].to_numpy(), f["med_list_codg"].to_numpy(), f["time"].to_numpy()
     if not left:
         return
     # without (a usable) init_feedetl_sn: the latest earlier charge of the item in the visit
-    by = {}
-    for j in pos:
-        by.setdefault((mid[j], code[j]), []).append(j)
+    want = {(mid[i], code[i]) for i in left}
+    near = pos[isin(pd.Series(mid[pos]), {k[0] for k in want}) & isin(pd.Series(code[pos]), {k[1] for k in want})]
+    by: dict[tuple, list[int]] = {}
+    for j in near:
+        if (mid[j], code[j]) in want:
+            by.setdefault((mid[j], code[j]), []).append(j)
     for i in left:
         cands = [j for j in by.get((mid[i], code[i]), []) if net_cnt[j] > 1e-9]
         if not cands:

@@ -1,0 +1,102 @@
+"""Speed of the 两库 rule-base checks (issue 10) on the foundation benchmark's upload.
+
+    python benchmarks/bench_rulebase.py --rows 1000000 --rules ../shared/data/nhsa_rules [--keep DIR] [--runs 2]
+    python benchmarks/bench_rulebase.py --rows 200000 --rules ../shared/data/nhsa_rules --stages
+
+Generates (or reuses, --keep) the upload of benchmarks/gen_upload.py exactly as bench_check.py
+does, then times `ybqc check DIR --format json` as a child process, alternating, in the same
+session on the same data:
+
+  base       no --catalog (the foundation benchmark, bench_check.py)
+  batch1     --catalog RULES --ignore YBQC-RB (the rule tables loaded, batch 1 sex/age only)
+  all        --catalog RULES (all eight batches: batch 1 and the YBQC-RB checks)
+
+and prints the best wall time of each, the overhead of `all` over `base` (the issue's budget:
+<= 20%) and of `all` over `batch1` (the YBQC-RB checks alone), the YBQC-RB findings by rule, and a
+last line `BENCH {json}`. --stages instead runs `all` in-process with a timer around each stage
+(bench_check.py --stages), so the time of each rule-base check shows.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+import bench_check  # noqa: E402
+
+CONFIGS = {"base": [], "batch1": ["--ignore", "YBQC-RB"], "all": []}
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--rows", type=int, default=1_000_000)
+    p.add_argument("--rules", required=True, help="folder of the NHSA rule tables (两库 b1-b8)")
+    p.add_argument("--keep", metavar="DIR", help="generate into DIR (or reuse it) and keep it")
+    p.add_argument("--encoding", default="gb18030")
+    p.add_argument("--seed", type=int, default=20240601)
+    p.add_argument("--runs", type=int, default=1, help="timed runs per configuration (best reported)")
+    p.add_argument("--stages", action="store_true", help="time each stage of the `all` run in-process")
+    a = p.parse_args(argv)
+
+    rules = str(Path(a.rules).resolve())
+    tmp = tempfile.mkdtemp(prefix="ybqc-bench-rb-")
+    folder = a.keep or os.path.join(tmp, "data")
+    out_json = os.path.join(tmp, "report.json")
+    try:
+        manifest = bench_check.ensure_data(a.rows, folder, a.encoding, a.seed)
+        print(f"data: {folder} ({a.rows:,} fee rows, {manifest.get('visits', '?'):,} visits)")
+        base_args = bench_check.check_args
+        if a.stages:
+            bench_check.check_args = lambda f, o: [*base_args(f, o), "--catalog", rules]
+            return bench_check.stage_times(folder, out_json, os.path.join(tmp, "cache"))
+        exe = bench_check.ybqc_exe()
+        best: dict[str, dict] = {}
+        for i in range(max(1, a.runs)):
+            for name, extra in CONFIGS.items():
+                cat = [] if name == "base" else ["--catalog", rules]
+                bench_check.check_args = lambda f, o, x=cat + extra: [*base_args(f, o), *x]
+                load = os.getloadavg()[0]
+                r = bench_check.time_check(exe, folder, out_json, os.path.join(tmp, f"cache-{name}-{i}"))
+                if r["rc"] not in (0, 1):
+                    sys.stderr.write(r["stderr"])
+                    return r["rc"] if r["rc"] in (2, 3) else 3
+                rep = bench_check.read_report(out_json)
+                with open(out_json, encoding="utf-8") as fh:
+                    doc = json.load(fh)
+                r.update(load=load, findings=rep["findings"],
+                         rb={k: v for k, v in rep["by_rule"].items() if k.startswith("YBQC-RB")},
+                         summary=doc.get("aggregates", {}).get("rulebase", []))
+                print(f"run {i + 1} {name:<6}: wall {r['wall']:.2f} s, cpu {r['user'] + r['sys']:.1f} s, "
+                      f"peak RSS {r['rss_mb']:.0f} MB, load before {load:.1f}, findings {rep['findings']:,}")
+                if name not in best or r["wall"] < best[name]["wall"]:
+                    best[name] = r
+        b, b1, al = best["base"], best["batch1"], best["all"]
+        over = 100 * (al["wall"] / b["wall"] - 1)
+        over_cpu = 100 * ((al["user"] + al["sys"]) / (b["user"] + b["sys"]) - 1)
+        own = 100 * (al["wall"] / b1["wall"] - 1)
+        print(f"base {b['wall']:.2f} s, batch1 {b1['wall']:.2f} s, all {al['wall']:.2f} s (best of {a.runs})")
+        print(f"all eight batches over the foundation: {over:+.1f}% wall, {over_cpu:+.1f}% cpu (budget +20%)")
+        print(f"YBQC-RB checks over batch 1 alone:      {own:+.1f}% wall")
+        print("YBQC-RB findings: " + ", ".join(f"{k} {v:,}" for k, v in al["rb"].items()))
+        for s in al["summary"]:
+            print(f"  {s['rule_type']:<12} {s['rule']}  rules {s['rules_loaded']:>5}  rows {s['rows_checked']:>8,}"
+                  f"  findings {s['findings']:>6,}  amount {s['amount']:>12,.2f}  {s.get('note', '')}")
+        print("BENCH " + json.dumps({
+            "rows": a.rows, "base_s": round(b["wall"], 2), "batch1_s": round(b1["wall"], 2),
+            "all_s": round(al["wall"], 2), "overhead_pct": round(over, 1), "overhead_cpu_pct": round(over_cpu, 1),
+            "rb_over_batch1_pct": round(own, 1), "rb_findings": al["rb"],
+            "load_before": {k: round(v["load"], 2) for k, v in best.items()}, "nproc": os.cpu_count(),
+            "budget_met": over <= 20.0}, ensure_ascii=False))
+        return 0
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
