@@ -2,6 +2,7 @@
 
     python benchmarks/bench_rulebase.py --rows 1000000 --rules ../shared/data/nhsa_rules [--keep DIR] [--runs 2]
     python benchmarks/bench_rulebase.py --rows 200000 --rules ../shared/data/nhsa_rules --stages
+    python benchmarks/bench_rulebase.py --rules ../shared/data/nhsa_rules --quality [--per-type 200]
 
 Generates (or reuses, --keep) the upload of benchmarks/gen_upload.py exactly as bench_check.py
 does, then times `ybqc check DIR --format json` as a child process, alternating, in the same
@@ -13,7 +14,9 @@ session on the same data:
 
 and prints the best wall time of each, the overhead of `all` over `base` (the issue's budget:
 <= 20%) and of `all` over `batch1` (the YBQC-RB checks alone), the YBQC-RB findings by rule, and a
-last line `BENCH {json}`. --stages instead runs `all` in-process with a timer around each stage
+last line `BENCH {json}`. --quality instead generates the labelled set of gen_rulebase.py and
+prints, per rule type, the share of injected breaches found, per category the precision, and the
+share of legitimate neighbours flagged (issue 10: >= 95%, >= 95%, <= 1%). --stages instead runs `all` in-process with a timer around each stage
 (bench_check.py --stages), so the time of each rule-base check shows.
 """
 from __future__ import annotations
@@ -42,7 +45,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--seed", type=int, default=20240601)
     p.add_argument("--runs", type=int, default=1, help="timed runs per configuration (best reported)")
     p.add_argument("--stages", action="store_true", help="time each stage of the `all` run in-process")
+    p.add_argument("--quality", action="store_true", help="found / precision / neighbours on gen_rulebase.py data")
+    p.add_argument("--per-type", type=int, default=200, help="--quality: scenarios per rule type")
     a = p.parse_args(argv)
+    if a.quality:
+        return quality(a.rules, a.per_type, a.seed)
 
     rules = str(Path(a.rules).resolve())
     tmp = tempfile.mkdtemp(prefix="ybqc-bench-rb-")
@@ -93,6 +100,56 @@ def main(argv: list[str] | None = None) -> int:
             "rb_over_batch1_pct": round(own, 1), "rb_findings": al["rb"],
             "load_before": {k: round(v["load"], 2) for k, v in best.items()}, "nproc": os.cpu_count(),
             "budget_met": over <= 20.0}, ensure_ascii=False))
+        return 0
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def quality(rules: str, per_type: int, seed: int) -> int:
+    import csv
+
+    import gen_rulebase
+    from ybqc.config import Config
+    from ybqc.engine import run
+    from ybqc.rules import REGISTRY
+
+    tmp = tempfile.mkdtemp(prefix="ybqc-rb-quality-")
+    try:
+        info = gen_rulebase.generate(rules, tmp, per_type, seed)
+        with open(os.path.join(tmp, ".labels.csv"), encoding="utf-8") as fh:
+            labels = {r["feedetl_sn"]: r for r in csv.DictReader(fh)}
+        os.environ.setdefault("YBQC_CACHE_DIR", os.path.join(tmp, "cache"))
+        res = run([tmp], Config(catalogs=[rules], facility_level="二级", select=["YBQC-RB"]))
+        f = res.findings[res.findings["rule"].str.startswith("YBQC-RB-0")]
+        flagged = {(k, r) for k, r in zip(f["key"], f["rule"])}
+        cat = {rid: REGISTRY[rid].category for rid in gen_rulebase.RULE.values()}
+        print(f"data: {info['fee_rows']:,} fee rows, {info['visits']:,} visits, {info['labelled']:,} labelled; "
+              f"{per_type} scenarios per type, seed {seed}")
+        out = {"found": {}, "precision": {}, "neighbours_flagged": None}
+        ok = True
+        for kind, rid in gen_rulebase.RULE.items():
+            br = [sn for sn, l in labels.items() if l["label"] == "breach" and l["type"] == kind]
+            hit = sum((sn, rid) in flagged for sn in br)
+            share = hit / len(br) if br else float("nan")
+            out["found"][kind] = round(share, 4)
+            ok &= share >= 0.95
+            print(f"  {kind:<11} {rid}  found {hit:>5}/{len(br):<5} = {100 * share:6.2f}%")
+        for c in sorted(set(cat.values())):
+            rows = [(k, r) for k, r in flagged if cat.get(r) == c]
+            tp = sum(1 for k, r in rows if labels.get(k, {}).get("label") == "breach"
+                     and cat.get(labels[k]["rule"]) == c)
+            prec = tp / len(rows) if rows else float("nan")
+            out["precision"][c] = round(prec, 4)
+            ok &= prec >= 0.95
+            print(f"  category {c:<14} precision {tp:>5}/{len(rows):<5} = {100 * prec:6.2f}%")
+        nb = [sn for sn, l in labels.items() if l["label"] == "neighbour"]
+        keys = {k for k, _ in flagged}
+        bad = [sn for sn in nb if sn in keys]
+        share = len(bad) / len(nb)
+        out["neighbours_flagged"] = round(share, 4)
+        ok &= share <= 0.01
+        print(f"  neighbours flagged {len(bad)}/{len(nb)} = {100 * share:.2f}%")
+        print("QUALITY " + json.dumps({**out, "targets_met": ok, "seed": seed, "per_type": per_type}))
         return 0
     finally:
         shutil.rmtree(tmp, ignore_errors=True)

@@ -23,6 +23,7 @@ FISH_OIL, ANGONG = "XB05BAU005B002010101415", "ZA07AAA0061010100166"            
 SHENMAI = "ZA09HAC0101010102129"                                                 # b5 二级
 RABIES, DINOPROSTONE = "XJ07BGR030B001010101119", "XG02ADD082D003010179504"      # b3 工伤 / 生育
 OP_MAIN, OP_SECOND = "003310010140000", "003310010160000"                        # b2 胃肠手术组
+NIANLIAN, NEIFAN = "003310030080000", "003313030240000"     # b2: 肠粘连松解术 is in two groups
 
 
 def fee(code, when="2025-03-02 10:00:00", **kw):
@@ -203,6 +204,26 @@ def test_second_operation_at_full_price(tmp_path):
     h = hits(r, "YBQC-RB-009")
     assert h["key"].tolist() == ["F3"]
     assert "900" in h["message"].iloc[0] and "胃肠手术组" in h["message"].iloc[0]
+
+
+def test_an_operation_in_two_groups_is_second_in_either(tmp_path):
+    visits = [dict(VISIT, dscg_time="2025-04-30 09:00:00"), dict(VISIT, mdtrt_id="M2", setl_id="S2")]
+    r = run(tmp_path, [fee(NIANLIAN, mdtrt_id="M2", det_item_fee_sumamt="600.00", pric="600.00"),
+                       fee(NEIFAN, "2025-03-03 09:00:00", det_item_fee_sumamt="800.00", pric="800.00"),
+                       fee(NIANLIAN, "2025-03-03 10:00:00", det_item_fee_sumamt="600.00", pric="600.00")],
+            visits)
+    assert keys(r, "YBQC-RB-009") == ["F3"]       # second to 子宫内翻复位术 in 女性生殖系统手术组
+
+
+def test_a_discounted_second_operation_is_no_full_price(tmp_path):
+    # 肠粘连松解术 discounted (300) as second in 女性生殖系统手术组 is alone in 胃肠手术组 that day:
+    # that does not make 300 its full price, so the discounted charge elsewhere is not flagged
+    r = run(tmp_path, [fee(NEIFAN, "2025-03-03 09:00:00", det_item_fee_sumamt="800.00", pric="800.00"),
+                       fee(NIANLIAN, "2025-03-03 10:00:00", det_item_fee_sumamt="300.00", pric="300.00"),
+                       fee(NEIFAN, "2025-03-06 09:00:00", det_item_fee_sumamt="800.00", pric="800.00"),
+                       fee(NIANLIAN, "2025-03-06 10:00:00", det_item_fee_sumamt="300.00", pric="300.00")])
+    assert keys(r, "YBQC-RB-009") == []
+    assert r.outcomes["YBQC-RB-009"].status == "not_applicable"      # no full price to compare with
 
 
 def test_second_operation_without_a_full_price_is_not_applicable(tmp_path):

@@ -24,7 +24,7 @@ def test_hand_written_tables_parse_into_every_rule_type():
     rb = parsed(RB)
     assert {k: rb.loaded(k) for k in rulebase.TYPES} == {
         "duplicate": 4, "frequency": 2, "cycle": 2, "course": 2, "pay_course": 2, "setting": 2,
-        "level": 1, "insurance": 2, "main_sec": 2}
+        "level": 1, "insurance": 2, "main_sec": 5}
     assert rb.problems == {}
     dup = rb.frame("duplicate").set_index("code")
     assert dup.loc["001102000030000", "period"] == "day"

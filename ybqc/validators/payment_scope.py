@@ -221,26 +221,32 @@ def main_secondary(ctx):
         else:
             rulebase.report(ctx, "main_sec", MAIN_SEC, 0, None)
         return
-    f = f.assign(_grp=f["med_list_codg"].map(r["group"]))
+    # an operation may belong to several groups (肠粘连松解术: 胃肠, 经腹直肠, 肝胆, 女性生殖系统)
+    groups = rulebase.for_run(ctx).frame("main_sec")[["code", "group"]].drop_duplicates()
+    f = f.reset_index().rename(columns={"index": "_fi"}).merge(
+        groups.rename(columns={"code": "med_list_codg", "group": "_grp"}), on="med_list_codg", how="inner")
     key = ["mdtrt_id", "day", "_grp"]
     f = f.sort_values([*key, "unit", "time"], ascending=[True, True, True, False, True], kind="stable")
     ncodes = f.groupby(key)["med_list_codg"].transform("nunique")
     is_main = ~f.duplicated(key)
     main_code = f.groupby(key)["med_list_codg"].transform("first")
     tol = ctx.config.threshold("amount_tolerance")
-    full = f[(ncodes == 1) | is_main].groupby("med_list_codg")["unit"].max()
     cand = (ncodes > 1) & ~is_main & (f["med_list_codg"] != main_code)
+    # the full price: as the only or the main operation, and second in no other group that day
+    second = f["_fi"].isin(set(f.loc[cand, "_fi"]))
+    full = f[((ncodes == 1) | is_main) & ~second].groupby("med_list_codg")["unit"].max()
     ref = f["med_list_codg"].map(full)
     known = cand & ref.notna()
     if cand.any() and not known.any():
         ctx.not_applicable(MAIN_SEC, "需要该手术作为主手术或单独收费时的全价（本次上传中没有）")
         rulebase.summarise(ctx, "main_sec", MAIN_SEC, 0, 0, 0.0, "没有全价可比")
         return
-    bad = (known & (f["unit"] >= ref - tol)).to_numpy()
-    b = f[bad].reset_index(drop=True)
+    idx = np.flatnonzero((known & (f["unit"] >= ref - tol)).to_numpy())
+    idx = idx[~pd.Series(f["_fi"].to_numpy()[idx]).duplicated().to_numpy()]    # once per fee row
+    b = f.iloc[idx].reset_index(drop=True)
     codes = b["med_list_codg"]
-    mc = main_code[bad].reset_index(drop=True)
+    mc = main_code.iloc[idx].reset_index(drop=True)
     params = {**_common(r, codes), "group": b["_grp"], "main_code": mc,
               "main_name": mc.map(r["name"]).fillna("（名称未知）"), "unit": b["unit"].round(2),
-              "full": pd.Series(ref.to_numpy()[bad]).round(2)}
-    rulebase.report(ctx, "main_sec", MAIN_SEC, int(known.sum()), b, params)
+              "full": pd.Series(ref.to_numpy()[idx]).round(2)}
+    rulebase.report(ctx, "main_sec", MAIN_SEC, int(f.loc[known, "_fi"].nunique()), b, params)
