@@ -553,7 +553,8 @@ def fees(ctx) -> pd.DataFrame:
 
     Columns: _t, _row, the FEE_TEXT fields, time (datetime64), day (days since the epoch, -1
     when the time is unknown), person (psn_no, else mdtrt_id), cnt, amt, unit (amount / cnt of
-    the row as charged), net_cnt, net_amt. Only rows with net_cnt > 0 are returned."""
+    the row as charged), net_cnt, net_amt, and vid / pid (integer ids of the visit and the person,
+    for fast grouping). Only rows with net_cnt > 0 are returned."""
     return ctx.memo("rulebase_fees", lambda: _build_fees(ctx))
 
 
@@ -578,7 +579,7 @@ def _build_fees(ctx) -> pd.DataFrame:
         parts.append(part)
     if not parts:
         cols = [*FEE_TEXT, "cnt", "amt", "pric", "time", "_t", "_row", "day", "person", "unit",
-                "net_cnt", "net_amt"]
+                "net_cnt", "net_amt", "vid", "pid"]
         return pd.DataFrame({c: pd.Series(dtype=object) for c in cols})
     f = pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0]
     f["time"] = pd.to_datetime(f["time"])
@@ -594,9 +595,9 @@ def _build_fees(ctx) -> pd.DataFrame:
     f = f[~refund & (net_cnt > 1e-9)]
     ns = f["time"].to_numpy(dtype="datetime64[ns]")
     day = ns.astype("datetime64[D]").astype(np.int64)
-    f = f.assign(day=np.where(np.isnat(ns), -1, day),
-                 person=f["psn_no"].where(f["psn_no"].notna(), f["mdtrt_id"]),
-                 unit=f["amt"] / f["cnt"])
+    person = f["psn_no"].where(f["psn_no"].notna(), f["mdtrt_id"])
+    f = f.assign(day=np.where(np.isnat(ns), -1, day), person=person, unit=f["amt"] / f["cnt"],
+                 vid=pd.factorize(f["mdtrt_id"])[0], pid=pd.factorize(person)[0])
     return f.reset_index(drop=True)
 
 
@@ -607,11 +608,14 @@ def isin(s, values):
 
 def _net_refunds(f: pd.DataFrame, refund: np.ndarray, net_cnt: np.ndarray, net_amt: np.ndarray):
     """Take each refund's cnt and amount off the row it reverses (in place)."""
-    pos = np.flatnonzero(~refund)
     neg = np.flatnonzero(refund)
-    orig = pd.DataFrame({"j": pos, "mdtrt_id": f["mdtrt_id"].to_numpy()[pos],
-                         "sn": f["feedetl_sn"].to_numpy()[pos],
-                         "code": f["med_list_codg"].to_numpy()[pos]}).drop_duplicates(["mdtrt_id", "sn"])
+    sn_all = f["feedetl_sn"].to_numpy()
+    inits = {x for x in f["init_feedetl_sn"].to_numpy()[neg].tolist() if x is not None}
+    pos = np.flatnonzero(~refund)
+    pos_ref = pos[isin(pd.Series(sn_all[pos]), inits)] if inits else pos[:0]
+    orig = pd.DataFrame({"j": pos_ref, "mdtrt_id": f["mdtrt_id"].to_numpy()[pos_ref],
+                         "sn": sn_all[pos_ref],
+                         "code": f["med_list_codg"].to_numpy()[pos_ref]}).drop_duplicates(["mdtrt_id", "sn"])
     ref = pd.DataFrame({"i": neg, "mdtrt_id": f["mdtrt_id"].to_numpy()[neg],
                         "sn": f["init_feedetl_sn"].to_numpy()[neg], "code": f["med_list_codg"].to_numpy()[neg]})
     m = ref.merge(orig[orig["sn"].notna()], on=["mdtrt_id", "sn", "code"], how="left")

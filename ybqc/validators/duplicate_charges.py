@@ -54,15 +54,15 @@ def duplicate_charges(ctx):
     s = secs.reset_index().rename(columns={"index": "fi"})
     s = s.merge(rules, left_on="med_list_codg", right_on="code", how="inner")
     m = mains.reset_index().rename(columns={"index": "mi"})
-    m = m[["mi", "mdtrt_id", "med_list_codg", "time", "day", "feedetl_sn"]].rename(
+    m = m[["mi", "vid", "med_list_codg", "time", "day", "feedetl_sn"]].rename(
         columns={"med_list_codg": "main_code", "time": "m_time", "day": "m_day", "feedetl_sn": "main_sn"})
     timed = s["day"] >= 0
     checked = int(s.loc[timed | (s["period"] == "visit"), "fi"].nunique())
     hits = []
     for period, g in s.groupby("period", sort=False):
         if period == "visit":
-            mm = m.sort_values(["m_time"]).drop_duplicates(["mdtrt_id", "main_code"])
-            j = g.merge(mm, on=["mdtrt_id", "main_code"], how="inner")
+            mm = m.sort_values(["m_time"]).drop_duplicates(["vid", "main_code"])
+            j = g.merge(mm, on=["vid", "main_code"], how="inner")
         elif period in ("day", "hour"):
             g = g[g["day"] >= 0]
             mt = m[m["m_day"] >= 0]
@@ -71,11 +71,11 @@ def duplicate_charges(ctx):
             else:
                 g = g.assign(k=g["time"].dt.floor("h"))
                 mt = mt.assign(k=mt["m_time"].dt.floor("h"))
-            mt = mt.sort_values("m_time").drop_duplicates(["mdtrt_id", "main_code", "k"])
-            j = g.merge(mt, on=["mdtrt_id", "main_code", "k"], how="inner")
+            mt = mt.sort_values("m_time").drop_duplicates(["vid", "main_code", "k"])
+            j = g.merge(mt, on=["vid", "main_code", "k"], how="inner")
         else:                                   # within N hours
             g = g[g["day"] >= 0]
-            j = g.merge(m[m["m_day"] >= 0], on=["mdtrt_id", "main_code"], how="inner")
+            j = g.merge(m[m["m_day"] >= 0], on=["vid", "main_code"], how="inner")
             gap = (j["time"] - j["m_time"]).abs()
             j = j[gap < pd.to_timedelta(j["hours"], unit="h")]
         hits.append(j[j["fi"] != j["mi"]])

@@ -121,8 +121,8 @@ def frequency_limits(ctx):
     if f is None:
         return
     r = rules.set_index("code")
-    f = f.sort_values(["mdtrt_id", "med_list_codg", "day", "time", "_row"], kind="stable")
-    grp = [f["mdtrt_id"], f["med_list_codg"], f["day"]]
+    f = f.sort_values(["vid", "med_list_codg", "day", "time", "_row"], kind="stable")
+    grp = [f["vid"], f["med_list_codg"], f["day"]]
     cum = f.groupby(grp, sort=False)["net_cnt"].cumsum()
     total = f.groupby(grp, sort=False)["net_cnt"].transform("sum")
     limit = f["med_list_codg"].map(r["limit"]).astype(float)
@@ -144,8 +144,8 @@ def cycle_limits(ctx):
     f = _timed(ctx, "cycle", CYCLE, set(rules["code"]))
     if f is None:
         return
-    f = f.sort_values(["person", "med_list_codg", "time", "_row"], kind="stable")
-    person, code = f["person"].to_numpy(), f["med_list_codg"].to_numpy()
+    f = f.sort_values(["pid", "med_list_codg", "time", "_row"], kind="stable")
+    person, code = f["pid"].to_numpy(), f["med_list_codg"].to_numpy()
     day, cnt = f["day"].to_numpy(), f["net_cnt"].to_numpy()
     by_code: dict[str, list] = {}
     for rr in rules.itertuples(index=False):
@@ -168,7 +168,7 @@ def cycle_limits(ctx):
                         seen.add(i)
                         last = max(d for d, _ in paid) if paid else day[i]
                         out_i.append(i)
-                        out["last"].append(_date(np.array([last]))[0])
+                        out["last"].append(last)
                         out["gap"].append(int(day[i] - last))
                         for k in ("days", "limit", "src", "src_en"):
                             out[k].append(getattr(rr, k))
@@ -179,6 +179,7 @@ def cycle_limits(ctx):
                     paid.append((day[i], cnt[i]))
         start = end
     bad = f.iloc[out_i].reset_index(drop=True)
+    out["last"] = _date(np.asarray(out["last"], dtype=np.int64))
     params = {k: pd.Series(v) for k, v in out.items()}
     params["day"] = pd.Series(_date(bad["day"].to_numpy()))
     rulebase.report(ctx, "cycle", CYCLE, len(f), bad, params)
@@ -191,7 +192,7 @@ def _course(ctx, kind, rule_, group_of) -> None:
         return
     r = rules.set_index("code")
     f = f.assign(_g=group_of(f, r))
-    first = f.groupby(["person", "_g"])["day"].transform("min")
+    first = f.groupby(["pid", "_g"])["day"].transform("min")
     nth = (f["day"] - first + 1).to_numpy()
     days = f["med_list_codg"].map(r["days"]).to_numpy(dtype=float)
     beyond = nth > days

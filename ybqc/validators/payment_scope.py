@@ -134,7 +134,7 @@ def care_setting(ctx):
     mt = f["med_type"]
     if mt.isna().any() and ctx.has("setlinfo"):
         mt = mt.where(mt.notna(), f["mdtrt_id"].map(rulebase.setl(ctx)["med_type"]))
-    care = mt.map(care_of)
+    care = mt.map({u: care_of(u) for u in mt.dropna().unique().tolist()})
     known = care.notna()
     if len(f) and not known.any():
         ctx.not_applicable(SETTING, "需要费用明细或结算清单的医疗类别 med_type（1x 门诊、2x 住院）")
@@ -225,7 +225,7 @@ def main_secondary(ctx):
     groups = rulebase.for_run(ctx).frame("main_sec")[["code", "group"]].drop_duplicates()
     f = f.reset_index().rename(columns={"index": "_fi"}).merge(
         groups.rename(columns={"code": "med_list_codg", "group": "_grp"}), on="med_list_codg", how="inner")
-    key = ["mdtrt_id", "day", "_grp"]
+    key = ["vid", "day", "_grp"]
     f = f.sort_values([*key, "unit", "time"], ascending=[True, True, True, False, True], kind="stable")
     ncodes = f.groupby(key)["med_list_codg"].transform("nunique")
     is_main = ~f.duplicated(key)
