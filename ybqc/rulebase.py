@@ -584,6 +584,8 @@ def _build_fees(ctx) -> pd.DataFrame:
     f = pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0]
     f["time"] = pd.to_datetime(f["time"])
     f = f[f["cnt"].notna()].copy()
+    person = f["psn_no"].where(f["psn_no"].notna(), f["mdtrt_id"])
+    f["vid"], f["pid"], f["person"] = pd.factorize(f["mdtrt_id"])[0], pd.factorize(person)[0], person
     net_cnt = f["cnt"].to_numpy(dtype="float64").copy()
     amt = f["amt"].to_numpy(dtype="float64")
     net_amt = np.where(np.isnan(amt), 0.0, amt).copy()
@@ -595,9 +597,7 @@ def _build_fees(ctx) -> pd.DataFrame:
     f = f[~refund & (net_cnt > 1e-9)]
     ns = f["time"].to_numpy(dtype="datetime64[ns]")
     day = ns.astype("datetime64[D]").astype(np.int64)
-    person = f["psn_no"].where(f["psn_no"].notna(), f["mdtrt_id"])
-    f = f.assign(day=np.where(np.isnat(ns), -1, day), person=person, unit=f["amt"] / f["cnt"],
-                 vid=pd.factorize(f["mdtrt_id"])[0], pid=pd.factorize(person)[0])
+    f = f.assign(day=np.where(np.isnat(ns), -1, day), unit=f["amt"] / f["cnt"])
     return f.reset_index(drop=True)
 
 
@@ -611,7 +611,9 @@ def _net_refunds(f: pd.DataFrame, refund: np.ndarray, net_cnt: np.ndarray, net_a
     neg = np.flatnonzero(refund)
     sn_all = f["feedetl_sn"].to_numpy()
     inits = {x for x in f["init_feedetl_sn"].to_numpy()[neg].tolist() if x is not None}
-    pos = np.flatnonzero(~refund)
+    # only the visits that have a refund (integer ids: cheap), then the serials they name
+    vid = f["vid"].to_numpy()
+    pos = np.flatnonzero(~refund & np.isin(vid, np.unique(vid[neg])))
     pos_ref = pos[isin(pd.Series(sn_all[pos]), inits)] if inits else pos[:0]
     orig = pd.DataFrame({"j": pos_ref, "mdtrt_id": f["mdtrt_id"].to_numpy()[pos_ref],
                          "sn": sn_all[pos_ref],
