@@ -221,20 +221,20 @@ class _Builder:
         if kind == "main_sec":
             self.add(kind, path, row, None, code=code, name=name, group=value)
         elif kind == "insurance":
-            ins = "工伤" if "工伤" in value else "生育" if "生育" in value else None
+            ins = _insurance(value)
             if ins is None:
                 return self.problem(kind, path, row, name, column, value,
                                     f"限定对象“{value}”不是 工伤 或 生育", f"'{value}' is not 工伤 or 生育")
             self.add(kind, path, row, None, code=code, name=name, insurance=ins)
         elif kind == "setting":
-            s = "住院" if "住院" in value else "门诊" if "门诊" in value else None
+            s = _setting(value)
             if s is None:
                 return self.problem(kind, path, row, name, column, value,
                                     f"就医方式“{value}”不是 住院 或 门诊", f"'{value}' is not 住院 or 门诊")
             self.add(kind, path, row, None, code=code, name=name, setting=s,
                      emergency=bool(desc and "急诊" in desc and s == "住院"))
         elif kind == "level":
-            lv = next((n for w, n in LEVELS.items() if w in value), None)
+            lv = _level(value)
             if lv is None:
                 return self.problem(kind, path, row, name, column, value,
                                     f"机构等级“{value}”不是 一级/二级/三级", f"'{value}' is not 一级/二级/三级")
@@ -433,6 +433,25 @@ def _b8_course(b, path, cols, records):
             b.add("cycle", path, i, TYPES["course"], code=code, name=name, limit=1.0, days=7.0)
 
 
+def _insurance(v: str) -> str | None:
+    return "工伤" if "工伤" in v else "生育" if "生育" in v else None
+
+
+def _setting(v: str) -> str | None:
+    return "住院" if "住院" in v else "门诊" if "门诊" in v else None
+
+
+def _level(v: str) -> int | None:
+    return next((n for w, n in LEVELS.items() if w in v), None)
+
+
+#: 诊疗限制 columns with one value each: (column, rule type, parser, field, what it should be)
+SIL_VALUES = (
+    ("疗程限制", "course", _days_of, "days", "天数（如 20天）", "a number of days"),
+    ("机构限制", "level", _level, "level", " 一级/二级/三级", "一级/二级/三级"),
+    ("就医限制", "setting", _setting, "setting", " 住院 或 门诊", "住院 or 门诊"),
+    ("险种限制", "insurance", _insurance, "insurance", " 工伤 或 生育", "工伤 or 生育"),
+)
 SIL_FREQ = re.compile(r"(\d+)次(?:每|/)(日|天|周|月|年)")
 
 
@@ -454,38 +473,17 @@ def _sil(b, path, cols, records):
             else:
                 b.add("cycle", path, i, SIL_LABEL, code=code, name=name, limit=float(m.group(1)),
                       days=float(PER_CALENDAR[m.group(2)]))
-        c = _text(r.get("疗程限制"))
-        if c:
-            d = _days_of(c)
-            if d is None:
-                b.problem("course", path, i, code, "疗程限制", c, f"疗程限制“{c}”不是天数（如 20天）",
-                          f"疗程限制 '{c}' is not a number of days")
-            else:
-                b.add("course", path, i, SIL_LABEL, code=code, name=name, days=d)
-        lv = _text(r.get("机构限制"))
-        if lv:
-            n = next((v for w, v in LEVELS.items() if w in lv), None)
-            if n is None:
-                b.problem("level", path, i, code, "机构限制", lv, f"机构限制“{lv}”不是 一级/二级/三级",
-                          f"机构限制 '{lv}' is not 一级/二级/三级")
-            else:
-                b.add("level", path, i, SIL_LABEL, code=code, name=name, level=n)
-        s = _text(r.get("就医限制"))
-        if s:
-            v = "住院" if s == "住院" else "门诊" if s == "门诊" else None
+        for col, kind, parse_, field_, expect_zh, expect_en in SIL_VALUES:
+            raw = _text(r.get(col))
+            if not raw:
+                continue
+            v = parse_(raw)
             if v is None:
-                b.problem("setting", path, i, code, "就医限制", s, f"就医限制“{s}”不是 住院 或 门诊",
-                          f"就医限制 '{s}' is not 住院 or 门诊")
+                b.problem(kind, path, i, code, col, raw, f"{col}“{raw}”不是{expect_zh}",
+                          f"{col} '{raw}' is not {expect_en}")
             else:
-                b.add("setting", path, i, SIL_LABEL, code=code, name=name, setting=v, emergency=False)
-        ins = _text(r.get("险种限制"))
-        if ins:
-            v = "工伤" if "工伤" in ins else "生育" if "生育" in ins else None
-            if v is None:
-                b.problem("insurance", path, i, code, "险种限制", ins, f"险种限制“{ins}”不是 工伤 或 生育",
-                          f"险种限制 '{ins}' is not 工伤 or 生育")
-            else:
-                b.add("insurance", path, i, SIL_LABEL, code=code, name=name, insurance=v)
+                b.add(kind, path, i, SIL_LABEL, code=code, name=name, **{field_: v},
+                      **({"emergency": False} if kind == "setting" else {}))
         if _text(r.get("数量限制")):
             skipped_qty += 1
     if skipped_qty:
