@@ -551,8 +551,8 @@ def fees(ctx) -> pd.DataFrame:
 
     Columns: _t, _row, the FEE_TEXT fields, time (datetime64), day (days since the epoch, -1
     when the time is unknown), person (psn_no, else mdtrt_id), cnt, amt, unit (amount / cnt of
-    the row as charged), net_cnt, net_amt, and vid / pid (integer ids of the visit and the person,
-    for fast grouping). Only rows with net_cnt > 0 are returned."""
+    the row as charged), net_cnt, net_amt, and vid / pid / cid (integer ids of the visit, the
+    person and the code, for fast grouping). Only rows with net_cnt > 0 are returned."""
     return ctx.memo("rulebase_fees", lambda: _build_fees(ctx))
 
 
@@ -565,8 +565,10 @@ def _build_fees(ctx) -> pd.DataFrame:
         rows = np.flatnonzero(isin(t.frame["med_list_codg"], codes))
         if not len(rows):
             continue
-        part = pd.DataFrame({c: (t.frame[c].iloc[rows].to_numpy(dtype=object) if c in t.frame.columns
-                                 else np.full(len(rows), None, dtype=object)) for c in FEE_TEXT})
+        # plain object columns (not Arrow-backed text): the checks group, sort and map them
+        part = pd.DataFrame({c: pd.Series(t.frame[c].iloc[rows].to_numpy(dtype=object) if c in t.frame.columns
+                                          else np.full(len(rows), None, dtype=object), dtype=object)
+                             for c in FEE_TEXT})
         for c, name in (("cnt", "cnt"), ("amt", "det_item_fee_sumamt"), ("pric", "pric")):
             s = ctx.num(t, name)
             part[c] = s.iloc[rows].to_numpy() if s is not None else np.nan
@@ -577,13 +579,14 @@ def _build_fees(ctx) -> pd.DataFrame:
         parts.append(part)
     if not parts:
         cols = [*FEE_TEXT, "cnt", "amt", "pric", "time", "_t", "_row", "day", "person", "unit",
-                "net_cnt", "net_amt", "vid", "pid"]
+                "net_cnt", "net_amt", "vid", "pid", "cid"]
         return pd.DataFrame({c: pd.Series(dtype=object) for c in cols})
     f = pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0]
     f["time"] = pd.to_datetime(f["time"])
     f = f[f["cnt"].notna()].copy()
     person = f["psn_no"].where(f["psn_no"].notna(), f["mdtrt_id"])
     f["vid"], f["pid"], f["person"] = pd.factorize(f["mdtrt_id"])[0], pd.factorize(person)[0], person
+    f["cid"] = pd.factorize(f["med_list_codg"])[0]
     net_cnt = f["cnt"].to_numpy(dtype="float64").copy()
     amt = f["amt"].to_numpy(dtype="float64")
     net_amt = np.where(np.isnan(amt), 0.0, amt).copy()
@@ -642,6 +645,19 @@ def _net_refunds(f: pd.DataFrame, refund: np.ndarray, net_cnt: np.ndarray, net_a
         j = max(earlier or cands, key=lambda k: (tm[k], k))
         net_cnt[j] += net_cnt[i]
         net_amt[j] += net_amt[i]
+
+
+def per_code(f: pd.DataFrame, by_code: pd.Series, default=np.nan) -> np.ndarray:
+    """by_code (indexed by national code) looked up for every row of a fees() slice, through the
+    integer code ids (one look-up per distinct code instead of one per row)."""
+    cid = f["cid"].to_numpy()
+    if not len(cid):
+        return np.asarray([], dtype=object)
+    u, first, inv = np.unique(cid, return_index=True, return_inverse=True)
+    codes = f["med_list_codg"].to_numpy()[first]
+    vals = by_code.reindex(codes).to_numpy(dtype=object)
+    vals = np.where(pd.isna(vals), default, vals) if default is not np.nan else vals
+    return vals[inv]
 
 
 def setl(ctx) -> pd.DataFrame:

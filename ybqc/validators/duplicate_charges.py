@@ -51,13 +51,14 @@ def duplicate_charges(ctx):
         rulebase.report(ctx, "duplicate", DUP, len(secs), None)
         return
     rules = rules.assign(rule_no=np.arange(len(rules)))
+    timed = secs["day"] >= 0
+    checked = int((timed | secs["med_list_codg"].isin(set(rules.loc[rules["period"] == "visit", "code"]))).sum())
+    secs = secs[np.isin(secs["vid"].to_numpy(), mains["vid"].unique())]     # visits with a main item
     s = secs.reset_index().rename(columns={"index": "fi"})
     s = s.merge(rules, left_on="med_list_codg", right_on="code", how="inner")
     m = mains.reset_index().rename(columns={"index": "mi"})
     m = m[["mi", "vid", "med_list_codg", "time", "day", "feedetl_sn"]].rename(
         columns={"med_list_codg": "main_code", "time": "m_time", "day": "m_day", "feedetl_sn": "main_sn"})
-    timed = s["day"] >= 0
-    checked = int(s.loc[timed | (s["period"] == "visit"), "fi"].nunique())
     hits = []
     for period, g in s.groupby("period", sort=False):
         if period == "visit":

@@ -121,13 +121,22 @@ def frequency_limits(ctx):
     if f is None:
         return
     r = rules.set_index("code")
-    f = f.sort_values(["vid", "med_list_codg", "day", "time", "_row"], kind="stable")
-    grp = [f["vid"], f["med_list_codg"], f["day"]]
-    cum = f.groupby(grp, sort=False)["net_cnt"].cumsum()
-    total = f.groupby(grp, sort=False)["net_cnt"].transform("sum")
-    limit = f["med_list_codg"].map(r["limit"]).astype(float)
-    bad = f[(cum > limit + 1e-9).to_numpy()].reset_index(drop=True)
-    tot = total[(cum > limit + 1e-9)].to_numpy()
+    # in numpy: sort by visit, code, day, time; the running quantity within each (visit, code, day)
+    order = np.lexsort((f["_row"].to_numpy(), f["time"].to_numpy(), f["day"].to_numpy(),
+                        f["cid"].to_numpy(), f["vid"].to_numpy()))
+    vid, cid, day = (f[c].to_numpy()[order] for c in ("vid", "cid", "day"))
+    cnt = f["net_cnt"].to_numpy()[order]
+    start = np.ones(len(order), dtype=bool)
+    start[1:] = (vid[1:] != vid[:-1]) | (cid[1:] != cid[:-1]) | (day[1:] != day[:-1])
+    gid = np.cumsum(start) - 1
+    run = np.cumsum(cnt)
+    base = (run - cnt)[start]
+    cum = run - base[gid]
+    total = np.add.reduceat(cnt, np.flatnonzero(start))[gid] if len(cnt) else cnt
+    limit = rulebase.per_code(f, r["limit"]).astype(float)[order]
+    over = cum > limit + 1e-9
+    bad = f.iloc[order[over]].reset_index(drop=True)
+    tot = total[over]
     codes = bad["med_list_codg"]
     unit = codes.map(r["unit"]).map(lambda u: "小时" if u == "小时" else "次")
     params = {"name": codes.map(r["name"]).fillna("（名称未知）"), "day": pd.Series(_date(bad["day"].to_numpy())),
@@ -144,7 +153,7 @@ def cycle_limits(ctx):
     f = _timed(ctx, "cycle", CYCLE, set(rules["code"]))
     if f is None:
         return
-    f = f.sort_values(["pid", "med_list_codg", "time", "_row"], kind="stable")
+    f = f.sort_values(["pid", "cid", "time", "_row"], kind="stable")
     person, code = f["pid"].to_numpy(), f["med_list_codg"].to_numpy()
     day, cnt = f["day"].to_numpy(), f["net_cnt"].to_numpy()
     by_code: dict[str, list] = {}

@@ -134,20 +134,21 @@ def care_setting(ctx):
     mt = f["med_type"]
     if mt.isna().any() and ctx.has("setlinfo"):
         mt = mt.where(mt.notna(), f["mdtrt_id"].map(rulebase.setl(ctx)["med_type"]))
-    care = mt.map({u: care_of(u) for u in mt.dropna().unique().tolist()})
+    care = mt.map({u: care_of(u) for u in mt.dropna().unique().tolist()}).astype(object)
     known = care.notna()
     if len(f) and not known.any():
         ctx.not_applicable(SETTING, "需要费用明细或结算清单的医疗类别 med_type（1x 门诊、2x 住院）")
         rulebase.summarise(ctx, "setting", SETTING, 0, 0, 0.0, "医疗类别缺失")
         return
-    need = f["med_list_codg"].map(r["setting"])
-    emerg = f["med_list_codg"].map(r["emergency"]).fillna(False).astype(bool)
-    bad = known & (care != need) & ~(emerg & (mt == "13") & (need == INPATIENT))
-    b = f[bad.to_numpy()].reset_index(drop=True)
+    need = rulebase.per_code(f, r["setting"], None)
+    emerg = rulebase.per_code(f, r["emergency"], False).astype(bool)
+    care_a, mt_a = care.to_numpy(dtype=object), mt.to_numpy(dtype=object)
+    bad = known.to_numpy() & (care_a != need) & ~(emerg & (mt_a == "13") & (need == INPATIENT))
+    b = f[bad].reset_index(drop=True)
     codes = b["med_list_codg"]
-    care_b = care[bad].reset_index(drop=True)
+    care_b = pd.Series(care_a[bad], dtype=object)
     params = {**_common(r, codes), "setting": codes.map(r["setting"]),
-              "setting_en": codes.map(r["setting"]).map(CARE_EN), "med_type": mt[bad].reset_index(drop=True),
+              "setting_en": codes.map(r["setting"]).map(CARE_EN), "med_type": pd.Series(mt_a[bad], dtype=object),
               "care": care_b, "care_en": care_b.map(CARE_EN)}
     rulebase.report(ctx, "setting", SETTING, int(known.sum()), b, params)
 
