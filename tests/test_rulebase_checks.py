@@ -250,3 +250,40 @@ def test_without_rule_tables_every_rule_is_not_applicable(tmp_path):
         o = r.outcomes[f"YBQC-RB-00{i}"]
         assert o.status == "not_applicable" and "--catalog" in o.note, (i, o)
     assert not len(r.findings[r.findings["rule"].str.startswith("YBQC-RB")])
+
+
+# --------------------------------------------------------------------------- settings and CLI
+def test_facility_level_setting_is_validated(tmp_path):
+    from ybqc import config
+    from ybqc.errors import InputError
+
+    good = tmp_path / "ybqc.toml"
+    good.write_text('[ybqc]\nfacility_level = "三级"\n', encoding="utf-8")
+    assert config.load(str(good)).facility_level == "三级"
+    bad = tmp_path / "bad.toml"
+    bad.write_text('[ybqc]\nfacility_level = "四级"\n', encoding="utf-8")
+    with pytest.raises(InputError) as exc:
+        config.load(str(bad))
+    assert "facility_level" in exc.value.message("zh")
+
+
+def test_cli_facility_level_json_summary_and_english(tmp_path, capsys):
+    import json
+
+    from helpers import write_csv
+    from ybqc.cli import main
+
+    fee_csv = write_csv(tmp_path / "fee.csv", rows(FEE, [fee(SHENMAI), fee(ZHENCHA), fee(ZHENCHA, "2025-03-02 11:00:00")]))
+    visit_csv = write_csv(tmp_path / "visit.csv", [VISIT])
+    out = tmp_path / "r.json"
+    rc = main(["check", str(fee_csv), str(visit_csv), "--catalog", RB, "--facility-level", "一级",
+               "--select", "YBQC-RB", "--format", "json", "--output", str(out), "--lang", "en"])
+    assert rc == 1
+    doc = json.loads(out.read_text(encoding="utf-8"))
+    by = {f["rule"]: f for f in doc["findings"]}
+    assert by["YBQC-RB-007"]["key"] == "F1" and "level 1" in by["YBQC-RB-007"]["message"]
+    assert "2 times" in by["YBQC-RB-002"]["message"]
+    assert {a["rule"] for a in doc["aggregates"]["rulebase"]} >= {"YBQC-RB-002", "YBQC-RB-007"}
+    with pytest.raises(SystemExit) as exc:                      # not a level: a usage error
+        main(["check", str(fee_csv), "--facility-level", "四级"])
+    assert exc.value.code == 2

@@ -31,7 +31,7 @@ from .base import check
 FREQ = rule(
     "YBQC-RB-002", "frequency", "error", "超过限定频次（两库第8批）", "more than the daily limit (NHSA batch 8)",
     "{value}“{name}”{day} 收费 {total}{unit}，超过每日 {limit}{unit}（依据：{src}）；本行是超出的部分",
-    "{value} '{name}' is charged {total} {unit} on {day}, more than {limit} a day ({src_en}); this "
+    "{value} '{name}' is charged {total} {unit_en} on {day}, more than {limit} a day ({src_en}); this "
     "charge is beyond the limit",
     tables=("feedetail",),
     doc_zh="两库第8批 限定频次与诊疗限制表“N次每日”：同一就诊同一自然日内的数量（cnt，退费已冲抵）不得超过限制数量；"
@@ -141,6 +141,7 @@ def frequency_limits(ctx):
     unit = codes.map(r["unit"]).map(lambda u: "小时" if u == "小时" else "次")
     params = {"name": codes.map(r["name"]).fillna("（名称未知）"), "day": pd.Series(_date(bad["day"].to_numpy())),
               "total": pd.Series(tot), "limit": codes.map(r["limit"]), "unit": unit,
+              "unit_en": unit.map({"小时": "hours", "次": "times"}),
               "src": codes.map(r["src"]), "src_en": codes.map(r["src_en"])}
     rulebase.report(ctx, "frequency", FREQ, len(f), bad, params)
 
