@@ -40,7 +40,7 @@ from .errors import InputError
 from .readers import decode, read_workbook
 
 #: bump when what a file parses into changes
-PARSER_VERSION = "2"
+PARSER_VERSION = "3"
 CATALOG_EXT = {".csv", ".tsv", ".txt", ".dat", ".xlsx", ".xlsm"}
 COMPLETE_KINDS = {"items": "item", "drugs": "drug", "consumables": "consumable"}
 
@@ -59,7 +59,9 @@ TYPE_HEADERS = ("限定类型",)
 VALUE_HEADERS = ("限定对象", "限定值域", "限定值")
 GENERIC_HEADER = "药品通用名"
 RULE_HINTS = ("限定类型", "限定性别", "性别限制", "年龄限制", "限定对象", "限定值域", "险种限制", "频次限制",
-              "疗程限制", "数量限制", "主项编码", "从项编码", "频次上限", "限制数量", "疗程周期", "备注")
+              "疗程限制", "数量限制", "主项编码", "从项编码", "频次上限", "限制数量", "疗程周期", "备注",
+              # issue 10: the other rule tables of batches 2-8 and the 诊疗限制 table
+              "数量单位", "频度", "机构限制", "就医限制", "限定值域")
 #: headers of a complete catalogue download; with one of these a file is a catalogue even when it
 #: also has a 备注 column
 CATALOG_HINTS = ("项目内涵", "除外内容", "计价单位", "计价说明", "剂型", "规格", "包装规格", "生产企业",
@@ -128,6 +130,9 @@ class FileResult:
     detail: str = ""
     cached: bool = False
     digest: str = ""
+    # issue 10: the rule tables as read (sheet, frame with folded headers), parsed per rule type
+    # by ybqc.rulebase (batches 2-8, the 诊疗限制 table)
+    tables: list = field(default_factory=list)
 
 
 def _fold(h) -> str:
@@ -238,7 +243,8 @@ def _parse_table(frame: pd.DataFrame) -> dict:
     is_rule = any(h in headers for h in RULE_HINTS) and not (
         "备注" in headers and any(h in headers for h in CATALOG_HINTS)
         and not any(h in headers for h in RULE_HINTS if h != "备注"))
-    out = {"entries": [], "restr": [], "rnames": [], "rcodes": [], "rule": is_rule, "domains": set()}
+    out = {"entries": [], "restr": [], "rnames": [], "rcodes": [], "rule": is_rule, "domains": set(),
+           "frame": frame if is_rule else None}
     code_col = _first(headers, CODE_HEADERS)
     name_col = _first(headers, NAME_HEADERS)
     type_col = _first(headers, TYPE_HEADERS)
@@ -306,6 +312,7 @@ def parse_file(path: Path, data: bytes | None = None) -> FileResult:
         return FileResult(str(path), tables, ent, _empty(RESTR_COLS), _empty(RNAME_COLS),
                           _empty(RCODE_COLS))
     parts = [_parse_table(f) for _, f in tables]
+    raw = [(s, p["frame"]) for (s, _), p in zip(tables, parts) if p["frame"] is not None]
     parts = [p for p in parts if p["entries"] or p["rnames"]]
     if not parts:
         raise InputError(
@@ -345,7 +352,8 @@ def parse_file(path: Path, data: bytes | None = None) -> FileResult:
         if n:
             bits.append(f"{label}限制 {n}")
     return FileResult(str(path), kind, entries.reset_index(drop=True), restr.reset_index(drop=True),
-                      rnames.reset_index(drop=True), rcodes.reset_index(drop=True), "；".join(bits))
+                      rnames.reset_index(drop=True), rcodes.reset_index(drop=True), "；".join(bits),
+                      tables=raw if is_rule else [])
 
 
 def load_file(path: Path, cache_dir: Path | None) -> FileResult:
@@ -381,6 +389,7 @@ class Catalogs:
     complete: set = field(default_factory=set)        # domains with a complete catalogue
     restricted: set = field(default_factory=set)      # (domain, facet) covered by a rule table
     loaded: list = field(default_factory=list)        # report lines: kind, path, entries, ...
+    rule_tables: list = field(default_factory=list)   # issue 10: (path, sheet, frame) of rule files
     digests: list = field(default_factory=list)       # content keys of the files loaded
     cache_dir: Path | None = None
     _names: dict = field(default_factory=dict)
@@ -445,6 +454,7 @@ def load(paths: list[str], cache_dir: Path | None = None) -> Catalogs:
     joined_from: dict[str, int] = {}
     order = sorted(results, key=lambda r: (r.kind not in COMPLETE_KINDS, r.path))
     for r in order:
+        cats.rule_tables.extend((r.path, sheet, frame) for sheet, frame in r.tables)
         ent.append(r.entries.assign(source=r.path))
         if len(r.restrictions):
             res.append(r.restrictions.assign(source=r.path))

@@ -81,6 +81,9 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--write-baseline", metavar="FILE", help="把本次的全部问题写成基线文件（接受当前状态）")
     c.add_argument("--only", action="append", metavar="PATH",
                    help="只报告这些文件中的问题；其他输入只作上下文（如当月结算清单）")
+    # issue 10: the facility's level for the 两库 机构等级 rules (b5)
+    c.add_argument("--facility-level", choices=("一级", "二级", "三级"),
+                   help="本机构等级（两库 限定机构等级规则需要；也可在 ybqc.toml 设置 facility_level）")
 
     r = sub.add_parser("rules", help="列出规则 / list the rules")
     r.add_argument("rule", nargs="*", help="规则编号（显示详细说明）或前缀（如 YBQC-DX，列出该族）")
@@ -147,7 +150,8 @@ def cmd_check(args) -> int:
                           catalogs=args.catalog, dictionaries=args.dictionary,
                           expectations=args.expectations, columns=args.columns,
                           kinds=_kind_pairs(args.kind), cache_dir=args.cache_dir,
-                          baseline=args.baseline, only=args.only)
+                          baseline=args.baseline, only=args.only,
+                          facility_level=args.facility_level)
     fmts = _formats(args)
     if not cfg.mask:
         print("ybqc: 警告：--no-mask 已开启，报告将包含未脱敏的姓名、证件号等个人信息",

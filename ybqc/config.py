@@ -46,6 +46,10 @@ DEFAULT_THRESHOLDS = {
 }
 
 
+#: issue 10: the facility levels facility_level accepts (lowest first)
+FACILITY_LEVELS = ("一级", "二级", "三级")
+
+
 @dataclass
 class Suppression:
     """A known false alarm (or an accepted finding) switched off with a reason: [[ybqc.suppress]]."""
@@ -80,6 +84,9 @@ class Config:
     suppress: list[Suppression] = field(default_factory=list)
     only: list[str] = field(default_factory=list)           # report only these files (others: context)
     source: str | None = None                               # the ybqc.toml read, if any
+    # issue 10: the facility's level (一级/二级/三级) for the b5 / 诊疗限制 机构限制 rules;
+    # unset means those rules are not applicable (never a guess)
+    facility_level: str | None = None
 
     def threshold(self, name: str) -> float:
         return float(self.thresholds.get(name, DEFAULT_THRESHOLDS.get(name, 0)))
@@ -270,6 +277,8 @@ def _coerce(key: str, value, rel):
                 for p, k in _table(key, value).items()}
     if key == "suppress":
         return _suppressions(key, value)
+    if key == "facility_level":                                   # issue 10
+        return _enum(key, value, FACILITY_LEVELS)
     raise _Bad(key, value, "未知设置", "unknown setting")       # pragma: no cover (checked before)
 
 
@@ -278,6 +287,8 @@ def _check(cfg: Config) -> Config:
     try:
         _enum("fail_on", cfg.fail_on, FAIL_ON)
         _enum("lang", cfg.lang, LANGS)
+        if cfg.facility_level is not None:                       # issue 10
+            _enum("facility_level", cfg.facility_level, FACILITY_LEVELS)
         for rid, sev in cfg.severity.items():
             _enum(f"severity.{rid}", sev, SEVERITIES)
     except _Bad as exc:

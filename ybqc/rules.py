@@ -6,7 +6,7 @@ their rules here with `rule(...)`; Great Expectations suites declare theirs in e
 
 ID families: ST structure, EXP field expectations (GE suites), CON cross-field consistency,
 PH placeholders/doctor codes, MAP code mapping, SEX/AGE restrictions, DX diagnosis/operation
-conflicts.
+conflicts, RB the NHSA rule base batches 2-8 (两库: duplicates, frequency, payment scope).
 """
 from __future__ import annotations
 
@@ -14,7 +14,8 @@ import sys
 from dataclasses import dataclass
 
 CATEGORIES = ("structure", "completeness", "format", "value_set", "range", "consistency",
-              "placeholder", "mapping", "sex_conflict", "age_conflict", "duplicate", "volume")
+              "placeholder", "mapping", "sex_conflict", "age_conflict", "duplicate", "volume",
+              "frequency", "payment_scope")     # issue 10: the 两库 rule base (YBQC-RB-*)
 SEVERITIES = ("error", "warning", "info")
 SEVERITY_RANK = {"info": 0, "warning": 1, "error": 2}
 

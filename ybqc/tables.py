@@ -61,7 +61,8 @@ SETLINFO = TableKind(
               "medcasno", "fixmedins_code", "fixmedins_name", "ntly", "naty", "patn_cert_type",
               "prfs", "coner_name", "patn_rlts", "coner_addr", "coner_tel", "hi_type", "insuplc",
               "nwb_bir_wt", "nwb_adm_wt", "dscg_way", "act_ipt_days", "setl_begn_date",
-              "setl_end_date"),
+              "setl_end_date",
+              "insutype"),                 # issue 10: 险种类型 (b3 insurance-type rules)
     key=("mdtrt_id",),
     signature=(("setl_id", "mdtrt_id"), ("mdtrt_id", "gend", "brdy")),
     excludes=("feedetl_sn", "diag_code", "oprn_oprt_code"),
