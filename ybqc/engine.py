@@ -39,6 +39,11 @@ SKIPPED = rule("YBQC-ST-006", "structure", "info", "不是接口表的文件或�
 Progress = Callable[[str, int, int], None]   # (stage description, done, total)
 
 
+def _rows(n: int) -> str:
+    """1234567 -> '1.2M', 50037 -> '50,037' (progress text)."""
+    return f"{n / 1e6:.1f}M" if n >= 1_000_000 else f"{n:,}"
+
+
 def load_tables(paths: list[str], cfg: Config, progress: Progress | None = None) -> list[Table]:
     """The canonical tables of the files and folders named (exit-2 errors as InputError)."""
     return load_inputs(paths, cfg, progress)[0]
@@ -72,10 +77,13 @@ def load_inputs(paths: list[str], cfg: Config, progress: Progress | None = None
     tables, errors, skipped = [], [], []
     for i, (f, explicit) in enumerate(files):
         if progress:
-            progress(f"读取 {f.name}", i, len(files))
+            progress(f"读取 {f.name}" if cfg.lang == "zh" else f"reading {f.name}", i, len(files))
         try:
             found, unknown = [], []
             for raw in readers.read(f):
+                if progress:   # issue 11: rows read, in words a person understands
+                    progress(f"读取 {raw.label.rsplit('/', 1)[-1]} {_rows(raw.rows_read)} 行" if cfg.lang == "zh"
+                             else f"read {raw.label.rsplit('/', 1)[-1]}: {_rows(raw.rows_read)} rows", i + 1, len(files))
                 try:
                     found.append(normalise(raw, aliases, kinds.get(str(f.resolve()))))
                 except UnknownKind as exc:
@@ -120,9 +128,16 @@ def run(paths: list[str], cfg: Config | None = None, progress: Progress | None =
     todo = [c for c in CHECKS if c.stage == "structure"] + [c for c in CHECKS if c.stage != "structure"]
     if cfg.select or cfg.ignore:     # skip checks none of whose rules are selected
         todo = [c for c in todo if module_selected(c.fn.__module__, cfg.select, cfg.ignore)]
+    # issue 11: progress in rows checked, with stage names a person understands
+    work = [sum(len(t.frame) for t in tables if not chk.kinds or t.kind in chk.kinds) or 1 for chk in todo]
+    done_rows, total_rows = 0, sum(work)
     for n, chk in enumerate(todo):
         if progress:
-            progress(f"检查 {chk.name}", n, len(todo))
+            kinds = "、".join(dict.fromkeys(KINDS[k].title_zh for k in chk.kinds if k in KINDS and ctx.has(k)))
+            stage = chk.label(cfg.lang) + (f"（{kinds}）" if kinds and cfg.lang == "zh" else "")
+            progress(f"{stage}  {_rows(done_rows)}/{_rows(total_rows)} {'行' if cfg.lang == 'zh' else 'rows'}",
+                     done_rows, total_rows)
+        done_rows += work[n]
         targets = [None] if chk.scope == "run" else [t for t in tables if t.kind in chk.kinds]
         if chk.scope == "run" and chk.kinds and not any(ctx.has(k) for k in chk.kinds):
             continue
@@ -138,7 +153,7 @@ def run(paths: list[str], cfg: Config | None = None, progress: Progress | None =
                               rows=[None], keys=[None], field=None, values=[None],
                               params={"check": [chk.name], "error": [f"{type(exc).__name__}: {exc}"]})
     if progress:
-        progress("汇总", len(todo), len(todo))
+        progress("汇总" if cfg.lang == "zh" else "summing up", total_rows, total_rows)
     findings = collector.frame()
     if cfg.select or cfg.ignore:
         keep = findings["rule"].map(lambda r: r == INTERNAL.id or selected(r, cfg.select, cfg.ignore)).astype(bool)
@@ -152,4 +167,5 @@ def run(paths: list[str], cfg: Config | None = None, progress: Progress | None =
                        t.encoding, t.renamed, t.missing) for t in tables]
     return Run(findings=findings, outcomes=collector.outcomes, tables=infos,
                aggregates=collector.aggregates, knowledge=ctx.knowledge_loaded, lang=cfg.lang,
-               fail_on=cfg.fail_on, masked=cfg.mask, seconds=time.perf_counter() - started)
+               fail_on=cfg.fail_on, masked=cfg.mask, seconds=time.perf_counter() - started,
+               frames={t.label: (t.kind, t.frame) for t in tables})   # issue 11: worklist context
