@@ -58,14 +58,15 @@ def _bars(items, color=None, width=420):
             for a, v, c in items]
 
 
-def sample(findings: pd.DataFrame, limit: int = TABLE_LIMIT) -> pd.DataFrame:
+def sample(findings: pd.DataFrame, limit: int | None = None) -> pd.DataFrame:
     """All findings when they fit; else a deterministic sample stratified by rule (every rule keeps
     at least min(its count, 50) rows, the rest in proportion), in the original order."""
+    limit = TABLE_LIMIT if limit is None else limit
     n = len(findings)
     if n <= limit:
         return findings
     counts = findings["rule"].value_counts()
-    floor = counts.clip(upper=50)
+    floor = counts.clip(upper=max(1, min(50, limit // (2 * len(counts)))))
     rest = limit - int(floor.sum())
     extra = ((counts - floor) / max(int((counts - floor).sum()), 1) * max(rest, 0)).astype(int)
     quota = (floor + extra).to_dict()
