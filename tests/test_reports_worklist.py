@@ -146,8 +146,10 @@ def test_xlsx_worklist_sheet_is_made_for_coders(case2, tmp_path):
     assert wb["泌尿外科"].max_row == 2 and wb["findings"].max_row == 1 + len(case2.findings)
     rules_head = [c.value for c in wb["rules"][1]]
     assert "规则" in rules_head and "状态" in rules_head and "rule" not in rules_head
-    mgr = [r for r in wb["管理汇总"].iter_rows(values_only=True)]
-    assert any(r[0] == "按科室（前 10）" for r in mgr) and any(r[0] == "内科" for r in mgr)
+    mgr = list(wb["管理汇总"].iter_rows(values_only=True))
+    assert mgr[0][:2] == ("维度", "代码") and mgr[1][0] == "合计" and mgr[1][3] == 4
+    dept = {r[1]: r for r in mgr if r[0] == "科室"}
+    assert dept["内科"][3] == 2 and dept["内科"][5] == 340.0 and dept["泌尿外科"][5] == 320.0
 
 
 def test_worklist_csv_and_english(case2, tmp_path):

@@ -82,18 +82,22 @@ def sample(findings: pd.DataFrame, limit: int | None = None) -> pd.DataFrame:
 def _table_rows(run, findings: pd.DataFrame, lines: pd.DataFrame, lang: str) -> list[list]:
     key = lambda p, r, k: (str(p or ""), -1 if r is None or str(r) == "<NA>" else int(r),
                            "" if k is None or k != k else str(k))
+    col = lambda df, c: df[c].to_numpy(dtype=object)     # numpy, not Arrow-backed iteration
     where = {}
-    for no, p, r, k, d, doc, cn in zip(lines["no"], lines["path"], lines["row"], lines["key"],
-                                       lines["dept"], lines["doctor"], lines["cause_no"]):
+    for no, p, r, k, d, doc, cn in zip(*(col(lines, c) for c in ("no", "path", "row", "key", "dept", "doctor",
+                                                                   "cause_no"))):
         where[key(p, r, k)] = (int(no), d, doc, None if cn is pd.NA or cn != cn else int(cn))
+    tables = {t: wl.table_label(t, lang) for t in findings["table"].unique()}
+    names = {p: str(p or "").replace("\\", "/").rsplit("/", 1)[-1] for p in findings["path"].unique()}
     rows = []
-    for f in findings.itertuples(index=False):
-        no, dept, doc, cause_no = where.get(key(f.path, f.row, f.key), (None, None, None, None))
-        row = "" if f.row is None or str(f.row) == "<NA>" else int(f.row)
-        name = str(f.path or "").replace("\\", "/").rsplit("/", 1)[-1]
-        rows.append([f.severity, f.rule, wl.table_label(f.table, lang), f"{name}:{row}" if row != "" else name,
-                     _s(f.key), _s(dept), _s(doc), _s(f.field), _s(f.value), _s(f.message),
-                     wl.suggestion_text(f.suggestions), f"#{cause_no}" if cause_no else ""])
+    for sev, rule, table, path, r, k, field, value, msg, sugg in zip(*(col(findings, c) for c in (
+            "severity", "rule", "table", "path", "row", "key", "field", "value", "message", "suggestions"))):
+        no, dept, doc, cause_no = where.get(key(path, r, k), (None, None, None, None))
+        row = "" if r is None or r is pd.NA else int(r)
+        name = names[path]
+        rows.append([sev, rule, tables[table], f"{name}:{row}" if row != "" else name,
+                     _s(k), _s(dept), _s(doc), _s(field), _s(value), _s(msg),
+                     wl.suggestion_text(sugg) if sugg else "", f"#{cause_no}" if cause_no else ""])
     return rows
 
 

@@ -1,8 +1,9 @@
 """Spreadsheets: the coder's worklist (one line per source row with problems), the manager's
 summary, and the finding-level sheet for tools; plus rule and aggregate sheets.
 
-XLSX is written with XlsxWriter (constant memory, no per-cell styling: column formats), so a
-200,000-finding report stays within the speed budget (docs/REPORTS.md).
+XLSX is written with rustpy-xlsxwriter (Python bindings of rust_xlsxwriter, the Rust port by
+XlsxWriter's author): column formats and constant-memory streaming at about ten times XlsxWriter's
+speed, which the 200,000-finding budget needs (docs/REPORTS.md has the measurements).
 """
 from __future__ import annotations
 
@@ -35,7 +36,7 @@ WORK_COLUMNS = (("no", 6, ""), ("severity", 8, ""), ("rules", 16, "wrap"), ("n",
                 ("dept", 10, ""), ("doctor", 10, ""), ("nat_code", 20, ""), ("nat_name", 16, ""),
                 ("local_code", 12, ""), ("local_name", 16, ""), ("time", 18, ""), ("qty", 7, "num"),
                 ("amount", 10, "num"), ("messages", 60, "wrap"), ("suggestions", 36, "wrap"),
-                ("status", 10, ""), ("note", 24, "wrap"), ("fingerprint", 12, "hidden"))
+                ("status", 10, ""), ("note", 24, "wrap"), ("fingerprint", 12, ""))
 
 
 def _suggestions(s) -> str:
@@ -63,7 +64,8 @@ def worklist_table(run, lines: pd.DataFrame) -> pd.DataFrame:
     d["n"] = lines["n"]
     d["root"] = wl.root_text(lines, lang)
     d["table"] = lines["table"].map(lambda k: wl.table_label(k, lang))
-    d["path"] = lines["path"].map(lambda p: str(p).replace("\\", "/").rsplit("/", 1)[-1] if p else "")
+    names = {p: str(p).replace("\\", "/").rsplit("/", 1)[-1] for p in lines["path"].dropna().unique()}
+    d["path"] = lines["path"].map(names)
     d["line"] = (lines["row"].astype("Int64") + 2)
     for c in ("key", *wl.SLOTS, "messages", "suggestions"):
         d[c] = lines[c]
@@ -72,30 +74,6 @@ def worklist_table(run, lines: pd.DataFrame) -> pd.DataFrame:
     d["fingerprint"] = lines["fingerprint"]
     d = d[[c for c, _, _ in WORK_COLUMNS]]
     return d.rename(columns=wl.HEAD[lang])
-
-
-def summary_tables(run, lines: pd.DataFrame) -> dict[str, pd.DataFrame]:
-    """The manager's three top-10 tables with headers in the report's language."""
-    lang = "en" if run.lang == "en" else "zh"
-    h = wl.HEAD[lang]
-    first = {"dept": h["dept"], "doctor": h["doctor"], "item": h["nat_code"]}
-    second = {"dept": None, "doctor": h["dept"], "item": h["nat_name"]}
-    out = {}
-    for name, df in wl.summary(lines, lang).items():
-        cols = {"code": first[name], "rows": h["rows"], "error_rows": h["error_rows"], "money": h["money"],
-                "worst": h["worst"], "top_rule": h["top_rule"]}
-        if second[name]:
-            cols["group"] = second[name]
-            df = df[["code", "group", "rows", "error_rows", "money", "worst", "top_rule"]]
-        else:
-            df = df[["code", "rows", "error_rows", "money", "worst", "top_rule"]]
-        out[name] = df.rename(columns=cols)
-    return out
-
-
-SUMMARY_TITLES = {"zh": {"dept": "按科室（前 10）", "doctor": "按医生（前 10）", "item": "按项目（前 10）"},
-                  "en": {"dept": "By department (top 10)", "doctor": "By doctor (top 10)",
-                         "item": "By item (top 10)"}}
 
 
 def render_csv(run, findings) -> bytes:
@@ -111,65 +89,18 @@ def render_worklist_csv(run, findings, lines: pd.DataFrame | None = None) -> byt
     return buf.getvalue().encode("utf-8-sig")
 
 
-def _cell(v):
-    if v is None or v is pd.NA or (isinstance(v, float) and v != v):
-        return None
-    if isinstance(v, (np.integer,)):
-        return int(v)
-    if isinstance(v, (np.floating,)):
-        return float(v)
-    return v
-
-
-def _numbers(s: pd.Series) -> list:
-    """Numbers where the text is one (Excel can sum them), the text otherwise."""
-    num = pd.to_numeric(s, errors="coerce")
-    return [_cell(n) if n == n else _cell(v) for n, v in zip(num, s.astype(object))]
-
-
-def _write_frame(wb, ws, df: pd.DataFrame, start: int = 0, widths=None, kinds=None, filters=True) -> int:
-    """Write `df` (header + rows) at row `start`; return the next free row."""
-    fmt = _formats(wb)
-    kinds = kinds or {}
-    ws.write_row(start, 0, [str(c) for c in df.columns], fmt["head"])
-    cols = []
-    for j, c in enumerate(df.columns):
-        k = kinds.get(c, "")
-        cols.append(_numbers(df[c]) if k == "num" else [_cell(v) for v in df[c].astype(object)])
-    for i, row in enumerate(zip(*cols) if cols else []):
-        ws.write_row(start + 1 + i, 0, row)
-    if filters and len(df.columns):
-        ws.autofilter(start, 0, start + max(len(df), 1), len(df.columns) - 1)
-    return start + 1 + len(df)
-
-
-def _formats(wb) -> dict:
-    if not hasattr(wb, "_ybqc_formats"):
-        wb._ybqc_formats = {
-            "head": wb.add_format({"bold": True, "bg_color": "#DDEBF7", "border": 1, "text_wrap": True,
-                                   "valign": "top"}),
-            "wrap": wb.add_format({"text_wrap": True, "valign": "top"}),
-            "top": wb.add_format({"valign": "top"}),
-            "title": wb.add_format({"bold": True, "font_size": 13}),
-        }
-    return wb._ybqc_formats
-
-
-def _worklist_sheet(wb, name: str, df: pd.DataFrame, lang: str) -> None:
-    fmt = _formats(wb)
-    ws = wb.add_worksheet(name)
-    heads = wl.HEAD[lang]
-    for j, (c, width, kind) in enumerate(WORK_COLUMNS):
-        if kind == "hidden":
-            ws.set_column(j, j, width, fmt["top"], {"hidden": True})
-        else:
-            ws.set_column(j, j, width, fmt["wrap"] if kind == "wrap" else fmt["top"])
-    ws.freeze_panes(1, 3)
-    status_col = [c for c, _, _ in WORK_COLUMNS].index("status")
-    if len(df):
-        ws.data_validation(1, status_col, len(df), status_col,
-                           {"validate": "list", "source": WORK_STATUS[lang], "ignore_blank": True})
-    _write_frame(wb, ws, df, kinds={heads[c]: k for c, _, k in WORK_COLUMNS})
+def _plain(df: pd.DataFrame, numeric=()) -> pd.DataFrame:
+    """Cells as the writer wants them: None for blanks, numbers where a number column parses."""
+    out = {}
+    for c in df.columns:
+        vals = df[c].to_numpy(dtype=object)
+        if c in numeric:
+            num = pd.to_numeric(pd.Series(vals, dtype=object), errors="coerce").to_numpy()
+            vals = np.where(np.isnan(num), vals, num.astype(object))
+        vals = vals.copy()
+        vals[pd.isna(vals)] = None
+        out[c] = vals
+    return pd.DataFrame(out, columns=df.columns)
 
 
 def _sheet_name(name, used: set) -> str:
@@ -181,62 +112,81 @@ def _sheet_name(name, used: set) -> str:
     return out
 
 
+def summary_sheet(run, lines: pd.DataFrame) -> pd.DataFrame:
+    """The manager's sheet: totals, then the top 10 by department, doctor and item in one
+    filterable table (a 维度 column says which)."""
+    lang = "en" if run.lang == "en" else "zh"
+    h = wl.HEAD[lang]
+    dim = {"zh": {"all": "合计", "dept": "科室", "doctor": "医生", "item": "项目"},
+           "en": {"all": "total", "dept": "department", "doctor": "doctor", "item": "item"}}[lang]
+    amt = wl.amount(lines).fillna(0.0) if len(lines) else pd.Series(dtype=float)
+    err = int((lines["severity"] == "error").sum()) if len(lines) else 0
+    recs = [{"dim": dim["all"], "code": "", "group": "", "rows": len(lines), "error_rows": err,
+             "money": round(float(amt.sum()), 2), "worst": "", "top_rule": ""}]
+    for name, df in wl.summary(lines, lang).items():
+        for r in df.to_dict("records"):
+            recs.append({"dim": dim[name], **r})
+    out = pd.DataFrame(recs, columns=["dim", "code", "group", "rows", "error_rows", "money", "worst", "top_rule"])
+    return out.rename(columns={"dim": "维度" if lang == "zh" else "dimension", "code": h["code"],
+                               "group": h["group"] + ("/科室" if lang == "zh" else ""), "rows": h["rows"],
+                               "error_rows": h["error_rows"], "money": h["money"], "worst": h["worst"],
+                               "top_rule": h["top_rule"]})
+
+
 def render_xlsx(run, findings, path: str, split_by: str | None = None,
                 lines: pd.DataFrame | None = None) -> None:
-    import xlsxwriter
+    from rustpy_xlsxwriter import FastExcel, Format
 
     from .json_report import outcomes
     lang = "en" if run.lang == "en" else "zh"
     lines = wl.lines(run, findings) if lines is None else lines
-    wt = worklist_table(run, lines)
-    wb = xlsxwriter.Workbook(path, {"constant_memory": True, "strings_to_numbers": False,
-                                    "strings_to_formulas": False, "strings_to_urls": False})
-    fmt = _formats(wb)
+    heads = wl.HEAD[lang]
+    wt = _plain(worklist_table(run, lines), numeric={heads["line"], heads["qty"], heads["amount"]})
+    head_fmt = Format().set_bold().set_background_color("#DDEBF7").set_text_wrap()
+    wrap = Format().set_text_wrap()
+    book = FastExcel(path)
     used: set[str] = set()
+
+    def worklist_sheet(name, df):
+        book.freeze(row=1, col=3, sheet=name)
+        book.sheet(name, df, column_widths=[w for _, w, _ in WORK_COLUMNS],
+                   column_formats=[wrap if k == "wrap" else None for _, _, k in WORK_COLUMNS],
+                   header_format=head_fmt, autofilter=True,
+                   data_validations={heads["status"]: {"type": "list", "values": WORK_STATUS[lang],
+                                                       "ignore_blank": True}} if len(df) else None)
+
     step = 1_000_000                     # an XLSX sheet holds 1,048,576 rows
+    base = "工作清单" if lang == "zh" else "worklist"
     for i in range(0, max(len(wt), 1), step):
-        base = "工作清单" if lang == "zh" else "worklist"
-        _worklist_sheet(wb, _sheet_name(base if i == 0 else f"{base}_{i // step + 1}", used),
-                        wt.iloc[i:i + step], lang)
-
-    ws = wb.add_worksheet(_sheet_name("管理汇总" if lang == "zh" else "summary", used))
-    ws.set_column(0, 0, 26)
-    ws.set_column(1, 6, 14)
-    r = 0
-    counts = run.counts_by_severity()
-    ws.write_row(r, 0, [("问题" if lang == "zh" else "findings"), len(findings),
-                        ("涉及行" if lang == "zh" else "rows"), len(lines)], fmt["title"])
-    r += 1
-    ws.write_row(r, 0, [f"{wl.severity_label(s, lang)} {n:,}" for s, n in counts.items()])
-    r += 2
-    for name, df in summary_tables(run, lines).items():
-        ws.write(r, 0, SUMMARY_TITLES[lang][name], fmt["title"])
-        r = _write_frame(wb, ws, df, r + 1, filters=False) + 1
-
+        worklist_sheet(_sheet_name(base if i == 0 else f"{base}_{i // step + 1}", used), wt.iloc[i:i + step])
+    name = _sheet_name("管理汇总" if lang == "zh" else "summary", used)
+    book.freeze(row=1, sheet=name)
+    book.sheet(name, _plain(summary_sheet(run, lines)), column_widths=[8, 26, 16, 10, 10, 14, 10, 16],
+               header_format=head_fmt, autofilter=True)
     if split_by == "dept":
-        dept = wt[wl.HEAD[lang]["dept"]].fillna("未填科室" if lang == "zh" else "(no department)")
+        dept = wt[heads["dept"]].fillna("未填科室" if lang == "zh" else "(no department)")
         for d, idx in dept.groupby(dept, sort=True).groups.items():
-            _worklist_sheet(wb, _sheet_name(d, used), wt.loc[idx], lang)
-
-    ft = table(run, findings)
+            worklist_sheet(_sheet_name(d, used), wt.loc[idx])
+    # the finding-level sheet for tools: codes, no repeated titles (the rules sheet has them)
+    ft = _plain(table(run, findings).drop(columns=[HEADERS["zh"]["title"] if lang == "zh" else "title",
+                                                   HEADERS["zh"]["category"] if lang == "zh" else "category"]))
     for i in range(0, max(len(ft), 1), step):
-        ws = wb.add_worksheet(_sheet_name("findings" if i == 0 else f"findings_{i // step + 1}", used))
-        ws.freeze_panes(1, 0)
-        ws.set_column(0, len(ft.columns) - 1, 14, fmt["top"])
-        _write_frame(wb, ws, ft.iloc[i:i + step])
+        name = _sheet_name("findings" if i == 0 else f"findings_{i // step + 1}", used)
+        book.freeze(row=1, sheet=name)
+        book.sheet(name, ft.iloc[i:i + step], column_width=14, header_format=head_fmt, autofilter=True)
     rules = pd.DataFrame(outcomes(run, run.lang))
     if lang == "zh" and len(rules):
         rules["status"] = rules["status"].map(lambda s: STATUS_ZH.get(s, s))
         rules["severity"] = rules["severity"].map(lambda s: wl.severity_label(s, lang) if s else s)
         rules["category"] = rules["category"].map(lambda s: wl.category_label(s, lang) if s else s)
-    ws = wb.add_worksheet(_sheet_name("rules", used))
-    ws.freeze_panes(1, 0)
-    ws.set_column(0, 7, 16, fmt["top"])
-    _write_frame(wb, ws, rules.rename(columns=RULE_HEADERS[lang]))
-    for name, rows in run.aggregates.items():
+    name = _sheet_name("rules", used)
+    book.freeze(row=1, sheet=name)
+    book.sheet(name, _plain(rules.rename(columns=RULE_HEADERS[lang])), column_width=16,
+               header_format=head_fmt, autofilter=True)
+    for agg, rows in run.aggregates.items():
         if rows:
-            ws = wb.add_worksheet(_sheet_name(name, used))
-            ws.freeze_panes(1, 0)
-            ws.set_column(0, 10, 14, fmt["top"])
-            _write_frame(wb, ws, pd.DataFrame(rows).rename(columns=AGG_HEADERS[lang]))
-    wb.close()
+            name = _sheet_name(agg, used)
+            book.freeze(row=1, sheet=name)
+            book.sheet(name, _plain(pd.DataFrame(rows).rename(columns=AGG_HEADERS[lang])), column_width=14,
+                       header_format=head_fmt, autofilter=True)
+    book.save()

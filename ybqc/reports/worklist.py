@@ -90,9 +90,17 @@ def table_label(kind: str, lang: str) -> str:
     return KINDS[kind].title_zh if lang == "zh" and kind in KINDS else (kind or "")
 
 
-def suggestion_text(s) -> str:
-    return "; ".join(f"{x.get('code', '')} {x.get('name', '')}（{x.get('why', '')}）".strip()
-                     for x in (s or []) if isinstance(x, dict))
+def suggestion_text(s, lang: str = "zh") -> str:
+    """Suggestions in score order; the weak ones (confident False, see dx_suggest_confidence)
+    under their own label, never as what the doctor meant."""
+    items = [x for x in (s or []) if isinstance(x, dict)]
+    text = lambda x: f"{x.get('code', '')} {x.get('name', '')}（{x.get('why', '')}）".strip()
+    strong = [text(x) for x in items if x.get("confident", True)]
+    weak = [text(x) for x in items if not x.get("confident", True)]
+    if weak:
+        strong.append(("other entries with the same 简码/prefix: " if lang == "en" else "同简码/同前缀的其他条目：")
+                      + "; ".join(weak))
+    return "; ".join(strong)
 
 
 def _blank(v) -> bool:
@@ -136,30 +144,45 @@ def _context(run, lines: pd.DataFrame) -> pd.DataFrame:
         # a finding keyed otherwise than its row (the PH-008 aggregate sits on its first fee row)
         # shows only what the group shares, never one row's patient, time or amount
         keycols = [c for c in KINDS[kind].key if c in frame.columns] if kind in KINDS else []
-        natural = ["/".join("" if _blank(v) else str(v) for v in vals) for vals in
-                   zip(*(frame[c].to_numpy(dtype=object)[rows] for c in keycols))] if keycols else None
-        own = np.ones(len(pos), dtype=bool) if natural is None else np.array(
-            [str(k) == n for k, n in zip(lines["key"].to_numpy(dtype=object)[pos], natural)], dtype=bool)
+        take = lambda c: frame[c].iloc[rows].to_numpy(dtype=object)      # only the rows with findings
+        own = np.ones(len(pos), dtype=bool)
+        if keycols:
+            natural = pd.Series(take(keycols[0]), dtype=object).fillna("").astype(str)
+            for c in keycols[1:]:
+                natural = natural + "/" + pd.Series(take(c), dtype=object).fillna("").astype(str)
+            line_key = pd.Series(lines["key"].to_numpy(dtype=object)[pos], dtype=object).fillna("").astype(str)
+            own = (natural.to_numpy(dtype=object) == line_key.to_numpy(dtype=object))
         for slot, cols in CONTEXT.get(kind, {}).items():
             col = next((c for c in cols if c in frame.columns), None)
             if col is None:
                 continue
-            vals = frame[col].to_numpy(dtype=object)[rows]
+            vals = take(col)
             if run.masked and col in MASKED_FIELDS:
-                vals = np.array([mask_value(col, v) if not _blank(v) else None for v in vals], dtype=object)
+                codes, uniq = pd.factorize(pd.Series(vals, dtype=object))
+                masked = np.array([mask_value(col, v) for v in uniq] + [None], dtype=object)
+                vals = masked[codes]                  # code -1 (blank) picks the trailing None
             p = pos if slot in GROUP_SLOTS else pos[own]
             out[slot][p] = vals if slot in GROUP_SLOTS else vals[own]
     ctx = pd.DataFrame(out, index=lines.index)
     visits = _visits(run)
     if len(visits) and ctx["visit"].notna().any():
-        vis = ctx["visit"]
-        ctx["sex"] = ctx["sex"].where(ctx["sex"].notna(), vis.map(visits["gend"]))
-        ctx["age"] = ctx["age"].where(ctx["age"].notna(), vis.map(visits["age"]))
-        ctx["dept"] = ctx["dept"].where(ctx["dept"].notna(), vis.map(visits["dept"]))
+        at = visits.index.get_indexer(pd.Index(ctx["visit"].to_numpy(dtype=object)))
+        hit = at >= 0
+        for slot, col in (("sex", "gend"), ("age", "age"), ("dept", "dept")):
+            fill = np.full(len(ctx), None, dtype=object)
+            fill[hit] = visits[col].to_numpy(dtype=object)[at[hit]]
+            ctx[slot] = ctx[slot].where(ctx[slot].notna(), pd.Series(fill, index=ctx.index, dtype=object))
     sex = SEX_TEXT["en" if run.lang == "en" else "zh"]
-    ctx["sex"] = ctx["sex"].map(lambda v: None if _blank(v) else sex.get(str(v), str(v)))
-    ctx["age"] = ctx["age"].map(lambda v: None if _blank(v) else _age_text(v))
+    ctx["sex"] = _map_distinct(ctx["sex"], lambda v: sex.get(str(v), str(v)))
+    ctx["age"] = _map_distinct(ctx["age"], _age_text)
     return ctx
+
+
+def _map_distinct(s: pd.Series, fn) -> pd.Series:
+    """fn over the distinct non-blank values of s (None stays None)."""
+    codes, uniq = pd.factorize(s.astype(object))
+    table = np.array([fn(v) for v in uniq] + [None], dtype=object)
+    return pd.Series(table[codes], index=s.index, dtype=object)
 
 
 def _age_text(v) -> str:
@@ -183,42 +206,63 @@ def lines(run, findings: pd.DataFrame) -> pd.DataFrame:
         return pd.DataFrame(columns=cols)
     f = findings.reset_index(drop=True)
     rank = f["severity"].map(SEVERITY_RANK).fillna(0).astype(int).to_numpy()
-    row = f["row"].astype("Int64").fillna(-1).to_numpy(dtype=np.int64)
-    keytxt = f["key"].map(lambda v: "" if _blank(v) else str(v))
-    line_id, _ = pd.factorize(pd.Series(list(zip(f["path"].fillna(""), row, keytxt))))
-    f = f.assign(_line=line_id, _rank=rank)
+    row = f["row"].astype("Int64").fillna(-1).astype("int64").astype(str)
+    keytxt = f["key"].astype(object).where(f["key"].notna(), "").astype(str)
+    line_id, _ = pd.factorize(f["path"].astype(object).fillna("").astype(str) + "\x1f" + row + "\x1f" + keytxt)
     # within a line: worst severity first, then rule id
-    f = f.sort_values(["_line", "_rank", "rule"], ascending=[True, False, True], kind="stable")
-    g = f.groupby("_line", sort=True)
-    first = g.head(1).set_index("_line")
+    order = np.lexsort((f["rule"].to_numpy(dtype=object).astype(str), -rank, line_id))
+    f = f.iloc[order].reset_index(drop=True)
+    fl = line_id[order]
+    starts = np.flatnonzero(np.r_[True, fl[1:] != fl[:-1]])
+    ends = np.r_[starts[1:], len(f)]
+    first = f.iloc[starts].reset_index(drop=True)
     fp = "fingerprint" in f.columns
-    sugg = f["suggestions"].map(suggestion_text)
+    rules_a = f["rule"].to_numpy(dtype=object)
+    msg_a = f["message"].to_numpy(dtype=object)
+    sugg_a = f["suggestions"].to_numpy(dtype=object)
+    cause_a = f["cause"].to_numpy(dtype=object)
+    fp_a = f["fingerprint"].to_numpy(dtype=object) if fp else None
+    rules, messages, suggs, causes, fps = [], [], [], [], []
+    for a, b in zip(starts.tolist(), ends.tolist()):     # one pass; most lines hold one finding
+        if b - a == 1:
+            rules.append(rules_a[a])
+            messages.append(msg_a[a] or "")
+            suggs.append(suggestion_text(sugg_a[a]) if sugg_a[a] else "")
+            causes.append(cause_a[a] if isinstance(cause_a[a], str) else None)
+            if fp:
+                fps.append("" if _blank(fp_a[a]) else str(fp_a[a]))
+            continue
+        rules.append("、".join(dict.fromkeys(rules_a[a:b])))
+        messages.append("\n".join(dict.fromkeys(m for m in msg_a[a:b] if m)))
+        suggs.append("\n".join(dict.fromkeys(x for x in (suggestion_text(s) for s in sugg_a[a:b] if s) if x)))
+        causes.append(next((c for c in cause_a[a:b] if isinstance(c, str)), None))
+        if fp:
+            fps.append(" ".join(str(x) for x in fp_a[a:b] if not _blank(x)))
     out = pd.DataFrame({
         "severity": first["severity"], "table": first["table"], "path": first["path"],
-        "row": first["row"], "key": first["key"],
-        "rules": g["rule"].agg(lambda s: "、".join(dict.fromkeys(s))),
-        "n": g.size(),
-        "messages": g["message"].agg(lambda s: "\n".join(dict.fromkeys(m for m in s if m))),
-        "suggestions": sugg.groupby(f["_line"]).agg(lambda s: "\n".join(dict.fromkeys(x for x in s if x))),
-        "cause": g["cause"].agg(lambda s: next((c for c in s if not _blank(c)), None)),
+        "row": first["row"], "key": first["key"], "rules": rules, "n": ends - starts,
+        "messages": messages, "suggestions": suggs, "cause": causes,
+        "fingerprint": fps if fp else None,
     })
-    if fp:
-        out["fingerprint"] = g["fingerprint"].agg(lambda s: " ".join(str(x) for x in s if not _blank(x)))
-    else:
-        out["fingerprint"] = None
+    line_of_finding = np.repeat(np.arange(len(starts)), ends - starts)
     out = out.reset_index(drop=True)
     out = pd.concat([out, _context(run, out)], axis=1)
 
-    # root causes: which line does each link name?
+    # root causes: which line does each link name? Only the links some finding makes are looked up.
+    wanted = {c for c in causes if isinstance(c, str)}
     anchors: dict[str, int] = {}
-    for i, (tab, key) in enumerate(zip(out["table"], out["key"])):
-        if tab and not _blank(key):
-            anchors.setdefault(f"{tab}|{key}", i)
-    fl = f["_line"].to_numpy()
-    for r, key, val, li in zip(f["rule"], f["key"], f["value"], fl):
-        if not _blank(key):
-            anchors.setdefault(f"{r}|{key}|{'' if _blank(val) else val}", int(li))
-    cause_line = np.array([anchors.get(c, -1) if isinstance(c, str) else -1 for c in out["cause"]])
+    if wanted:
+        own_key = out["table"].astype(object).fillna("").astype(str) + "|" + \
+            out["key"].astype(object).fillna("").astype(str)
+        hit = np.flatnonzero(own_key.isin(wanted).to_numpy() & out["key"].notna().to_numpy())
+        for i in hit[::-1]:                   # the first line wins
+            anchors[own_key.iat[int(i)]] = int(i)
+        fkey = f["rule"].astype(str) + "|" + f["key"].astype(object).fillna("").astype(str) + "|" + \
+            f["value"].astype(object).fillna("").astype(str)
+        fhit = np.flatnonzero(fkey.isin(wanted).to_numpy() & f["key"].notna().to_numpy())
+        for i in fhit:
+            anchors.setdefault(fkey.iat[int(i)], int(line_of_finding[i]))
+    cause_line = np.array([anchors.get(c, -1) if isinstance(c, str) else -1 for c in causes], dtype=np.int64)
     cause_line[cause_line == np.arange(len(out))] = -1
     # a cause that itself follows from another stays a root only if it has no cause of its own
     follows = np.bincount(cause_line[cause_line >= 0], minlength=len(out))
@@ -241,10 +285,11 @@ def lines(run, findings: pd.DataFrame) -> pd.DataFrame:
     for r in roots:
         if cause_line[r] < 0:
             place(r)
-    rest = np.flatnonzero(~placed)
-    rest_sorted = sorted(rest, key=lambda i: (-srank[i], str(out["path"].iat[i]), int(_num(out["row"].iat[i]))))
-    for i in rest_sorted:
-        place(i)
+    rowv = out["row"].astype("Int64").fillna(-1).to_numpy(dtype=np.int64)
+    pathv = out["path"].astype(object).fillna("").astype(str).to_numpy()
+    for i in np.lexsort((rowv, pathv, -srank)):
+        if not placed[i]:
+            place(int(i))
     out = out.iloc[order].reset_index()
     no_of = {int(old): n + 1 for n, old in enumerate(out["index"])}
     out["no"] = np.arange(1, len(out) + 1)
@@ -260,10 +305,11 @@ def _num(v) -> int:
 def root_text(lines: pd.DataFrame, lang: str) -> list[str]:
     """The 根源 column: for a root, how many lines follow; for a consequence, which line it follows."""
     root, follow = ROOT_TEXT["en" if lang == "en" else "zh"]
+    col = lambda c: lines[c].to_numpy(dtype=object)
     what = {int(n): f"{table_label(t, lang)} {k}" for n, t, k, fo in
-            zip(lines["no"], lines["table"], lines["key"], lines["follows"]) if fo}
+            zip(col("no"), col("table"), col("key"), col("follows")) if fo}
     out = []
-    for fo, cn in zip(lines["follows"], lines["cause_no"]):
+    for fo, cn in zip(col("follows"), col("cause_no")):
         if fo:
             out.append(root.format(n=int(fo)))
         elif not _blank(cn) and cn is not pd.NA:
@@ -306,8 +352,9 @@ def summary(lines: pd.DataFrame, lang: str = "zh", top: int = 10) -> dict[str, p
             out[name] = pd.DataFrame(columns=["code", "group", "rows", "error_rows", "money", "worst", "top_rule"])
             continue
         agg = b.groupby("k", sort=False).agg(rows=("rank", "size"), error_rows=("err", "sum"),
-                                             money=("amt", "sum"), worst=("rank", "max"),
-                                             top_rule=("rule", lambda s: s.value_counts().index[0]))
+                                             money=("amt", "sum"), worst=("rank", "max"))
+        pair = b.groupby(["k", "rule"], sort=True).size().sort_values(ascending=False, kind="stable")
+        agg["top_rule"] = pair[~pair.index.get_level_values(0).duplicated()].droplevel(1)
         agg = agg.sort_values(["error_rows", "rows", "money"], ascending=False).head(top)
         if labelcol is not None:
             lab = labelcol.astype(object)[k.notna()].groupby(k[k.notna()]).first()
