@@ -9,6 +9,7 @@ desktop has. The browser runs exactly as in tests/test_html_browser.py (network 
 """
 from __future__ import annotations
 
+import io
 import sys
 import tempfile
 from pathlib import Path
@@ -33,7 +34,7 @@ def main() -> int:
     for t in result.tables:          # show paths as a user who ran `ybqc check examples/` sees them
         t.path = t.path.replace(str(ROOT) + "/", "")
 
-    console = Console(record=True, width=112, force_terminal=True, color_system="truecolor")
+    console = Console(record=True, width=112, force_terminal=True, color_system="truecolor", file=io.StringIO())
     write(result, "rich", None, console=console)
     console.save_svg(str(out / "console.svg"), title="ybqc check examples/")
     print(f"wrote {out / 'console.svg'}")

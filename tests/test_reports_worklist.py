@@ -199,3 +199,15 @@ def test_no_findings_makes_empty_reports(tmp_path):
     write(result, "worklist", str(tmp_path / "w.csv"))
     write(result, "rich", str(tmp_path / "r.txt"))
     assert "未发现问题" in (tmp_path / "r.txt").read_text(encoding="utf-8")
+
+
+def test_a_very_large_finding_list_is_left_to_csv_and_json(case2, tmp_path, monkeypatch):
+    import openpyxl
+
+    import ybqc.reports.tabular as tab
+    monkeypatch.setattr(tab, "XLSX_FINDINGS_LIMIT", 2)
+    write(case2, "xlsx", str(tmp_path / "r.xlsx"))
+    wb = openpyxl.load_workbook(tmp_path / "r.xlsx")
+    rows = list(wb["findings"].values)
+    assert len(rows) == 2 and "CSV / JSON" in rows[1][0] and f"共 {len(case2.findings):,} 条问题" in rows[1][0]
+    assert wb["工作清单"].max_row == 5          # the worklist still has every row

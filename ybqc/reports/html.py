@@ -130,7 +130,7 @@ def context(run, findings: pd.DataFrame, lines: pd.DataFrame) -> dict:
     rule_bars = []
     if by_rule is not None:
         by_rule = by_rule.assign(r=by_rule["sev"].map(SEVERITY_RANK)).sort_values(["r", "n"], ascending=False)
-        rule_bars = _bars([(f"{rid} {wl.rule_title(rid, lang)}"[:40], r.n, SEV_COLOR.get(r.sev))
+        rule_bars = _bars([(f"{rid} {wl.rule_title(rid, lang)}"[:34], r.n, SEV_COLOR.get(r.sev))
                            for rid, r in by_rule.head(15).iterrows()])
     cat_bars = _bars([(wl.category_label(k, lang), v, None) for k, v in
                       findings["category"].value_counts().items()], color="#1f618d") if len(findings) else []
@@ -143,7 +143,7 @@ def context(run, findings: pd.DataFrame, lines: pd.DataFrame) -> dict:
         fam = findings["rule"].str.extract(r"^(YBQC-[A-Z]+)-")[0].fillna(findings["rule"])
         for name, g in findings.groupby(fam, sort=True):
             vc = g.groupby("rule").agg(n=("rule", "size"), sev=("severity", "first"))
-            families.append({"name": name, "bars": _bars([(f"{rid} {wl.rule_title(rid, lang)}"[:40], r.n,
+            families.append({"name": name, "bars": _bars([(f"{rid} {wl.rule_title(rid, lang)}"[:34], r.n,
                                                            SEV_COLOR.get(r.sev)) for rid, r in vc.iterrows()],
                                                          width=260)})
     ph = []

@@ -27,6 +27,8 @@ AGG_HEADERS = {"zh": {"item": "项目编码", "item_name": "项目名称", "plac
                       "quantity": "数量", "amount": "金额(元)", "real_doctors": "真实医师数",
                       "median_per_doctor": "每医师数量中位数", "multiple": "倍数"}, "en": {}}
 STATUS_ZH = {"passed": "通过", "failed": "未通过", "not_applicable": "不适用", "error": "出错"}
+#: the finding-level sheet is written up to this many findings (above: a note, see render_xlsx)
+XLSX_FINDINGS_LIMIT = 100_000
 WORK_STATUS = {"zh": ["待处理", "已修正", "无需修改", "需核实"], "en": ["open", "fixed", "no change", "to verify"]}
 
 #: worklist columns in order: (field, width, kind) — kind "wrap" wraps, "num" is a number
@@ -167,9 +169,17 @@ def render_xlsx(run, findings, path: str, split_by: str | None = None,
         dept = wt[heads["dept"]].fillna("未填科室" if lang == "zh" else "(no department)")
         for d, idx in dept.groupby(dept, sort=True).groups.items():
             worklist_sheet(_sheet_name(d, used), wt.loc[idx])
-    # the finding-level sheet for tools: codes, no repeated titles (the rules sheet has them)
-    ft = _plain(table(run, findings).drop(columns=[HEADERS["zh"]["title"] if lang == "zh" else "title",
-                                                   HEADERS["zh"]["category"] if lang == "zh" else "category"]))
+    # the finding-level sheet for tools: codes, no repeated titles (the rules sheet has them).
+    # Beyond XLSX_FINDINGS_LIMIT it would cost more than the worklist; tools read the CSV/JSON.
+    if len(findings) <= XLSX_FINDINGS_LIMIT:
+        ft = _plain(table(run, findings).drop(columns=[HEADERS["zh"]["title"] if lang == "zh" else "title",
+                                                       HEADERS["zh"]["category"] if lang == "zh" else "category"]))
+    else:
+        note = (f"共 {len(findings):,} 条问题，超过 {XLSX_FINDINGS_LIMIT:,} 条：逐条清单见 CSV / JSON 报告"
+                "（--format csv,json 或 --report-dir）；本工作簿的工作清单包含全部问题行" if lang == "zh" else
+                f"{len(findings):,} findings, more than {XLSX_FINDINGS_LIMIT:,}: the finding-level list is in the "
+                "CSV / JSON reports (--format csv,json or --report-dir); this workbook's worklist has every row")
+        ft = pd.DataFrame({"note": [note]})
     for i in range(0, max(len(ft), 1), step):
         name = _sheet_name("findings" if i == 0 else f"findings_{i // step + 1}", used)
         book.freeze(row=1, sheet=name)
