@@ -8,6 +8,7 @@ it is a sample stratified by rule, and the page says so (the XLSX/CSV carry ever
 from __future__ import annotations
 
 import json
+import re
 from importlib import resources
 
 import numpy as np
@@ -80,19 +81,23 @@ def sample(findings: pd.DataFrame, limit: int | None = None) -> pd.DataFrame:
 
 
 def _table_rows(run, findings: pd.DataFrame, lines: pd.DataFrame, lang: str) -> list[list]:
-    key = lambda p, r, k: (str(p or ""), -1 if r is None or str(r) == "<NA>" else int(r),
-                           "" if k is None or k != k else str(k))
     col = lambda df, c: df[c].to_numpy(dtype=object)     # numpy, not Arrow-backed iteration
-    where = {}
-    for no, p, r, k, d, doc, cn in zip(*(col(lines, c) for c in ("no", "path", "row", "key", "dept", "doctor",
-                                                                   "cause_no"))):
-        where[key(p, r, k)] = (int(no), d, doc, None if cn is pd.NA or cn != cn else int(cn))
+
+    def ident(df):      # a finding's line: same file, row and key (vectorised)
+        return (df["path"].astype(object).fillna("").astype(str) + "\x1f" +
+                df["row"].astype("Int64").fillna(-1).astype("int64").astype(str) + "\x1f" +
+                df["key"].astype(object).fillna("").astype(str))
+    at = pd.Index(ident(lines)).get_indexer(ident(findings))
+    l_no, l_dept, l_doc, l_cause = (col(lines, c) for c in ("no", "dept", "doctor", "cause_no"))
+    where = [(None, None, None, None) if i < 0 else
+             (int(l_no[i]), l_dept[i], l_doc[i], None if l_cause[i] is pd.NA or l_cause[i] != l_cause[i]
+              else int(l_cause[i])) for i in at]
     tables = {t: wl.table_label(t, lang) for t in findings["table"].unique()}
     names = {p: str(p or "").replace("\\", "/").rsplit("/", 1)[-1] for p in findings["path"].unique()}
     rows = []
-    for sev, rule, table, path, r, k, field, value, msg, sugg in zip(*(col(findings, c) for c in (
-            "severity", "rule", "table", "path", "row", "key", "field", "value", "message", "suggestions"))):
-        no, dept, doc, cause_no = where.get(key(path, r, k), (None, None, None, None))
+    for (no, dept, doc, cause_no), sev, rule, table, path, r, k, field, value, msg, sugg in zip(where, *(
+            col(findings, c) for c in ("severity", "rule", "table", "path", "row", "key", "field", "value",
+                                       "message", "suggestions"))):
         row = "" if r is None or r is pd.NA else int(r)
         name = names[path]
         rows.append([sev, rule, tables[table], f"{name}:{row}" if row != "" else name,
@@ -140,7 +145,8 @@ def context(run, findings: pd.DataFrame, lines: pd.DataFrame) -> dict:
                      color="#7d3c98")
     families = []
     if len(findings):
-        fam = findings["rule"].str.extract(r"^(YBQC-[A-Z]+)-")[0].fillna(findings["rule"])
+        family = {r: (m.group(1) if (m := re.match(r"^(YBQC-[A-Z]+)-", r)) else r) for r in findings["rule"].unique()}
+        fam = findings["rule"].map(family)
         for name, g in findings.groupby(fam, sort=True):
             vc = g.groupby("rule").agg(n=("rule", "size"), sev=("severity", "first"))
             families.append({"name": name, "bars": _bars([(f"{rid} {wl.rule_title(rid, lang)}"[:34], r.n,

@@ -335,7 +335,8 @@ def summary(lines: pd.DataFrame, lang: str = "zh", top: int = 10) -> dict[str, p
                 for k in ("dept", "doctor", "item")}
     amt = amount(lines).fillna(0.0)
     rank = lines["severity"].map(SEVERITY_RANK).fillna(0).astype(int)
-    first_rule = lines["rules"].str.split("、").str[0]
+    first_rule = pd.Series([r.split("、", 1)[0] for r in lines["rules"].to_numpy(dtype=object)],
+                           index=lines.index, dtype=object)
     base = pd.DataFrame({"rank": rank, "err": (rank == SEVERITY_RANK["error"]).astype(int), "amt": amt,
                          "rule": first_rule})
     groups = {
