@@ -51,7 +51,8 @@ def test_personal_identifiers_are_masked_everywhere(case1, tmp_path):
     main(["check", str(case1), "--report-dir", str(tmp_path / "out")])
     xlsx = pd.read_excel(tmp_path / "out" / "ybqc-report.xlsx", sheet_name=None, dtype=str, engine="calamine")
     vis = pd.read_excel(case1 / "case1_setlinfo.xlsx", dtype=str, engine="calamine")
-    texts = [(tmp_path / "out" / f"ybqc-report.{e}").read_text(encoding="utf-8-sig") for e in ("json", "xml", "csv", "txt")]
+    texts = [(tmp_path / "out" / f"ybqc-report.{e}").read_text(encoding="utf-8-sig")
+             for e in ("json", "xml", "csv", "txt", "worklist.csv", "html")]
     texts += [df.to_csv() for df in xlsx.values()]
     for secret in list(vis["证件号码"]) + list(vis["姓名"]):
         assert not any(secret in t for t in texts), secret

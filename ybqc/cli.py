@@ -63,7 +63,7 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--columns", metavar="FILE", help="列名映射 CSV：原表头,接口字段名[,表类型]")
     c.add_argument("--config", metavar="FILE", help="配置文件（默认读取当前目录的 ybqc.toml）")
     c.add_argument("--format", action="append", metavar="FMT",
-                   help="rich|json|junit|xlsx|csv，可重复或用逗号分隔（终端默认 rich，否则 json）")
+                   help="rich|json|junit|xlsx|csv|worklist|html，可重复或用逗号分隔（终端默认 rich，否则 json）")
     c.add_argument("--output", "-o", metavar="FILE", help="报告写入文件（单一格式时）")
     c.add_argument("--report-dir", metavar="DIR", help="把每种格式写成 DIR/ybqc-report.<ext>")
     c.add_argument("--fail-on", choices=("error", "warning", "never"), help="门禁级别（默认 error）")
@@ -84,6 +84,9 @@ def build_parser() -> argparse.ArgumentParser:
     # issue 10: the facility's level for the 两库 机构等级 rules (b5)
     c.add_argument("--facility-level", choices=("一级", "二级", "三级"),
                    help="本机构等级（两库 限定机构等级规则需要；也可在 ybqc.toml 设置 facility_level）")
+    # issue 11 (reports): worklist per department, the full console lists
+    c.add_argument("--split-by", choices=("dept",), help="XLSX 工作清单按科室分页（每个科室一个工作表）")
+    c.add_argument("--verbose", "-v", action="store_true", help="终端报告列出已加载的每个知识文件")
 
     r = sub.add_parser("rules", help="列出规则 / list the rules")
     r.add_argument("rule", nargs="*", help="规则编号（显示详细说明）或前缀（如 YBQC-DX，列出该族）")
@@ -110,7 +113,7 @@ def _formats(args) -> list[str]:
             raise _Usage(f"未知的报告格式 {f}（可用：{', '.join(FORMATS)}）")
     if not fmts:
         if args.report_dir:
-            fmts = ["json", "junit", "xlsx", "csv", "rich"]
+            fmts = ["json", "junit", "xlsx", "csv", "worklist", "html", "rich"]
         else:
             fmts = ["rich"] if sys.stdout.isatty() else ["json"]
     if args.output and len(fmts) > 1:
@@ -128,8 +131,9 @@ def _progress(enabled: bool):
     from rich.console import Console
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-    prog = Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
-                    TimeElapsedColumn(), console=Console(stderr=True), transient=True)
+    # the description carries rows read / rows checked (engine.run); the bar follows the rows
+    prog = Progress(TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn(),
+                    console=Console(stderr=True), transient=True)
     task = prog.add_task("ybqc", total=1)
 
     def update(desc: str, done: int, total: int):
@@ -176,14 +180,14 @@ def cmd_check(args) -> int:
             # earlier reports stay: a timestamped file per run, plus ybqc-report.<ext> = the latest
             path = _stamped(args.report_dir, stamp, EXTENSIONS[f])
             if f == "rich":
-                write(result, f, None)        # the console, and a text copy
-            write(result, f, path)
+                write(result, f, None, verbose=args.verbose)        # the console, and a text copy
+            write(result, f, path, split_by=args.split_by, verbose=args.verbose)
             import shutil
             shutil.copyfile(path, os.path.join(args.report_dir, f"ybqc-report.{EXTENSIONS[f]}"))
         else:
             if f == "xlsx" and not args.output:
                 raise _Usage("xlsx 报告需要 --output 文件名或 --report-dir")
-            write(result, f, args.output)
+            write(result, f, args.output, split_by=args.split_by, verbose=args.verbose)
     return EXIT_GATE if result.gate_failed() else EXIT_OK
 
 

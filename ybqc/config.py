@@ -43,6 +43,10 @@ DEFAULT_THRESHOLDS = {
     "mapping_nearmiss_score": 50.0,
     # YBQC-DX-*: how many pick-list candidates a conflict suggests
     "dx_suggestions": 3,
+    # issue 11 — YBQC-DX-*: the score (match strength 0-100 + upload frequency + visit evidence) a
+    # top candidate needs to be shown as "医生可能本想选"; below it the candidates are listed as
+    # "同简码/同前缀的其他条目" (a same-简码 entry scores at least 100, a weak prefix less)
+    "dx_suggest_confidence": 90.0,
 }
 
 

@@ -56,6 +56,11 @@ SKIPPED = rule("YBQC-ST-006", "structure", "info", "不是接口表的文件或�
 Progress = Callable[[str, int, int], None]   # (stage description, done, total)
 
 
+def _rows(n: int) -> str:
+    """1234567 -> '1.2M', 50037 -> '50,037' (progress text)."""
+    return f"{n / 1e6:.1f}M" if n >= 1_000_000 else f"{n:,}"
+
+
 def load_tables(paths: list[str], cfg: Config, progress: Progress | None = None) -> list[Table]:
     """The canonical tables of the files and folders named (exit-2 errors as InputError)."""
     return load_inputs(paths, cfg, progress)[0]
@@ -89,10 +94,13 @@ def load_inputs(paths: list[str], cfg: Config, progress: Progress | None = None
     tables, errors, skipped = [], [], []
     for i, (f, explicit) in enumerate(files):
         if progress:
-            progress(f"读取 {f.name}", i, len(files))
+            progress(f"读取 {f.name}" if cfg.lang == "zh" else f"reading {f.name}", i, len(files))
         try:
             found, unknown = [], []
             for raw in readers.read(f):
+                if progress:   # issue 11: rows read, in words a person understands
+                    progress(f"读取 {raw.label.rsplit('/', 1)[-1]} {_rows(raw.rows_read)} 行" if cfg.lang == "zh"
+                             else f"read {raw.label.rsplit('/', 1)[-1]}: {_rows(raw.rows_read)} rows", i + 1, len(files))
                 try:
                     found.append(normalise(raw, aliases, kinds.get(str(f.resolve()))))
                 except UnknownKind as exc:
@@ -218,9 +226,16 @@ def run(paths: list[str], cfg: Config | None = None, progress: Progress | None =
     for c in todo:
         module_kinds[c.fn.__module__] = tuple(dict.fromkeys(module_kinds.get(c.fn.__module__, ()) + c.kinds))
     crashed: dict[str, str] = {}     # module -> error
+    # issue 11: progress in rows checked, with stage names a person understands
+    work = [sum(len(t.frame) for t in tables if not chk.kinds or t.kind in chk.kinds) or 1 for chk in todo]
+    done_rows, total_rows = 0, sum(work)
     for n, chk in enumerate(todo):
         if progress:
-            progress(f"检查 {chk.name}", n, len(todo))
+            kinds = "、".join(dict.fromkeys(KINDS[k].title_zh for k in chk.kinds if k in KINDS and ctx.has(k)))
+            stage = chk.label(cfg.lang) + (f"（{kinds}）" if kinds and cfg.lang == "zh" else "")
+            progress(f"{stage}  {_rows(done_rows)}/{_rows(total_rows)} {'行' if cfg.lang == 'zh' else 'rows'}",
+                     done_rows, total_rows)
+        done_rows += work[n]
         targets = [None] if chk.scope == "run" else [t for t in tables if t.kind in chk.kinds]
         if chk.scope == "run" and chk.kinds and not any(ctx.has(k) for k in chk.kinds):
             continue
@@ -238,7 +253,7 @@ def run(paths: list[str], cfg: Config | None = None, progress: Progress | None =
                               rows=[None], keys=[None], field=None, values=[None],
                               params={"check": [chk.name], "error": [error]})
     if progress:
-        progress("汇总", len(todo), len(todo))
+        progress("汇总" if cfg.lang == "zh" else "summing up", total_rows, total_rows)
     collector.checked(INTERNAL, len(todo))
     # a crashed check's rules are `error` (their results are incomplete), never a quiet pass
     for rid, r in REGISTRY.items():
@@ -265,7 +280,8 @@ def run(paths: list[str], cfg: Config | None = None, progress: Progress | None =
                        t.encoding, t.renamed, t.missing, t.unrecognised) for t in tables]
     result = Run(findings=findings, outcomes=collector.outcomes, tables=infos,
                  aggregates=collector.aggregates, knowledge=ctx.knowledge_loaded, lang=cfg.lang,
-                 fail_on=cfg.fail_on, masked=cfg.mask)
+                 fail_on=cfg.fail_on, masked=cfg.mask,
+                 frames={t.label: (t.kind, t.frame) for t in tables})   # issue 11: worklist context
     ran = {rid for rid, o in collector.outcomes.items() if o.status in ("passed", "failed")}
     gate.apply(result, cfg, ran)
     if cfg.only:

@@ -16,8 +16,12 @@ from .rules import REGISTRY, SEVERITY_RANK, Rule, matches
 #: runs (see fingerprints()); `status` is new | baseline | suppressed (only new findings gate);
 #: `reason` is the suppression's reason.
 FIELDS = ("rule", "category", "severity", "table", "path", "row", "key", "field", "value",
-          "message", "suggestions", "fingerprint", "status", "reason")
+          "message", "suggestions", "cause", "fingerprint", "status", "reason")
 STATUSES = ("new", "baseline", "suppressed")
+#: `cause` (issue 11): the root cause a finding follows from, or None. "<table kind>|<key>" names
+#: a source row (e.g. "mapping|L001": the mapping row the fee row's code came through);
+#: "<rule id>|<key>|<value>" names a finding (e.g. the YBQC-PH-008 aggregate of a placeholder
+#: doctor). Reports group consequences under causes that have findings (reports/worklist.py).
 
 
 class _SafeDict(dict):
@@ -97,7 +101,7 @@ class Collector:
         o.status, o.note = "error", note
 
     def add(self, rule: Rule, *, table: str, path: str, rows, keys, field: str | None,
-            values, params: dict, suggestions=None) -> None:
+            values, params: dict, suggestions=None, cause=None) -> None:
         """Add len(rows) findings of one rule. `values`, `keys`, each param and `suggestions`
         are sequences aligned to `rows` (or scalars)."""
         n = len(rows)
@@ -126,6 +130,7 @@ class Collector:
             "key": keys, "field": [field] * n, "value": [None if v is None else _fmt(v) for v in values],
             "message": messages,
             "suggestions": seq(suggestions) if suggestions is not None else [[] for _ in range(n)],
+            "cause": seq(cause),
         })
         o = self.outcome(rule.id)
         o.failed += n
@@ -226,6 +231,8 @@ class Run:
         """The findings that count: new ones (not in the baseline, not suppressed)."""
         f = self.findings
         return f if not len(f) or "status" not in f.columns else f[f["status"] == "new"]
+    #: issue 11: canonical tables by label -> (kind, frame), for the worklist's row context
+    frames: dict = field(default_factory=dict)
 
     def counts_by_severity(self) -> dict[str, int]:
         f = self.active()

@@ -1,11 +1,16 @@
-"""Rich console report for coders: files read, summary, top rules with examples, aggregates."""
+"""Rich console report: files read, the summary in rows, root causes first, the manager's top
+departments/doctors/items with money, top rules with examples (messages indented under their key),
+and the placeholder aggregate."""
 from __future__ import annotations
 
 from rich import box
 from rich.console import Console
+from rich.padding import Padding
 from rich.table import Table
+from rich.text import Text
 
 from ..rules import REGISTRY, SEVERITY_RANK
+from . import worklist as wl
 
 SEV_STYLE = {"error": "bold red", "warning": "yellow", "info": "cyan"}
 T = {
@@ -16,7 +21,11 @@ T = {
                qty="数量", amt="金额", med="每医师中位数", mult="倍数", know="已加载的知识",
                passed="通过：没有 {gate} 及以上级别的问题", failed="未通过：有 {n} 条 {gate} 及以上级别的问题",
                none="未发现问题", more="另有 {n} 条规则有问题，见 JSON/XLSX 报告", sugg="建议",
-               masked="（报告中的个人信息已脱敏）", unmasked="（警告：--no-mask，报告含未脱敏个人信息）"),
+               masked="（报告中的个人信息已脱敏）", unmasked="（警告：--no-mask，报告含未脱敏个人信息）",
+               totals="问题 {n} 条，涉及 {lines} 行（共读取 {rows} 行）", roots="根源（先改这些行，后面的问题随之解决）",
+               follow="另有 {n} 行随之解决", rows_of="涉及 {n} 行", know_one="已加载的知识：{items}（--verbose 查看文件）",
+               mgr="管理汇总（前 10）", by_dept="按科室", by_doctor="按医生", by_item="按项目",
+               r_rows="行", r_err="含错误", r_money="金额(元)", r_worst="最严重"),
     "en": dict(files="Tables read", kind="kind", path="file", enc="encoding", read="read", checked="checked",
                unparsed="unparsed", missing="missing required", summary="Summary", rules="Top rules",
                rule="rule", sev="severity", title="problem", count="count", of="checked",
@@ -26,66 +35,65 @@ T = {
                passed="PASSED: nothing at or above {gate}", failed="FAILED: {n} findings at or above {gate}",
                none="no findings", more="{n} more rules have findings; see the JSON/XLSX report",
                sugg="suggestions", masked="(personal identifiers are masked)",
-               unmasked="(WARNING: --no-mask, personal identifiers are shown)"),
+               unmasked="(WARNING: --no-mask, personal identifiers are shown)",
+               totals="{n} findings on {lines} rows ({rows} rows read)", roots="Root causes (fix these rows first)",
+               follow="{n} rows follow from it", rows_of="{n} rows", know_one="Knowledge loaded: {items} (--verbose lists the files)",
+               mgr="For managers (top 10)", by_dept="by department", by_doctor="by doctor", by_item="by item",
+               r_rows="rows", r_err="with errors", r_money="amount", r_worst="worst"),
 }
 
 
-def render(run, findings, console: Console | None = None, path: str | None = None, top: int = 15) -> None:
+def render(run, findings, console: Console | None = None, path: str | None = None, top: int = 15,
+           lines=None, verbose: bool = False) -> None:
     if path:
         with open(path, "w", encoding="utf-8") as fh:
-            render(run, findings, Console(file=fh, width=160, color_system=None), None, top)
+            render(run, findings, Console(file=fh, width=160, color_system=None), None, top, lines, verbose)
         return
     c = console or Console()
-    tx = T["en" if run.lang == "en" else "zh"]
+    lang = "en" if run.lang == "en" else "zh"
+    tx = T[lang]
+    if len(findings) and "status" in findings.columns:     # baseline/suppressed: counted, not listed
+        findings = findings[findings["status"] == "new"]
+    if lines is None:
+        lines = wl.lines(run, findings)
 
     files = Table(title=tx["files"], box=box.SIMPLE_HEAVY, title_justify="left")
     for h in ("kind", "path", "enc", "read", "checked", "unparsed", "missing"):
-        files.add_column(tx[h], justify="right" if h in ("read", "checked", "unparsed") else "left")
+        files.add_column(tx[h], justify="right" if h in ("read", "checked", "unparsed") else "left",
+                         no_wrap=h == "kind", overflow="fold")
     for t in run.tables:
-        files.add_row(t.kind, t.path, t.encoding or "", f"{t.rows_read:,}", f"{t.rows_checked:,}",
-                      f"{t.rows_unparsed:,}", ", ".join(t.missing))
+        files.add_row(wl.table_label(t.kind, lang).split("/")[0].split("(")[0], t.path.rsplit("/", 1)[-1], t.encoding or "", f"{t.rows_read:,}",
+                      f"{t.rows_checked:,}", f"{t.rows_unparsed:,}", ", ".join(t.missing))
     c.print(files)
 
     if run.knowledge:
-        c.print(f"[bold]{tx['know']}[/bold]")
-        for k in run.knowledge:
-            c.print(f"  {k.get('kind')}: {k.get('path')} ({k.get('entries', '?')})")
+        if verbose:
+            c.print(f"[bold]{tx['know']}[/bold]")
+            for k in run.knowledge:
+                c.print(f"  {k.get('kind')}: {k.get('path')} ({k.get('entries', '?')})", highlight=False)
+        else:
+            kinds: dict[str, int] = {}
+            for k in run.knowledge:
+                kinds[str(k.get("kind"))] = kinds.get(str(k.get("kind")), 0) + 1
+            c.print(tx["know_one"].format(items="、".join(f"{k} {n}" for k, n in kinds.items())),
+                    highlight=False)
 
     _unrecognised(c, run)
     counts = run.counts_by_severity()
-    c.print(f"[bold]{tx['summary']}[/bold]  " + "  ".join(
-        f"[{SEV_STYLE[s]}]{s} {n:,}[/]" for s, n in counts.items()))
+    rows_read = sum(t.rows_read for t in run.tables)
+    c.print(f"[bold]{tx['summary']}[/bold]  " + tx["totals"].format(
+        n=f"{len(findings):,}", lines=f"{len(lines):,}", rows=f"{rows_read:,}"), highlight=False)
+    c.print("  " + "  ".join(f"[{SEV_STYLE[s]}]{wl.severity_label(s, lang)} {n:,}[/]"
+                             for s, n in counts.items()), highlight=False)
     _gate_summary(c, run)
-    if len(findings) and "status" in findings.columns:
-        findings = findings[findings["status"] == "new"]
-    if len(findings):
-        cats = findings["category"].value_counts()
-        c.print("  " + "  ".join(f"{k} {v:,}" for k, v in cats.items()))
-        by_rule = findings.groupby("rule", sort=False)
-        order = sorted(by_rule.groups, key=lambda r: (-SEVERITY_RANK[findings.loc[by_rule.groups[r][0], "severity"]],
-                                                      -len(by_rule.groups[r]), r))
-        c.print(f"\n[bold]{tx['rules']}[/bold]")
-        for rid in order[:top]:
-            g = findings.loc[by_rule.groups[rid]]
-            r = REGISTRY.get(rid)
-            sev = g["severity"].iloc[0]
-            o = run.outcomes.get(rid)
-            of = f" / {tx['of']} {o.checked:,}" if o and o.checked else ""
-            c.print(f"[{SEV_STYLE[sev]}]{sev:<7}[/] [bold]{rid}[/bold] {r.title(run.lang) if r else rid}"
-                    f"  —  {tx['count']} {len(g):,}{of}", highlight=False)
-            for f in g.head(3).itertuples():
-                row = "" if f.row is None or str(f.row) == "<NA>" else f":{int(f.row)}"
-                name = f.path.rsplit("/", 1)[-1]
-                key = f" [{f.key}]" if f.key else ""
-                c.print(f"    {name}{row}{key} {f.message}", highlight=False, markup=False)
-                if f.suggestions:
-                    c.print(f"      → {tx['sugg']}: " + "; ".join(
-                        f"{s.get('code', '')} {s.get('name', '')}（{s.get('why', '')}）" for s in f.suggestions[:3]),
-                        highlight=False, markup=False)
-        if len(order) > top:
-            c.print(tx["more"].format(n=len(order) - top))
-    else:
+    if not len(findings):
         c.print(tx["none"])
+    else:
+        cats = findings["category"].value_counts()
+        c.print("  " + "  ".join(f"{wl.category_label(k, lang)} {v:,}" for k, v in cats.items()), highlight=False)
+        _roots(c, run, lines, tx, lang)
+        _manager(c, lines, tx, lang)
+        _rules(c, run, findings, tx, lang, top)
 
     agg = run.aggregates.get("placeholder_doctors")
     if agg:
@@ -171,3 +179,68 @@ def _not_applicable(c: Console, run) -> None:
         c.print(f"[bold red]{tx['err']}[/]")
         for e in errors:
             c.print(f"  {e}", highlight=False, markup=False)
+def _indented(c, text: str, indent: int = 6) -> None:
+    """A long message wrapped under its key, never leaving the key alone on a line."""
+    c.print(Padding(Text(text), (0, 0, 0, indent)))
+
+
+def _where(path, row, key) -> str:
+    name = str(path or "").replace("\\", "/").rsplit("/", 1)[-1]
+    r = "" if row is None or str(row) == "<NA>" else f":{int(row)}"
+    return f"{name}{r}" + (f" [{key}]" if key is not None and str(key) not in ("", "nan", "<NA>") else "")
+
+
+def _roots(c, run, lines, tx, lang, limit: int = 10) -> None:
+    roots = lines[lines["follows"] > 0].head(limit)
+    if not len(roots):
+        return
+    c.print(f"\n[bold]{tx['roots']}[/bold]")
+    for r in roots.itertuples():
+        sev = r.severity
+        c.print(f"[{SEV_STYLE[sev]}]{wl.severity_label(sev, lang)}[/] #{r.no} [bold]{r.rules}[/bold] "
+                f"{wl.table_label(r.table, lang)} {_where(r.path, r.row, r.key)}  —  "
+                f"[bold]{tx['follow'].format(n=f'{int(r.follows):,}')}[/bold]", highlight=False)
+        _indented(c, str(r.messages).split("\n")[0])
+
+
+def _manager(c, lines, tx, lang) -> None:
+    tabs = wl.summary(lines, lang)
+    if all(not len(df) for df in tabs.values()):
+        return
+    c.print(f"\n[bold]{tx['mgr']}[/bold]")
+    for name in ("dept", "doctor", "item"):
+        df = tabs[name]
+        if not len(df):
+            continue
+        t = Table(title=tx[f"by_{name}"], box=box.SIMPLE, title_justify="left", pad_edge=False)
+        t.add_column(tx[f"by_{name}"])
+        for h in ("r_rows", "r_err", "r_money", "r_worst"):
+            t.add_column(tx[h], justify="right")
+        for r in df.itertuples():
+            label = f"{r.code}" + (f" {r.group}" if isinstance(r.group, str) and r.group else "")
+            t.add_row(label, f"{int(r.rows):,}", f"{int(r.error_rows):,}", f"{r.money:,.2f}", r.worst)
+        c.print(t)
+
+
+def _rules(c, run, findings, tx, lang, top) -> None:
+    by_rule = findings.groupby("rule", sort=False)
+    order = sorted(by_rule.groups, key=lambda r: (-SEVERITY_RANK[findings.loc[by_rule.groups[r][0], "severity"]],
+                                                  -len(by_rule.groups[r]), r))
+    c.print(f"\n[bold]{tx['rules']}[/bold]")
+    for rid in order[:top]:
+        g = findings.loc[by_rule.groups[rid]]
+        r = REGISTRY.get(rid)
+        sev = g["severity"].iloc[0]
+        nrows = g[["path", "row", "key"]].drop_duplicates().shape[0]
+        c.print(f"[{SEV_STYLE[sev]}]{wl.severity_label(sev, lang)}[/] [bold]{rid}[/bold] "
+                f"{r.title(run.lang) if r else rid}  —  {tx['count']} {len(g):,}，{tx['rows_of'].format(n=f'{nrows:,}')}"
+                if lang == "zh" else
+                f"[{SEV_STYLE[sev]}]{sev}[/] [bold]{rid}[/bold] {r.title(run.lang) if r else rid}  —  "
+                f"{len(g):,} findings, {tx['rows_of'].format(n=f'{nrows:,}')}", highlight=False)
+        for f in g.head(3).itertuples():
+            c.print(Padding(Text(_where(f.path, f.row, f.key), style="dim"), (0, 0, 0, 4)))
+            _indented(c, f.message)
+            if f.suggestions:
+                _indented(c, f"→ {tx['sugg']}: " + wl.suggestion_text(f.suggestions[:3]))
+    if len(order) > top:
+        c.print(tx["more"].format(n=len(order) - top))

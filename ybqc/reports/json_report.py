@@ -48,12 +48,26 @@ def tables(run) -> list[dict]:
              "unrecognised_headers": list(t.unrecognised)} for t in run.tables]
 
 
-def render(run, findings) -> str:
+def manager(run, lines) -> dict:
+    """issue 11: the manager's summary (top 10 by department, doctor, item) and the root causes."""
+    from . import worklist as wl
+    out = {"rows_with_findings": int(len(lines))}
+    for name, df in wl.summary(lines, "en").items():     # severities as codes in JSON
+        out[f"by_{name}"] = [{k: (None if v is None or v != v else v.item() if hasattr(v, "item") else v)
+                              for k, v in rec.items()}
+                             for rec in df.rename(columns={"group": "label"}).to_dict("records")]
+    roots = lines[lines["follows"] > 0]
+    out["root_causes"] = [{"line": int(r.no), "table": r.table, "key": r.key, "rules": r.rules.split("、"),
+                           "rows_following": int(r.follows)} for r in roots.itertuples()]
+    return out
+
+
+def render(run, findings, lines=None) -> str:
     records = []
     for row in findings.itertuples(index=False):
         d = dict(zip(FIELDS, row))
         d["row"] = None if d["row"] is None or str(d["row"]) == "<NA>" else int(d["row"])
-        for k in ("key", "value", "field"):
+        for k in ("key", "value", "field", "cause"):
             if d[k] is not None and not isinstance(d[k], str):
                 d[k] = None if d[k] != d[k] else str(d[k])
         d["suggestions"] = list(d["suggestions"] or [])
@@ -61,4 +75,6 @@ def render(run, findings) -> str:
     doc = {"tool": "ybqc", "version": __version__, "lang": run.lang, "masked": run.masked,
            "run": run.meta, "gate": run.gate, "summary": summary(run), "tables": tables(run), "knowledge": run.knowledge,
            "rules": outcomes(run, run.lang), "aggregates": run.aggregates, "findings": records}
+    if lines is not None:
+        doc["manager"] = manager(run, lines)
     return json.dumps(doc, ensure_ascii=False, indent=1, default=str)

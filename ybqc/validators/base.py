@@ -27,15 +27,36 @@ class Check:
     kinds: tuple[str, ...]
     scope: str           # "table": called once per table of a kind; "run": once per run
     stage: str           # "structure" runs first (other checks see its results), then "rules"
+    title: str | None = None   # what the progress bar says (issue 11); default: FAMILY_TITLES
+
+    def label(self, lang: str = "zh") -> str:
+        """A stage name a person understands: the check's title, else its family's."""
+        if self.title:
+            return self.title
+        import sys
+        fam = getattr(sys.modules.get(self.fn.__module__), "FAMILY_TITLE", None) or \
+            FAMILY_TITLES.get(self.name.split(".", 1)[0])
+        return (fam[0] if lang == "zh" else fam[1]) if fam else self.name
+
+
+#: progress-bar names of the check families (module name -> zh, en); a validator module may
+#: instead declare its own `FAMILY_TITLE = ("中文", "English")`
+FAMILY_TITLES = {
+    "structure": ("表结构", "table structure"), "expectations": ("字段规则", "field rules"),
+    "consistency": ("跨表一致性", "cross-table consistency"),
+    "diagnosis_conflicts": ("诊断冲突", "diagnosis conflicts"),
+    "item_restrictions": ("限性别/年龄的项目", "sex/age-restricted items"),
+    "mapping": ("目录对照", "catalogue mapping"), "placeholders": ("占位医师与医师代码", "placeholder doctors"),
+}
 
 
 CHECKS: list[Check] = []
 
 
-def check(*kinds: str, scope: str = "table", stage: str = "rules"):
+def check(*kinds: str, scope: str = "table", stage: str = "rules", title: str | None = None):
     def deco(fn):
         CHECKS.append(Check(f"{fn.__module__.rsplit('.', 1)[-1]}.{fn.__name__}", fn, kinds, scope,
-                            stage))
+                            stage, title))
         return fn
     return deco
 
@@ -198,7 +219,7 @@ class Context:
 
     def emit(self, rule: Rule | str, t: Table | None, where, *, field: str | None = None,
              value=None, params: dict | None = None, suggestions=None,
-             key=None) -> int:
+             key=None, cause=None) -> int:
         """Report the rows `where` (boolean mask over t.frame, or row positions) as failing `rule`.
 
         `value` and each entry of `params` may be a scalar, a Series aligned to t.frame, or a
@@ -222,7 +243,7 @@ class Context:
                            rows=rows if t is not None else [None] * len(rows),
                            keys=key if key is not None else self.keys(t, rows), field=field,
                            values=pick(value), params={k: pick(v) for k, v in (params or {}).items()},
-                           suggestions=suggestions)
+                           suggestions=suggestions, cause=pick(cause))
         return len(rows)
 
     def emit_rows(self, rule: Rule | str, rows: pd.DataFrame, *, field: str | None = None,

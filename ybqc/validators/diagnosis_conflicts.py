@@ -504,6 +504,12 @@ def _hint(s: list[dict], lang: str) -> str:
         return ("please check whether it was picked from the list by mistake" if lang == "en"
                 else "请核对是否在下拉列表中选错")
     top = s[0]
+    if not top.get("confident", True):    # issue 11: below dx_suggest_confidence, no "probably meant"
+        names = "、".join(f"“{x['name']}”（{x['code']}）" for x in s[:3])
+        if lang == "en":
+            return (f"other entries with the same 简码 or prefix: {names}; please check whether it was "
+                    "picked from the list by mistake")
+        return f"同简码/同前缀的其他条目：{names}，请核对是否在下拉列表中选错"
     if lang == "en":
         return f"the doctor probably meant '{top['name']}' ({top['code']}, {top['why']})"
     return f"医生可能本想选“{top['name']}”（{top['code']}，{top['why']}），请核对后改正"
@@ -709,6 +715,7 @@ def _suggest(ctx, kind: str, hits: pd.DataFrame, pts: pd.DataFrame) -> list[list
     system = system_of(kind)
     cat = "D" if kind == "diseinfo" else "S"
     top_n = int(ctx.config.threshold("dx_suggestions"))
+    confident = ctx.config.threshold("dx_suggest_confidence")     # issue 11
     lang = ctx.lang
     idf = idx.idf()
     visits = _visit_context(ctx, hits["mdtrt_id"])
@@ -733,12 +740,14 @@ def _suggest(ctx, kind: str, hits: pd.DataFrame, pts: pd.DataFrame) -> list[list
         cands = _candidates(idx, name, code, cat, system, sex, age, freq, idf, lang, top_n, memo, fit_memo,
                             exact_only)
         out.append(_rank(cands, name, visits.get(mid), dept if isinstance(dept, str) else None,
-                         dept_counts, dept_totals, idf, system, lang, top_n) if cands else [])
+                         dept_counts, dept_totals, idf, system, lang, top_n, confident) if cands else [])
     return out
 
 
-def _rank(cands, x_name, visit, dept, dept_counts, dept_totals, idf, system, lang, top_n):
-    """Order candidates: exact 简码 first, then match strength + upload frequency + visit evidence."""
+def _rank(cands, x_name, visit, dept, dept_counts, dept_totals, idf, system, lang, top_n, confident=0.0):
+    """Order candidates by score (match strength + upload frequency + visit evidence; an exact 简码
+    breaks ties). Each carries `confident`: its score reaches `confident` (dx_suggest_confidence),
+    the only ones a report may call what the doctor "probably meant"."""
     from ..picklist import fold_name, tokens
 
     key_fn = KEY[system]
@@ -773,7 +782,7 @@ def _rank(cands, x_name, visit, dept, dept_counts, dept_totals, idf, system, lan
         else:
             share = 0.0
         scored.append((c.exact, c.static + ev, len(c.name), c.code, c, same, related, shared, share))
-    scored.sort(key=lambda s: (not s[0], -s[1], s[2], s[3]))
+    scored.sort(key=lambda s: (-s[1], not s[0], s[2], s[3]))
     seen, out = set(), []
     for exact, score, _, _, c, same, related, shared, share in scored:
         if c.fold in seen:
@@ -796,7 +805,7 @@ def _rank(cands, x_name, visit, dept, dept_counts, dept_totals, idf, system, lan
             why.append(f"{share:.0%} of department {dept}'s records are {c.group}x" if lang == "en"
                        else f"科室 {dept} 的记录中 {c.group}x 占 {share:.0%}")
         out.append({"code": c.code, "name": c.name, "why": ("; " if lang == "en" else "；").join(why),
-                    "score": round(float(score), 1)})
+                    "score": round(float(score), 1), "confident": bool(score >= confident)})
         if len(out) >= top_n:
             break
     return out

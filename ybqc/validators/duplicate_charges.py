@@ -15,6 +15,8 @@ from .. import rulebase
 from ..rules import rule
 from .base import check
 
+
+FAMILY_TITLE = ('两库·重复收费', 'rule base: duplicate charges')   # the progress bar's stage name
 DUP = rule(
     "YBQC-RB-001", "duplicate", "error", "主项与从项重复收费（两库第7批）",
     "a secondary item charged with its main item (NHSA batch 7)",

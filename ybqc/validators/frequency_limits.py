@@ -28,6 +28,8 @@ from .. import rulebase
 from ..rules import rule
 from .base import check
 
+
+FAMILY_TITLE = ('两库·频次/周期/疗程', 'rule base: frequency, cycle, course')   # the progress bar's stage name
 FREQ = rule(
     "YBQC-RB-002", "frequency", "error", "超过限定频次（两库第8批）", "more than the daily limit (NHSA batch 8)",
     "{value}“{name}”{day} 收费 {total}{unit}，超过每日 {limit}{unit}（依据：{src}）；本行是超出的部分",

@@ -349,4 +349,8 @@ def _emit(ctx, t, rule_, rows, codes, found, name_of, extra, sub_index):
         params["what_en"].append(WHAT[dom][1])
         for k, v in extra(sub_index[j], c).items():
             params.setdefault(k, []).append(v)
-    ctx.emit(rule_, t, rows, field="med_list_codg", params=params)
+    # issue 11: the mapping row this code came through is the finding's root cause
+    mapped = set(zip(_mapping(ctx)["fixmedins_hilist_id"], _mapping(ctx)["med_list_codg"])) \
+        if ctx.has("mapping") else set()
+    cause = [f"mapping|{lc}" if (lc, c) in mapped else None for c, lc in zip(bad_codes, local)]
+    ctx.emit(rule_, t, rows, field="med_list_codg", params=params, cause=cause)

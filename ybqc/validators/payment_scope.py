@@ -27,6 +27,8 @@ from .. import code_maps, rulebase
 from ..rules import rule
 from .base import check
 
+
+FAMILY_TITLE = ('两库·支付范围', 'rule base: payment scope')   # the progress bar's stage name
 SETTING = rule(
     "YBQC-RB-006", "payment_scope", "error", "限定就医方式的药品/项目用于其他就医方式（两库第4批）",
     "a drug or item restricted to another care setting (NHSA batch 4)",

@@ -195,8 +195,23 @@ def _classify(series: pd.Series, fn) -> tuple[pd.Series, pd.Series, pd.Series]:
     return hit, hits.map(zh).reindex(series.index), hits.map(en).reindex(series.index)
 
 
-def _emit(ctx, t, r, field, mask, zh, en, extra=None):
-    ctx.emit(r, t, mask, field=field, params={"reason": zh, "reason_en": en, **(extra or {})})
+def _emit(ctx, t, r, field, mask, zh, en, extra=None, cause=None):
+    ctx.emit(r, t, mask, field=field, params={"reason": zh, "reason_en": en, **(extra or {})},
+             cause=cause)
+
+
+def _aggregate_cause(ctx, t, field):
+    """issue 11: a fee row's placeholder doctor links to its YBQC-PH-008 aggregate
+    ("YBQC-PH-008|item|doctor as the platform sees it", the key and value of that finding)."""
+    if t.kind != "feedetail" or field not in ("bilg_dr_name", "bilg_dr_codg") or \
+            ctx.col(t, "med_list_codg") is None:
+        return None
+    name, code = ctx.col(t, "bilg_dr_name"), ctx.col(t, "bilg_dr_codg")
+    who = name if name is not None else pd.Series(None, index=t.frame.index, dtype=object)
+    if code is not None:
+        who = who.fillna(code)
+    who = who.fillna("（空）")
+    return "YBQC-PH-008|" + t.frame["med_list_codg"].fillna("") + "|" + who.astype(str)
 
 
 @check("feedetail", "setlinfo", "oprninfo", "sales", "staff")
@@ -206,7 +221,8 @@ def placeholder_fields(ctx, t):
         if s is not None:
             ctx.checked(PH_NAME, int(s.notna().sum()))
             hit, zh, en = _classify(s, lambda v: placeholder_reason(v, "name"))
-            _emit(ctx, t, PH_NAME, field, hit, zh, en)
+            _emit(ctx, t, PH_NAME, field, hit, zh, en,
+                  cause=_aggregate_cause(ctx, t, field) if hit.any() else None)
     for field in DEPT_FIELDS:
         s = ctx.col(t, field)
         if s is not None:
@@ -219,7 +235,8 @@ def placeholder_fields(ctx, t):
             continue
         ctx.checked(PH_CODE, int(s.notna().sum()))
         hit, zh, en = _classify(s, lambda v: placeholder_reason(v, "code"))
-        _emit(ctx, t, PH_CODE, field, hit, zh, en)
+        _emit(ctx, t, PH_CODE, field, hit, zh, en,
+              cause=_aggregate_cause(ctx, t, field) if hit.any() else None)
         rest = s.where(~hit)
         fmt_rule = PH_FORMAT_CHF if field == "chfpdr_code" else PH_FORMAT
         ctx.checked(fmt_rule, int(rest.notna().sum()))
