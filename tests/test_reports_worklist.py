@@ -198,7 +198,12 @@ def test_no_findings_makes_empty_reports(tmp_path):
     write(result, "xlsx", str(tmp_path / "r.xlsx"))
     write(result, "worklist", str(tmp_path / "w.csv"))
     write(result, "rich", str(tmp_path / "r.txt"))
+    write(result, "json", str(tmp_path / "r.json"))
+    write(result, "html", str(tmp_path / "r.html"))
     assert "未发现问题" in (tmp_path / "r.txt").read_text(encoding="utf-8")
+    assert "未发现问题" in (tmp_path / "r.html").read_text(encoding="utf-8")
+    assert json.loads((tmp_path / "r.json").read_text(encoding="utf-8"))["manager"] == {
+        "rows_with_findings": 0, "by_dept": [], "by_doctor": [], "by_item": [], "root_causes": []}
 
 
 def test_a_very_large_finding_list_is_left_to_csv_and_json(case2, tmp_path, monkeypatch):
