@@ -43,6 +43,13 @@ DEFAULT_THRESHOLDS = {
     "mapping_nearmiss_score": 50.0,
     # YBQC-DX-*: how many pick-list candidates a conflict suggests
     "dx_suggestions": 3,
+    # --- issue 9: traceability codes and the monthly spend line ---
+    # YBQC-SPD-001: a person's insured drug spend in a calendar month at or above this (yuan) is
+    # reported (Shanghai's 2025 draft: 8,000 元 a month puts the person under review)
+    "monthly_spend_line": 8000.0,
+    # YBQC-TRC-005: a code sold again at another facility within this many days is a suspected
+    # fake, further apart a suspected resale (回流); NHSA gives no number (unsourced): a setting
+    "trace_fake_window_days": 7,
 }
 
 
@@ -62,6 +69,10 @@ class Config:
     kinds: dict[str, str] = field(default_factory=dict)     # path -> kind (from --kind)
     cache_dir: str | None = None
     source: str | None = None                               # the ybqc.toml read, if any
+    # --- issue 9: traceability codes and the monthly spend line ---
+    spend_line_check: bool = True          # YBQC-SPD-001 on/off (the line: monthly_spend_line)
+    # extra code families: name = "regex" or name = {pattern = "regex", level = "box"|"aggregate"}
+    trace_code_patterns: dict = field(default_factory=dict)
 
     def threshold(self, name: str) -> float:
         return float(self.thresholds.get(name, DEFAULT_THRESHOLDS.get(name, 0)))

@@ -6,7 +6,7 @@ their rules here with `rule(...)`; Great Expectations suites declare theirs in e
 
 ID families: ST structure, EXP field expectations (GE suites), CON cross-field consistency,
 PH placeholders/doctor codes, MAP code mapping, SEX/AGE restrictions, DX diagnosis/operation
-conflicts.
+conflicts, TRC traceability codes and SPD the monthly spend line (issue 9).
 """
 from __future__ import annotations
 
@@ -14,7 +14,8 @@ import sys
 from dataclasses import dataclass
 
 CATEGORIES = ("structure", "completeness", "format", "value_set", "range", "consistency",
-              "placeholder", "mapping", "sex_conflict", "age_conflict", "duplicate", "volume")
+              "placeholder", "mapping", "sex_conflict", "age_conflict", "duplicate", "volume",
+              "trace_code", "spend_line")   # issue 9: traceability codes, monthly spend line
 SEVERITIES = ("error", "warning", "info")
 SEVERITY_RANK = {"info": 0, "warning": 1, "error": 2}
 

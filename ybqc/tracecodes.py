@@ -1,0 +1,400 @@
+"""Drug traceability codes (药品追溯码): splitting, families, product identifier, code events.
+
+Room: knowledge about the codes themselves and the shared machinery the traceability checks use
+(issue 9). Validators reach it through the run's Context (`tracecodes.for_run(ctx)`, memoised),
+never by importing another validator.
+
+- `split_codes`: a cell of codes ("8…,8…", "8…;8…", one a line …) -> one row per code.
+- `classify`: each code's family (code_maps/trace_code_families.csv plus the facility's own
+  patterns, `trace_code_patterns` in ybqc.toml), level (box / aggregate) or its problem
+  (placeholder, 69 barcode, letters, separator inside, wrong length, too long).
+- `product_id`: the 7-digit 药品标识码 of a 码上放心 code (its first 7 digits).
+- `events`: every code on a sale (3505, fee lines that carry codes) or a return (3506) as one
+  event row, the unit the duplicate, count and spend checks work on.
+- `code_states`: the per-code state machine (SOLD -> RETURNED -> SOLD is legitimate, SOLD -> SOLD
+  is a duplicate; split-pack sales of one box may repeat), over this upload's events and,
+  when the history store is there, the earlier events of the same codes (a DataFrame).
+
+Sources: ../shared/context/dispensing-primer.md §6, interface-primer.md §1.4 and §2.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+
+import numpy as np
+import pandas as pd
+
+from . import code_maps
+
+#: what separates several codes in one cell of a CSV/XLSX export (older exports: one a line)
+SEPARATORS = r"[,;|，；、\s]+"
+#: a code longer than this is not split further or matched (the interface field is C100)
+MAX_CODE_LEN = 100
+#: the 13-digit 商品条码 (EAN-13 of Chinese goods starts with 69): not a traceability code
+BARCODE = r"^69\d{11}$"
+#: a separator inside one code (hyphen, dot, slash, colon between digits)
+INNER_SEP = r"^[0-9]+([-./:_][0-9]+)+$"
+
+
+@dataclass(frozen=True)
+class Family:
+    name: str
+    pattern: str
+    level: str            # "box" (one box, 小码) or "aggregate" (中码/大码: several boxes)
+    label_zh: str
+    label_en: str
+    source: str
+
+
+@lru_cache(maxsize=None)
+def _shipped() -> tuple[Family, ...]:
+    return tuple(Family(r["family"], r["pattern"], r["level"], r["label_zh"], r["label_en"],
+                        r["source"]) for r in code_maps.load("trace_code_families"))
+
+
+def families(extra: dict | None = None) -> list[Family]:
+    """The shipped families and the facility's own (name -> regex, or name -> {pattern, level})."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    from .errors import InputError
+
+    out = list(_shipped())
+    if not isinstance(extra or {}, dict):
+        raise InputError("trace_code_patterns 应是“名称 = 正则表达式”的表",
+                         "trace_code_patterns must be a table of name = regex")
+    for name, spec in (extra or {}).items():
+        pat, level = (spec.get("pattern", ""), spec.get("level", "box")) if isinstance(spec, dict) \
+            else (str(spec), "box")
+        try:
+            if level not in ("box", "aggregate") or not pat:
+                raise ValueError("level 只能是 box 或 aggregate，pattern 不能为空")
+            pc.match_substring_regex(pa.array(["0"]), _full(pat))
+        except (ValueError, pa.ArrowInvalid) as exc:
+            raise InputError(f"trace_code_patterns.{name} 无效：{exc}",
+                             f"trace_code_patterns.{name} is invalid: {exc}") from None
+        out.append(Family(str(name), pat, level, f"本机构配置的追溯码格式 {name}",
+                          f"facility-defined code format {name}", "ybqc.toml trace_code_patterns"))
+    return out
+
+
+def _full(pattern: str) -> str:
+    return pattern if pattern.startswith("^") else f"^(?:{pattern})$"
+
+
+def _arrow(s: pd.Series):
+    import pyarrow as pa
+    return pa.array(s.astype("str").where(s.notna()) if s.dtype != "str" else s, type=pa.string(),
+                    from_pandas=True)
+
+
+def _match(arr, pattern: str) -> np.ndarray:
+    import pyarrow.compute as pc
+    return pc.match_substring_regex(arr, _full(pattern)).fill_null(False).to_numpy(
+        zero_copy_only=False)
+
+
+def split_codes(cells: pd.Series) -> pd.DataFrame:
+    """One row per code: `pos` (position of the cell in `cells`) and `code`. Empty cells give
+    no row; an over-long cell (over MAX_CODE_LEN characters without a separator) stays one code."""
+    import pyarrow.compute as pc
+
+    arr = _arrow(cells.reset_index(drop=True))
+    parts = pc.split_pattern_regex(pc.utf8_trim_whitespace(arr), SEPARATORS)
+    flat = pc.list_flatten(parts)
+    parent = pc.list_parent_indices(parts)
+    keep = pc.greater(pc.utf8_length(flat), 0)
+    flat, parent = pc.filter(flat, keep), pc.filter(parent, keep)
+    return pd.DataFrame({"pos": parent.to_numpy(zero_copy_only=False).astype(np.int64),
+                         "code": pd.Series(flat.to_numpy(zero_copy_only=False), dtype="str")})
+
+
+@lru_cache(maxsize=None)
+def _placeholders() -> tuple[tuple[str, str, str], ...]:
+    return tuple((r["pattern"], r["reason_zh"], r["reason_en"])
+                 for r in code_maps.load("trace_placeholders"))
+
+
+#: problems a code can have, in the order they are decided
+PROBLEMS = {
+    "placeholder": ("占位值，不是追溯码", "a placeholder, not a traceability code"),
+    "too_long": ("超过 100 个字符（接口字段 C100），不是一个追溯码", "longer than 100 characters (field C100)"),
+    "barcode": ("是 69 开头的 13 位商品条码，不是追溯码", "a 13-digit 69… product barcode, not a traceability code"),
+    "separator": ("码中间有分隔符（空格或 -./:_），请去掉后重新扫码核对", "a separator inside the code"),
+    "letters": ("含字母或其他非数字字符", "contains letters or other non-digits"),
+    "length": ("长度不对（码上放心追溯码为 8 开头的 20 位数字）",
+               "wrong length (a 码上放心 code is 20 digits starting with 8)"),
+    "prefix": ("20 位但不是 8 开头（码上放心追溯码以 8 开头）", "20 digits but does not start with 8"),
+}
+
+
+def classify(codes: pd.Series, fams: list[Family]) -> pd.DataFrame:
+    """Per code: `family` (name or NA), `level` (box/aggregate or NA), `problem` (a PROBLEMS key or
+    NA when the code fits a family) and `why` (zh reason of a placeholder)."""
+    import pyarrow.compute as pc
+
+    codes = codes.reset_index(drop=True)
+    arr = _arrow(codes)
+    n = len(codes)
+    family = np.full(n, None, dtype=object)
+    level = np.full(n, None, dtype=object)
+    length = pc.utf8_length(arr).to_numpy(zero_copy_only=False)
+    short = length <= MAX_CODE_LEN
+    for f in fams:
+        hit = _match(arr, f.pattern) & short & (family == None)  # noqa: E711
+        family[hit] = f.name
+        level[hit] = f.level
+    problem = np.full(n, None, dtype=object)
+    why = np.full(n, None, dtype=object)
+    for pat, zh, _en in _placeholders():
+        hit = _match(arr, pat) & (problem == None)  # noqa: E711
+        problem[hit] = "placeholder"
+        why[hit] = zh
+    todo = (problem == None) & (family == None)  # noqa: E711
+    order = [("too_long", ~short), ("barcode", _match(arr, BARCODE)),
+             ("separator", _match(arr, INNER_SEP)), ("letters", ~_match(arr, r"^[0-9]+$")),
+             ("length", length != 20), ("prefix", np.ones(n, dtype=bool))]
+    for name, hit in order:
+        sel = todo & hit
+        problem[sel] = name
+        todo &= ~sel
+    family[problem != None] = None  # noqa: E711  (a placeholder 8888… is no code of a family)
+    level[problem != None] = None  # noqa: E711
+    return pd.DataFrame({"family": family, "level": level, "problem": problem, "why": why})
+
+
+def product_id(codes: pd.Series) -> pd.Series:
+    """The 7-digit 药品标识码 of 20-digit 码上放心 codes (NA for other codes)."""
+    s = codes.astype("str")
+    ok = s.str.fullmatch(r"8\d{19}").fillna(False).astype(bool)
+    return s.str.slice(0, 7).where(ok)
+
+
+# --- events -------------------------------------------------------------------------------------
+#: columns of an event frame (one row per code on a sale or return line); the history store keeps
+#: the same (code, kind, time, facility, med_list_codg, psn, qty, amount)
+EVENT_COLUMNS = ("code", "kind", "time", "facility", "med_list_codg", "name", "psn", "qty",
+                 "amount", "trdn", "pac", "phar", "prsc", "src", "_t", "_row", "line", "codes_on_line")
+SALE, RETURN = "S", "R"
+
+
+def line_codes(frame: pd.DataFrame) -> pd.Series:
+    """The codes cell of each line: drug_trac_codg and the drugtracinfo list together."""
+    a = frame["drug_trac_codg"] if "drug_trac_codg" in frame.columns else None
+    b = frame["drugtracinfo"] if "drugtracinfo" in frame.columns else None
+    if a is None:
+        return b if b is not None else pd.Series(pd.NA, index=frame.index, dtype="str")
+    if b is None:
+        return a
+    both = a.notna() & b.notna()
+    out = a.where(a.notna(), b)
+    if both.any():
+        out = out.where(~both, a.astype("str") + "," + b.astype("str"))
+    return out
+
+
+def _text(f: pd.DataFrame, *names: str) -> pd.Series:
+    """The first of `names` present (later ones fill its gaps); NA when none is."""
+    out = None
+    for n in names:
+        if n in f.columns:
+            out = f[n] if out is None else out.where(out.notna(), f[n])
+    return out if out is not None else pd.Series(pd.NA, index=f.index, dtype="str")
+
+
+TRACE_KINDS = ("sales", "returns", "feedetail")
+
+
+def _lines_of(ctx, ti: int, t) -> pd.DataFrame:
+    """One row per line of a sales, returns or fee table, in the terms the checks use."""
+    f = t.frame
+    n = len(f)
+    nan = pd.Series(np.nan, index=f.index)
+    if t.kind == "feedetail":
+        qty = ctx.num(t, "cnt")
+        time = ctx.dt(t, "fee_ocur_time")
+        amount = ctx.num(t, "det_item_fee_sumamt")
+        amount = amount.abs() if amount is not None else nan
+        price = nan
+    else:
+        qty = ctx.num(t, "sel_retn_cnt")
+        time = ctx.dt(t, "sel_retn_time")
+        price = ctx.num(t, "finl_trns_pric")
+        price = price if price is not None else nan
+        amount = None
+    qty = qty if qty is not None else nan
+    time = time if time is not None else pd.Series(pd.NaT, index=f.index, dtype="datetime64[ns]")
+    is_ret = np.full(n, t.kind == "returns") | (qty.to_numpy() < 0)
+    aqty = qty.abs()
+    if amount is None:
+        amount = aqty * price
+    pac = ctx.num(t, "min_pac_cnt")
+    setl_type = _text(f, "mdtrt_setl_type")
+    setl_id = _text(f, "setl_id")
+    has_type, has_setl = "mdtrt_setl_type" in f.columns, "setl_id" in f.columns
+    if has_type or has_setl:
+        insured = (setl_type.eq("1").fillna(False) |
+                   (setl_type.isna() & setl_id.notna())).to_numpy(dtype=bool)
+    else:
+        insured = np.ones(n, dtype=bool)
+    cfg_fac = getattr(ctx.config, "fixmedins_code", None) or ""
+    return pd.DataFrame({
+        "_t": np.full(n, ti, dtype=np.int64), "_row": np.arange(n, dtype=np.int64),
+        "table": t.kind, "kind": np.where(is_ret, RETURN, SALE),
+        "time": time.to_numpy(), "qty": aqty.to_numpy(), "price": price.to_numpy(),
+        "amount": amount.to_numpy(),
+        "trdn": _text(f, "trdn_flag").eq("1").fillna(False).to_numpy(dtype=bool),
+        "pac": (pac if pac is not None else nan).to_numpy(),
+        "med_list_codg": _text(f, "med_list_codg").to_numpy(dtype=object),
+        "hilist_id": _text(f, "fixmedins_hilist_id", "medins_list_codg").to_numpy(dtype=object),
+        "name": _text(f, "fixmedins_hilist_name", "med_list_name", "medins_list_name").to_numpy(dtype=object),
+        "psn": _text(f, "psn_no", "certno").to_numpy(dtype=object),
+        "psn_field": np.where(_text(f, "psn_no").notna().to_numpy(dtype=bool), "psn_no", "certno"),
+        "phar": _text(f, "phar_name").to_numpy(dtype=object),
+        "prsc": _text(f, "prsc_dr_name", "bilg_dr_name").to_numpy(dtype=object),
+        "bchno": _text(f, "fixmedins_bchno", "feedetl_sn").to_numpy(dtype=object),
+        "prod_sel_no": _text(f, "medins_prod_sel_no").to_numpy(dtype=object),
+        "mdtrt_sn": _text(f, "mdtrt_sn", "mdtrt_id").to_numpy(dtype=object),
+        "setl_id": setl_id.to_numpy(dtype=object),
+        "facility": _text(f, "fixmedins_code").fillna(cfg_fac).to_numpy(dtype=object),
+        "insured": insured,
+    })
+
+
+@dataclass
+class Trace:
+    """One run's traceability material (built once, shared by the checks through the Context).
+
+    lines: one row per sales/returns/fee line (fee lines only when their table has a code column)
+    codes: one row per code occurrence: `line` (index into lines), `code`, `family`, `level`,
+           `problem`, `why`, `field` (the column it came from)
+    events: the valid box-level codes as events (code, kind, time, line …), in input order
+    """
+    lines: pd.DataFrame
+    codes: pd.DataFrame
+    events: pd.DataFrame
+    tables_with_codes: list[int]
+    tables_without_codes: list[int]
+
+
+def build(ctx) -> Trace:
+    fams = families(getattr(ctx.config, "trace_code_patterns", None))
+    lines, codes, with_codes, without = [], [], [], []
+    base = 0
+    for ti, t in enumerate(ctx.all_tables):
+        if t.kind not in TRACE_KINDS:
+            continue
+        has = any(c in t.frame.columns for c in ("drug_trac_codg", "drugtracinfo"))
+        if t.kind == "feedetail" and not has:
+            continue
+        (with_codes if has else without).append(ti)
+        ln = _lines_of(ctx, ti, t)
+        lines.append(ln)
+        if has:
+            field = "drug_trac_codg" if "drug_trac_codg" in t.frame.columns else "drugtracinfo"
+            sp = split_codes(line_codes(t.frame))
+            sp["line"] = sp["pos"] + base
+            sp["field"] = field
+            codes.append(sp.drop(columns="pos"))
+        base += len(ln)
+    lines_df = pd.concat(lines, ignore_index=True) if lines else pd.DataFrame(
+        columns=["_t", "_row", "table", "kind", "time", "qty", "amount", "trdn", "pac"])
+    if codes:
+        codes_df = pd.concat(codes, ignore_index=True)
+    else:
+        codes_df = pd.DataFrame({"code": pd.Series(dtype="str"), "line": pd.Series(dtype="int64"),
+                                 "field": pd.Series(dtype=object)})
+    cls = classify(codes_df["code"], fams)
+    codes_df = _rejoin(pd.concat([codes_df.reset_index(drop=True), cls], axis=1), fams)
+    ok = codes_df["family"].notna().to_numpy() & (codes_df["level"] == "box").to_numpy()
+    ev = codes_df.loc[ok, ["code", "line", "field"]].reset_index(drop=True)
+    li = ev["line"].to_numpy()
+    for c in ("kind", "time", "qty", "amount", "trdn", "pac", "med_list_codg", "psn", "facility",
+              "_t", "_row"):
+        ev[c] = lines_df[c].to_numpy()[li] if len(lines_df) else []
+    ev["hist"] = False
+    return Trace(lines_df, codes_df, ev, with_codes, without)
+
+
+def _rejoin(codes: pd.DataFrame, fams: list[Family]) -> pd.DataFrame:
+    """A code split by a space inside it ("8385793 0000879766601": identifier and serial as
+    printed on the label) came out as two pieces of the wrong length: join them back into one
+    code with the problem "separator", rather than report two wrong lengths."""
+    if len(codes) < 2:
+        return codes
+    bad = (codes["problem"] == "length").to_numpy()
+    line = codes["line"].to_numpy()
+    pair = np.flatnonzero(bad[:-1] & bad[1:] & (line[:-1] == line[1:]))
+    if not len(pair):
+        return codes
+    pair = pair[np.r_[True, pair[1:] != pair[:-1] + 1]]       # no piece in two pairs
+    joined = codes["code"].iloc[pair].to_numpy(dtype=object) + codes["code"].iloc[pair + 1].to_numpy(dtype=object)
+    fits = classify(pd.Series(joined, dtype="str"), fams)["family"].notna().to_numpy()
+    first, second = pair[fits], pair[fits] + 1
+    if not len(first):
+        return codes
+    codes = codes.copy()
+    codes.loc[codes.index[first], "code"] = (codes["code"].iloc[first].to_numpy(dtype=object) + " "
+                                             + codes["code"].iloc[second].to_numpy(dtype=object))
+    codes.loc[codes.index[first], "problem"] = "separator"
+    return codes.drop(index=codes.index[second]).reset_index(drop=True)
+
+
+def for_run(ctx) -> Trace:
+    return ctx.memo("tracecodes", lambda: build(ctx))
+
+
+# --- the per-code state machine ------------------------------------------------------------------
+S_WHOLE, S_SPLIT, R_WHOLE, R_SPLIT = 0, 1, 2, 3
+
+
+def code_states(ev: pd.DataFrame) -> pd.DataFrame:
+    """For each event (rows of `ev`, index kept): `prev` (the position in ev of the same code's
+    previous event, -1 when none), `dup` (a sale while the box is sold: SOLD -> SOLD), `unsold`
+    (a return while the code is not sold: RETURNED -> RETURNED), `first_return` (a return that is
+    the code's first event), `over` (a split-pack sale beyond the box's content) and `box_used`
+    (split-pack quantity of the box so far, with this sale).
+
+    Order: time (events without a time last), sales before returns at the same time, then input
+    order. Split-pack (拆零, trdn_flag 1) sales of one box may repeat its code; a whole-box sale
+    after them, or split sales after a whole-box sale, are duplicates. Needs columns code, kind,
+    time, trdn, qty, pac."""
+    n = len(ev)
+    out = pd.DataFrame(index=ev.index)
+    if n == 0:
+        for c, v in (("prev", np.int64), ("dup", bool), ("unsold", bool), ("first_return", bool),
+                     ("over", bool), ("box_used", float)):
+            out[c] = np.array([], dtype=v)
+        return out
+    cid = pd.factorize(ev["code"])[0]
+    t = pd.to_datetime(ev["time"]).to_numpy().astype("datetime64[ns]").astype(np.int64)
+    t = np.where(pd.isna(ev["time"]).to_numpy(), np.iinfo(np.int64).max, t)
+    is_ret = (ev["kind"] == RETURN).to_numpy()
+    trdn = ev["trdn"].to_numpy(dtype=bool)
+    typ = np.where(is_ret, np.where(trdn, R_SPLIT, R_WHOLE), np.where(trdn, S_SPLIT, S_WHOLE))
+    order = np.lexsort((np.arange(n), is_ret.astype(np.int8), t, cid))
+    c_s, typ_s = cid[order], typ[order]
+    same = np.r_[False, c_s[1:] == c_s[:-1]]
+    prev_typ = np.where(same, np.r_[-1, typ_s[:-1]], -1)
+    prev_pos = np.where(same, np.r_[-1, order[:-1]], -1)
+    dup = ((typ_s == S_WHOLE) & ((prev_typ == S_WHOLE) | (prev_typ == S_SPLIT))) | \
+          ((typ_s == S_SPLIT) & (prev_typ == S_WHOLE))
+    unsold = (typ_s == R_WHOLE) & (prev_typ == R_WHOLE)
+    first_return = (typ_s >= R_WHOLE) & (prev_typ == -1)
+    split = (typ_s == S_SPLIT) | (typ_s == R_SPLIT)
+    prev_split = (prev_typ == S_SPLIT) | (prev_typ == R_SPLIT)
+    run = np.cumsum(~(split & prev_split & same))
+    qty = ev["qty"].to_numpy(dtype=float)[order]
+    signed = np.where(typ_s == S_SPLIT, qty, np.where(typ_s == R_SPLIT, -qty, 0.0))
+    signed = np.nan_to_num(signed)
+    used = pd.Series(signed).groupby(run).cumsum().to_numpy()
+    pac = ev["pac"].to_numpy(dtype=float)[order]
+    over = (typ_s == S_SPLIT) & ~np.isnan(pac) & (used > pac + 1e-9)
+    res = {"prev": prev_pos, "dup": dup, "unsold": unsold, "first_return": first_return,
+           "over": over, "box_used": np.where(split, used, np.nan)}
+    for k, v in res.items():
+        arr = np.empty(n, dtype=v.dtype)
+        arr[order] = v
+        out[k] = arr
+    return out
