@@ -45,7 +45,8 @@ FEEDETAIL = TableKind(
               "acord_dept_codg", "acord_dept_name", "orders_dr_code", "orders_dr_name",
               "hosp_appr_flag", "tcmdrug_used_way", "etip_flag", "etip_hosp_code",
               "dscg_tkdrug_flag", "matn_fee_flag", "sin_dos_dscr", "used_frqu_dscr", "prd_days",
-              "medc_way_dscr", "memo", "med_list_name", "medins_list_name"),
+              "medc_way_dscr", "memo", "med_list_name", "medins_list_name",
+              "long_rx_flag"),  # issue 8: 长期处方标志, exported by many HIS
     key=("feedetl_sn",),
     signature=(("feedetl_sn",), ("det_item_fee_sumamt", "bilg_dr_codg")),
     numeric=("det_item_fee_sumamt", "cnt", "pric", "prd_days"),
