@@ -72,6 +72,11 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--expectations", metavar="DIR", help="机构自己的期望套件文件夹（<kind>.json）")
     c.add_argument("--cache-dir", metavar="DIR", help="解析缓存目录（默认 ~/.cache/ybqc）")
     c.add_argument("--no-progress", action="store_true", help="不显示进度条")
+    # --- issue 8: the dispensing history
+    c.add_argument("--history", metavar="FILE", help="机构历史库（DuckDB），超量/重复/频繁检查回看其中的取药记录")
+    c.add_argument("--record", action="store_true", default=None,
+                   help="门禁通过后把本次上传写入历史库（需要 --history）")
+    # --- end issue 8
 
     r = sub.add_parser("rules", help="列出规则 / list the rules")
     r.add_argument("rule", nargs="?", help="规则编号，显示详细说明")
@@ -89,6 +94,8 @@ def _add_extensions(sub) -> None:
     except ImportError:
         return
     add_parser(sub)
+    from .history_cli import add_parser as add_history   # issue 8: ybqc history add|info|forget
+    add_history(sub)
 
 
 def _formats(args) -> list[str]:
@@ -138,7 +145,8 @@ def cmd_check(args) -> int:
                           mask=False if args.no_mask else None, select=args.select, ignore=args.ignore,
                           catalogs=args.catalog, dictionaries=args.dictionary,
                           expectations=args.expectations, columns=args.columns,
-                          kinds=_kind_pairs(args.kind), cache_dir=args.cache_dir)
+                          kinds=_kind_pairs(args.kind), cache_dir=args.cache_dir,
+                          history=args.history, record=args.record)  # issue 8
     fmts = _formats(args)
     if not cfg.mask:
         print("ybqc: 警告：--no-mask 已开启，报告将包含未脱敏的姓名、证件号等个人信息",

@@ -43,6 +43,30 @@ DEFAULT_THRESHOLDS = {
     "mapping_nearmiss_score": 50.0,
     # YBQC-DX-*: how many pick-list candidates a conflict suggests
     "dx_suggestions": 3,
+    # --- issue 8: dispensing alarms (YBQC-DSP-*, docs/DISPENSING.md). Setting limits (days a line
+    # may supply) come from code_maps/setting_limits.csv; override one with limit_days_<setting>
+    # (outpatient, emergency, chronic, long_rx, discharge, discharge_chronic).
+    # 重复: flag a dispensing while the carried-over supply on hand is more than this share of
+    # the supply carried at the previous dispensing, and more than this many days
+    "repeat_left_share": 0.5,
+    "repeat_left_min_days": 3.0,
+    # 重复: early refills tolerated per person and drug in any 365 days (holiday/travel stock-up)
+    "repeat_stockups_per_year": 0,
+    # 频繁: more than this many dispensings of a key drug to one person within the window (days)
+    "frequent_max_count": 6,
+    "frequent_window_days": 30,
+    # 批量开方: one doctor, one key drug, at least this many people within the window (seconds)
+    "batch_min_people": 5,
+    "batch_window_seconds": 120,
+    # how far back the history is read (days before the upload's first line)
+    "history_lookback_days": 365,
+    # prd_days is used when within this factor of the days the quantity gives
+    "prd_days_tolerance": 2.0,
+    # likely unit error: a whole multiple of the pack count lasting more than unit_error_min_days
+    # as packages but at most unit_error_max_prep_days as tablets (最小制剂单位)
+    "unit_error_min_days": 180,
+    "unit_error_max_prep_days": 84,
+    # --- end issue 8
     # --- issue 9: traceability codes and the monthly spend line ---
     # YBQC-SPD-001: a person's insured drug spend in a calendar month at or above this (yuan) is
     # reported (Shanghai's 2025 draft: 8,000 元 a month puts the person under review)
@@ -50,6 +74,7 @@ DEFAULT_THRESHOLDS = {
     # YBQC-TRC-005: a code sold again at another facility within this many days is a suspected
     # fake, further apart a suspected resale (回流); NHSA gives no number (unsourced): a setting
     "trace_fake_window_days": 7,
+    # --- end issue 9
 }
 
 
@@ -69,10 +94,18 @@ class Config:
     kinds: dict[str, str] = field(default_factory=dict)     # path -> kind (from --kind)
     cache_dir: str | None = None
     source: str | None = None                               # the ybqc.toml read, if any
+    # --- issue 8: the dispensing history (docs/DISPENSING.md)
+    history: str | None = None          # DuckDB history file read by the dispensing checks
+    history_key: str | None = None      # facility key file (default ~/.config/ybqc/history.key)
+    record: bool = False                # add the checked upload to the history when the gate passes
+    dispensing_all_drugs: bool = False  # 频繁 and 批量开方 for every drug, not only key drugs
+    facility_code: str = ""             # this facility's code, stored with history facts
+    # --- end issue 8
     # --- issue 9: traceability codes and the monthly spend line ---
     spend_line_check: bool = True          # YBQC-SPD-001 on/off (the line: monthly_spend_line)
     # extra code families: name = "regex" or name = {pattern = "regex", level = "box"|"aggregate"}
     trace_code_patterns: dict = field(default_factory=dict)
+    # --- end issue 9
 
     def threshold(self, name: str) -> float:
         return float(self.thresholds.get(name, DEFAULT_THRESHOLDS.get(name, 0)))
@@ -132,7 +165,7 @@ def load(path: str | None = None, cwd: str | None = None, paths: list[str] | Non
     for key, value in section.items():
         if key in ("catalogs", "dictionaries"):
             value = [rel(v) for v in ([value] if isinstance(value, str) else value)]
-        elif key in ("expectations", "columns", "cache_dir") and value:
+        elif key in ("expectations", "columns", "cache_dir", "history", "history_key") and value:
             value = rel(value)
         elif key == "thresholds":
             value = {**DEFAULT_THRESHOLDS, **value}

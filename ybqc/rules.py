@@ -15,6 +15,9 @@ from dataclasses import dataclass
 
 CATEGORIES = ("structure", "completeness", "format", "value_set", "range", "consistency",
               "placeholder", "mapping", "sex_conflict", "age_conflict", "duplicate", "volume",
+              # issue 8: dispensing alarms (YBQC-DSP-*)
+              "over_quantity", "repeat_purchase", "frequent_purchase", "batch_prescribing",
+              "dispensing_data",
               "trace_code", "spend_line")   # issue 9: traceability codes, monthly spend line
 SEVERITIES = ("error", "warning", "info")
 SEVERITY_RANK = {"info": 0, "warning": 1, "error": 2}

@@ -46,6 +46,7 @@ FEEDETAIL = TableKind(
               "hosp_appr_flag", "tcmdrug_used_way", "etip_flag", "etip_hosp_code",
               "dscg_tkdrug_flag", "matn_fee_flag", "sin_dos_dscr", "used_frqu_dscr", "prd_days",
               "medc_way_dscr", "memo", "med_list_name", "medins_list_name",
+              "long_rx_flag",   # issue 8: 长期处方标志, exported by many HIS
               "drug_trac_codg"),    # issue 9: fee lines that carry traceability codes
     key=("feedetl_sn",),
     signature=(("feedetl_sn",), ("det_item_fee_sumamt", "bilg_dr_codg")),
