@@ -6,13 +6,11 @@ import json
 import pandas as pd
 import pytest
 
-from helpers import SALES, check, hits, write_csv
+from helpers import SALES, check, hits
 from ybqc.config import Config, load
-from ybqc.engine import load_tables, run
+from ybqc.engine import run
 from ybqc.errors import InputError
-from ybqc.findings import Collector
 from ybqc.validators import traceability as trc
-from ybqc.validators.base import Context
 
 A, B, C = "83857930000879766601", "83857930000879766602", "83857930000879766603"
 SALE = {**SALES, "trdn_flag": "0", "finl_trns_pric": "10", "psn_no": "P1", "setl_id": "S1",
@@ -122,60 +120,80 @@ def test_fee_lines_with_codes_meet_the_sales(tmp_path):
     assert f["table"].tolist() == ["sales"] and "feedetail.csv" in f["message"].iat[0]
 
 
-# --- 3 history (a separate step: earlier events as a DataFrame) ---------------------------------
-class FakeHistory:
-    """What the history store offers the checks: earlier events by code, monthly spend."""
-
-    def __init__(self, events: list[dict], spend: list[dict] | None = None):
-        self.events = pd.DataFrame(events, columns=["code", "kind", "time", "facility",
-                                                    "med_list_codg", "psn", "qty", "amount", "trdn"])
-        self.spend = pd.DataFrame(spend or [], columns=["psn", "month", "amount"])
-
-    def trace_events(self, codes):
-        return self.events[self.events["code"].isin(list(codes))]
-
-    def monthly_spend(self, persons, months):
-        return self.spend[self.spend["psn"].isin(list(persons)) & self.spend["month"].isin(list(months))]
+# --- 3 history (the DuckDB store of issue 8, ctx.history) --------------------------------------
+@pytest.fixture
+def store(tmp_path, monkeypatch):
+    monkeypatch.setenv("YBQC_HISTORY_KEY", "test-facility-key-0123456789")
+    return tmp_path / "history.duckdb"
 
 
-def run_with(tmp_path, tables, history, cfg=None):
-    cfg = cfg or Config()
-    paths = [str(write_csv(tmp_path / f"{n}.csv", recs)) for n, recs in tables.items()]
-    col = Collector(cfg.lang)
-    ctx = Context(load_tables(paths, cfg), col, cfg, cfg.lang)
-    ctx.history = history
-    trc.trace_codes(ctx)
-    trc.monthly_spend(ctx)
-    return col.frame(), col
+def make_history(path, events):
+    from ybqc.history import HistoryStore
+    with HistoryStore.open(path, write=True) as h:
+        df = pd.DataFrame(events)
+        df["person_key"] = h.person_keys(df.pop("psn"))
+        h.add_trace_events(df)
 
 
-def hist_sale(code, time, facility, kind="S"):
-    return {"code": code, "kind": kind, "time": pd.Timestamp(time), "facility": facility,
-            "med_list_codg": SALE["med_list_codg"], "psn": "P9", "qty": 1.0, "amount": 10.0,
-            "trdn": False}
+def hist(code, time, facility, event="sale", psn="P9", amount=10.0):
+    return {"code": code, "event": event, "event_time": pd.Timestamp(time), "facility_code": facility,
+            "med_list_codg": SALE["med_list_codg"], "psn": psn, "qty": 1.0, "amount": amount,
+            "sale_ref": f"{facility}-{code}-{time}"}
 
 
-def test_history_taxonomy_resale_fake_substitution_and_the_returned_box(tmp_path):
+def test_history_taxonomy_resale_fake_substitution_and_the_returned_box(tmp_path, store):
     D = "83857930000879766604"
-    hist = FakeHistory([hist_sale(A, "2024-11-12 09:00:00", "H2"),       # far, elsewhere: 回流
-                        hist_sale(B, "2025-01-17 09:00:00", "H2"),       # 2 days, elsewhere: 假码
-                        hist_sale(C, "2024-12-01 09:00:00", "H1"),       # same facility: 串换
-                        hist_sale(D, "2024-12-01 09:00:00", "H1"),
-                        hist_sale(D, "2024-12-02 09:00:00", "H1", kind="R")])   # returned: fine
-    rows = [sale(i, c, "2025-01-19 10:00:00", fixmedins_code="H1") for i, c in enumerate([A, B, C, D])]
-    f, col = run_with(tmp_path, {"sales": rows}, hist)
-    h = f[f["rule"] == "YBQC-TRC-005"].set_index("value")["message"]
+    make_history(store, [hist(A, "2024-11-12 09:00:00", "H2"),       # far, elsewhere: 回流
+                         hist(B, "2025-01-17 09:00:00", "H2"),       # 2 days, elsewhere: 假码
+                         hist(C, "2024-12-01 09:00:00", "H1"),       # same facility: 串换
+                         hist(D, "2024-12-01 09:00:00", "H1"),
+                         hist(D, "2024-12-02 09:00:00", "H1", event="return")])   # returned
+    rows = [sale(i, c, "2025-01-19 10:00:00") for i, c in enumerate([A, B, C, D])]
+    res = check(tmp_path, {"sales": rows}, Config(history=str(store), facility_code="H1"))
+    h = hits(res, "YBQC-TRC-005").set_index("value")["message"]
     assert sorted(h.index) == [A, B, C]
     assert "回流" in h[A] and "2024-11-12" in h[A] and "其他机构 H2" in h[A]
     assert "假码" in h[B] and "串换" in h[C]
-    assert f[f["rule"] == "YBQC-TRC-004"].empty
-    assert col.outcomes["YBQC-TRC-005"].status == "failed"
+    assert hits(res, "YBQC-TRC-004").empty
+    assert res.outcomes["YBQC-TRC-005"].status == "failed"
 
 
-def test_return_of_a_code_never_sold_is_a_finding_with_history_and_silent_without(tmp_path):
+def test_split_pack_box_goes_on_across_uploads(tmp_path, store):
+    make_history(store, [{**hist(A, "2025-02-27 09:00:00", "H1", event="sale_split"), "qty": 10.0}])
+    rows = [sale(1, A, "2025-03-02 10:00:00", trdn_flag="1", sel_retn_cnt="10", min_pac_cnt="24"),
+            sale(2, A, "2025-03-03 10:00:00", trdn_flag="1", sel_retn_cnt="10", min_pac_cnt="24")]
+    res = check(tmp_path, {"sales": rows}, Config(history=str(store), facility_code="H1"))
+    assert hits(res, "YBQC-TRC-005").empty
+    f = hits(res, "YBQC-TRC-008")
+    assert f["key"].tolist() == ["B2/YP01"] and "30" in f["message"].iat[0]
+
+
+def test_record_then_recheck_meets_no_own_events_and_the_next_upload_does(tmp_path, store):
+    first = tmp_path / "jan"
+    first.mkdir()
+    rows = [sale(1, A, "2025-01-10 10:00:00"), sale(2, B, "2025-01-11 10:00:00")]
+    cfg = Config(history=str(store), record=True, facility_code="H1")
+    res = check(first, {"sales": rows}, cfg)
+    assert res.aggregates["history"][0]["recorded"] is True
+    again = check(first, {"sales": rows}, Config(history=str(store), facility_code="H1"))
+    assert hits(again, "YBQC-TRC-005").empty and hits(again, "YBQC-TRC-004").empty
+    second = tmp_path / "feb"
+    second.mkdir()
+    res2 = check(second, {"sales": [sale(3, A, "2025-02-10 10:00:00"), sale(4, C, "2025-02-10 10:00:00")]},
+                 Config(history=str(store), facility_code="H1"))
+    f = hits(res2, "YBQC-TRC-005")
+    assert f["value"].tolist() == [A] and "2025-01-10 10:00" in f["message"].iat[0]
+    from ybqc.history import HistoryStore
+    with HistoryStore.open(store) as h:
+        ev = h.trace_events([A, B])
+    assert len(ev) == 2 and not ev.astype(str).apply(lambda c: c.str.contains("P1")).any().any()
+
+
+def test_return_of_a_code_never_sold_is_a_finding_with_history_and_silent_without(tmp_path, store):
+    make_history(store, [hist(C, "2025-01-01", "H1")])
     tables = {"sales": [sale(1, A)], "returns": [ret(7, B, "2025-03-03 10:00:00")]}
-    f, _ = run_with(tmp_path, tables, FakeHistory([hist_sale(C, "2025-01-01", "H1")]))
-    assert f[f["rule"] == "YBQC-TRC-010"]["value"].tolist() == [B]
+    res = check(tmp_path, tables, Config(history=str(store)))
+    assert hits(res, "YBQC-TRC-010")["value"].tolist() == [B]
     res = check(tmp_path, tables)                      # no history: the sale may be older
     assert hits(res, "YBQC-TRC-010").empty
     assert res.outcomes["YBQC-TRC-005"].status == "not_applicable"
@@ -274,11 +292,14 @@ def test_spend_line_returns_subtract_and_settings(tmp_path):
     assert hits(check(tmp_path, {"sales": rows}, low), "YBQC-SPD-001")["key"].tolist() == ["B1/YP01"]
 
 
-def test_spend_line_counts_the_history(tmp_path):
+def test_spend_line_counts_the_history(tmp_path, store):
+    make_history(store, [hist("83857930000879769001", "2025-03-01 09:00:00", "H1", psn="P1", amount=3000.0),
+                         hist("83857930000879769002", "2025-03-02 09:00:00", "H1", psn="P1", amount=2500.0),
+                         hist("83857930000879769003", "2025-02-02 09:00:00", "H1", psn="P1", amount=9000.0),
+                         hist("83857930000879769004", "2025-03-02 09:00:00", "H1", psn="P2", amount=9000.0)])
     rows = [spend(1, 3000, "2025-03-20 10:00:00")]
-    f, _ = run_with(tmp_path, {"sales": rows}, FakeHistory([], [{"psn": "P1", "month": "2025-03",
-                                                                 "amount": 5500.0}]))
-    s = f[f["rule"] == "YBQC-SPD-001"]
+    res = check(tmp_path, {"sales": rows}, Config(history=str(store)))
+    s = hits(res, "YBQC-SPD-001")
     assert len(s) == 1 and "8,500.00" in s["message"].iat[0] and "历史库" in s["message"].iat[0]
 
 

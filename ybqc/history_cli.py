@@ -42,8 +42,15 @@ def record(ctx, cfg):
     store = _store(cfg.history, cfg, write=True)
     try:
         store.facility_code = cfg.facility_code
-        return store.add_dispensing(supply.history_rows(supply.facts(ctx), store),
-                                    what="check --record")
+        result = store.add_dispensing(supply.history_rows(supply.facts(ctx), store),
+                                      what="check --record")
+        # --- issue 9: the trace-code events of the sales, returns and fee lines (tracecodes) ---
+        from . import tracecodes
+        events = tracecodes.history_events(ctx, store)
+        if len(events):
+            store.add_trace_events(events, what="check --record (trace codes)")
+        # --- end issue 9
+        return result
     finally:
         store.close()
 
@@ -116,8 +123,9 @@ def cmd_add(args) -> int:
     cfg = _cfg(args, catalogs=args.catalog, kinds=_kind_pairs(args.kind), columns=args.columns)
     check_knowledge_paths(cfg)
     tables, _ = load_inputs(args.paths, cfg)
-    if not any(t.kind == "feedetail" for t in tables):
-        raise InputError("没有费用明细（feedetail）表，无可记录的取药事实", "no feedetail table: nothing to record")
+    if not any(t.kind in ("feedetail", "sales", "returns") for t in tables):   # issue 9: 3505/3506 too
+        raise InputError("没有费用明细（feedetail）或商品销售/退货（3505/3506）表，无可记录的取药事实",
+                         "no feedetail, sales or returns table: nothing to record")
     ctx = Context(tables, Collector(cfg.lang), cfg, cfg.lang)
     ctx.history = None
     r = record(ctx, cfg)

@@ -238,7 +238,7 @@ def _lines_of(ctx, ti: int, t) -> pd.DataFrame:
                    (setl_type.isna() & setl_id.notna())).to_numpy(dtype=bool)
     else:
         insured = np.ones(n, dtype=bool)
-    cfg_fac = getattr(ctx.config, "fixmedins_code", None) or ""
+    cfg_fac = getattr(ctx.config, "facility_code", None) or ""
     return pd.DataFrame({
         "_t": np.full(n, ti, dtype=np.int64), "_row": np.arange(n, dtype=np.int64),
         "table": t.kind, "kind": np.where(is_ret, RETURN, SALE),
@@ -257,6 +257,12 @@ def _lines_of(ctx, ti: int, t) -> pd.DataFrame:
         "prod_sel_no": _text(f, "medins_prod_sel_no").to_numpy(dtype=object),
         "mdtrt_sn": _text(f, "mdtrt_sn", "mdtrt_id").to_numpy(dtype=object),
         "setl_id": setl_id.to_numpy(dtype=object),
+        # the sale an event belongs to, in the history store's event key: a sale's natural key
+        # (fixmedins_bchno/fixmedins_hilist_id), a return's medins_prod_sel_no when it has one
+        "ref": _text(f, "medins_prod_sel_no").where(
+            _text(f, "medins_prod_sel_no").notna(),
+            _text(f, "fixmedins_bchno", "feedetl_sn").fillna("").astype("str") + "/" +
+            _text(f, "fixmedins_hilist_id", "medins_list_codg").fillna("").astype("str")).to_numpy(dtype=object),
         "facility": _text(f, "fixmedins_code").fillna(cfg_fac).to_numpy(dtype=object),
         "insured": insured,
     })
@@ -398,3 +404,166 @@ def code_states(ev: pd.DataFrame) -> pd.DataFrame:
         arr[order] = v
         out[k] = arr
     return out
+
+
+# --- returns and their sales ------------------------------------------------------------------
+def link_returns(tr) -> pd.DataFrame:
+    """Return lines with their sale line: ret, sale (indices into lines). Keys in order:
+    medins_prod_sel_no = the sale's fixmedins_bchno, then mdtrt_sn, then setl_id (each with
+    the same fixmedins_hilist_id)."""
+    ln = tr.lines
+    if not len(ln):
+        return pd.DataFrame({"ret": [], "sale": []}, dtype=np.int64)
+    ret = ln[(ln["table"] == "returns")]
+    sale = ln[(ln["table"] == "sales") & (ln["kind"] == SALE)]
+    out = []
+    done = pd.Index([])
+    for rk, sk in (("prod_sel_no", "bchno"), ("mdtrt_sn", "mdtrt_sn"), ("setl_id", "setl_id")):
+        a = ret[ret[rk].notna() & ~ret.index.isin(done)][[rk, "hilist_id"]].reset_index(names="ret")
+        b = sale[sale[sk].notna()][[sk, "hilist_id", "time"]].reset_index(names="sale")
+        if not len(a) or not len(b):
+            continue
+        m = a.merge(b, left_on=[rk, "hilist_id"], right_on=[sk, "hilist_id"])
+        m = m.sort_values(["ret", "time"]).drop_duplicates("ret")
+        out.append(m[["ret", "sale"]])
+        done = done.union(pd.Index(m["ret"]))
+    return pd.concat(out, ignore_index=True) if out else pd.DataFrame({"ret": [], "sale": []}, dtype=np.int64)
+
+
+def inherited_events(tr, link: pd.DataFrame) -> pd.DataFrame:
+    """Events for returns that carry no code of their own but return a whole linked sale: the
+    sale's codes, at the return's time (else the resale of those boxes would look doubled)."""
+    ev = tr.events
+    if not len(link) or not len(ev):
+        return ev.iloc[:0]
+    ln = tr.lines
+    n = np.bincount(tr.codes["line"].to_numpy(), minlength=len(ln)) if len(tr.codes) else np.zeros(len(ln), int)
+    ret, sale = link["ret"].to_numpy(dtype=np.int64), link["sale"].to_numpy(dtype=np.int64)
+    ok = (n[ret] == 0) & (n[sale] > 0) & (ln["qty"].to_numpy()[ret] >= ln["qty"].to_numpy()[sale])
+    if not ok.any():
+        return ev.iloc[:0]
+    m = dict(zip(sale[ok], ret[ok]))
+    inh = ev[ev["line"].isin(list(m))].copy()
+    r = inh["line"].map(m).to_numpy(dtype=np.int64)
+    for c in ("kind", "time", "trdn", "psn", "facility", "_t", "_row"):
+        inh[c] = ln[c].to_numpy()[r]
+    inh["line"] = r
+    inh["field"] = "drug_trac_codg"
+    return inh
+
+
+# --- the history store (ybqc/history.py of issue 8, reached as ctx.history) ---------------------
+#: event names in the store's trace_events.event; a split-pack sale is kept apart so that the
+#: next upload may go on selling the same box ("sale_split" counts as a sale in monthly_spend)
+STORE_EVENT = {(SALE, False): "sale", (SALE, True): "sale_split", (RETURN, False): "return",
+               (RETURN, True): "return"}
+
+
+def has_history(ctx) -> bool:
+    return hasattr(getattr(ctx, "history", None), "trace_events")
+
+
+def _store_keys(code, event, time, facility, ref) -> pd.Series:
+    """The store's natural key of an event: code|event|event_time|facility_code|sale_ref."""
+    t = pd.Series(pd.to_datetime(pd.Series(time)).dt.strftime("%Y-%m-%d %H:%M:%S")).fillna("")
+    parts = [pd.Series(x).astype("object").fillna("").astype(str).reset_index(drop=True)
+             for x in (code, event, facility, ref)]
+    return parts[0] + "|" + parts[1] + "|" + t.reset_index(drop=True) + "|" + parts[2] + "|" + parts[3]
+
+
+def _upload_store_keys(tr: Trace, ev: pd.DataFrame) -> pd.Series:
+    li = ev["line"].to_numpy()
+    event = [STORE_EVENT[(k, bool(d))] for k, d in zip(ev["kind"], ev["trdn"])]
+    return _store_keys(ev["code"], event, ev["time"], ev["facility"],
+                       tr.lines["ref"].to_numpy()[li] if len(tr.lines) else [])
+
+
+def _fetch(ctx, ev: pd.DataFrame) -> pd.DataFrame:
+    """The store's events of the upload's codes, without the upload's own events (a re-run after
+    --record must not meet itself), memoised for the spend check."""
+    def get():
+        tr = for_run(ctx)
+        h = ctx.history.trace_events(pd.unique(ev["code"].dropna()))
+        if h is None or not len(h):
+            return pd.DataFrame(columns=["code", "event", "event_time", "facility_code",
+                                         "med_list_codg", "person_key", "qty", "amount", "own"])
+        own = set(_upload_store_keys(tr, ev))
+        keys = h["event_key"] if "event_key" in h.columns else _store_keys(
+            h["code"], h["event"], h["event_time"], h["facility_code"], h.get("sale_ref"))
+        return h.assign(own=pd.Series(keys).isin(own).to_numpy())
+    return ctx.memo("tracecodes.history", get)
+
+
+def earlier_events(ctx, ev: pd.DataFrame) -> pd.DataFrame | None:
+    """Earlier events of the upload's codes from the history store, as event rows (code, kind,
+    time, trdn, facility, med_list_codg, psn, qty, amount), or None without a store."""
+    if not has_history(ctx):
+        return None
+    h = _fetch(ctx, ev)
+    h = h[~h["own"].astype(bool)]
+    return pd.DataFrame({
+        "code": h["code"].astype("str").to_numpy(),
+        "kind": np.where(h["event"].eq("return").to_numpy(dtype=bool), RETURN, SALE),
+        "time": pd.to_datetime(h["event_time"]).to_numpy(),
+        "trdn": h["event"].eq("sale_split").to_numpy(dtype=bool),
+        "facility": h["facility_code"].to_numpy(dtype=object),
+        "med_list_codg": h["med_list_codg"].to_numpy(dtype=object),
+        "psn": h["person_key"].to_numpy(dtype=object),
+        "qty": pd.to_numeric(h["qty"], errors="coerce").to_numpy(),
+        "amount": pd.to_numeric(h["amount"], errors="coerce").to_numpy(),
+        "pac": np.nan, "_t": -1, "_row": -1, "field": None})
+
+
+def earlier_spend(ctx, d: pd.DataFrame) -> pd.DataFrame | None:
+    """psn, month, amount: the insured spend the history holds for the upload's persons and
+    months (sale minus return events of earlier uploads; the upload's own events left out)."""
+    if not has_history(ctx) or not hasattr(ctx.history, "monthly_spend"):
+        return None
+    store = ctx.history
+    psn = pd.Series(pd.unique(d["psn"].dropna()), dtype="object")
+    if not len(psn):
+        return None
+    keys = store.person_keys(psn)
+    by_key = dict(zip(keys, psn))
+    since = pd.Timestamp(d["time"].min()).to_period("M").to_timestamp()
+    m = store.monthly_spend(keys.dropna().tolist(), since=since, source="trace")
+    m = m[m["month"].isin(set(d["month"]))]
+    out = pd.DataFrame({"psn": m["person_key"].map(by_key), "month": m["month"],
+                        "amount": pd.to_numeric(m["amount"], errors="coerce").fillna(0.0)})
+    tr = for_run(ctx)
+    if len(tr.events):
+        h = _fetch(ctx, tr.events)
+        own = h[h["own"].astype(bool) & h["person_key"].isin(by_key)]
+        if len(own):
+            sign = np.where(own["event"].eq("return"), -1.0, 1.0)
+            o = pd.DataFrame({"psn": own["person_key"].map(by_key).to_numpy(),
+                              "month": pd.to_datetime(own["event_time"]).dt.strftime("%Y-%m").to_numpy(),
+                              "amount": -sign * pd.to_numeric(own["amount"], errors="coerce").abs().fillna(0).to_numpy()})
+            out = pd.concat([out, o], ignore_index=True)
+    return out
+
+
+def history_events(ctx, store) -> pd.DataFrame:
+    """The run's code events in the store's trace_events columns (persons keyed, no identifier):
+    one row per code on a sale or return line, the line's amount shared among its codes (insured
+    lines only: the amount feeds the monthly spend line), for HistoryStore.add_trace_events."""
+    tr = for_run(ctx)
+    ev = pd.concat([tr.events, inherited_events(tr, link_returns(tr))], ignore_index=True)
+    if not len(ev):
+        return pd.DataFrame(columns=["code", "event", "event_time", "facility_code", "med_list_codg",
+                                     "person_key", "qty", "amount", "sale_ref"])
+    ln = tr.lines
+    li = ev["line"].to_numpy()
+    per_line = np.bincount(li, minlength=len(ln))[li]
+    amount = ln["amount"].to_numpy()[li] / per_line
+    amount = np.where(ln["insured"].to_numpy()[li], amount, np.nan)
+    qty = ln["qty"].to_numpy()[li]
+    qty = np.where(ln["trdn"].to_numpy()[li], qty, qty / per_line)
+    return pd.DataFrame({
+        "code": ev["code"].astype("object").to_numpy(),
+        "event": [STORE_EVENT[(k, bool(d))] for k, d in zip(ev["kind"], ev["trdn"])],
+        "event_time": pd.to_datetime(ev["time"]).to_numpy(),
+        "facility_code": ev["facility"].to_numpy(dtype=object),
+        "med_list_codg": ev["med_list_codg"].to_numpy(dtype=object),
+        "person_key": store.person_keys(pd.Series(ln["psn"].to_numpy()[li], dtype="object")).to_numpy(),
+        "qty": qty, "amount": amount, "sale_ref": ln["ref"].to_numpy()[li]})

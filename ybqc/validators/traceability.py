@@ -213,29 +213,6 @@ def _patterns(ctx) -> list:
     return tc.families(getattr(ctx.config, "trace_code_patterns", None))   # InputError: exit 2
 
 
-# --- the history step (separate: earlier uploads as a DataFrame of events) ---------------------
-def _has_history(ctx) -> bool:
-    return hasattr(getattr(ctx, "history", None), "trace_events")
-
-
-def _earlier(ctx, codes: pd.Series) -> pd.DataFrame | None:
-    """Earlier events of these codes from the history store (ctx.history), or None without one.
-    Columns as tracecodes.EVENT_COLUMNS (code, kind, time, facility, med_list_codg, psn, qty …)."""
-    store = getattr(ctx, "history", None)
-    if store is None or not hasattr(store, "trace_events"):
-        return None
-    df = store.trace_events(pd.unique(codes.dropna()))
-    return df if df is not None else None
-
-
-def _earlier_spend(ctx, persons, months) -> pd.DataFrame | None:
-    """psn, month ('YYYY-MM'), amount: insured spend already in the history for those months."""
-    store = getattr(ctx, "history", None)
-    if store is None or not hasattr(store, "monthly_spend"):
-        return None
-    return store.monthly_spend(persons, months)
-
-
 # --- checks ------------------------------------------------------------------------------------
 @check(*_T, scope="run")
 def trace_codes(ctx):
@@ -250,7 +227,7 @@ def trace_codes(ctx):
     lines, codes = tr.lines, tr.codes
     _tracinfo(ctx)
     _format(ctx, tr)
-    link = _link_returns(tr)
+    link = tc.link_returns(tr)
     states, ev = _duplicates(ctx, tr, link)
     _count(ctx, tr)
     _product(ctx, tr)
@@ -320,35 +297,13 @@ def _taxonomy(ctx, same_fac, gap_days) -> tuple[list[str], list[str]]:
     return zh, en
 
 
-def _inherited(tr, link: pd.DataFrame) -> pd.DataFrame:
-    """Events for returns that carry no code of their own but return a whole linked sale: the
-    sale's codes, at the return's time (else the resale of those boxes would look doubled)."""
-    ev = tr.events
-    if not len(link) or not len(ev):
-        return ev.iloc[:0]
-    ln = tr.lines
-    n = np.bincount(tr.codes["line"].to_numpy(), minlength=len(ln)) if len(tr.codes) else np.zeros(len(ln), int)
-    ret, sale = link["ret"].to_numpy(dtype=np.int64), link["sale"].to_numpy(dtype=np.int64)
-    ok = (n[ret] == 0) & (n[sale] > 0) & (ln["qty"].to_numpy()[ret] >= ln["qty"].to_numpy()[sale])
-    if not ok.any():
-        return ev.iloc[:0]
-    m = dict(zip(sale[ok], ret[ok]))
-    inh = ev[ev["line"].isin(list(m))].copy()
-    r = inh["line"].map(m).to_numpy(dtype=np.int64)
-    for c in ("kind", "time", "trdn", "psn", "facility", "_t", "_row"):
-        inh[c] = ln[c].to_numpy()[r]
-    inh["line"] = r
-    inh["field"] = "drug_trac_codg"
-    return inh
-
-
 def _duplicates(ctx, tr, link):
     ev = tr.events
-    inh = _inherited(tr, link)
+    inh = tc.inherited_events(tr, link)
     if len(inh):
         ev = pd.concat([ev, inh], ignore_index=True)
     ctx.checked(DUP_UPLOAD, len(ev))
-    earlier = _earlier(ctx, ev["code"]) if len(ev) else None
+    earlier = tc.earlier_events(ctx, ev) if len(ev) else None
     if earlier is None:
         ctx.not_applicable(DUP_HISTORY, "需要历史库（以前各次上传的追溯码记录）")
         allev = ev
@@ -497,29 +452,6 @@ def _product(ctx, tr) -> None:
                  "drug": minor["name"].astype("str")})
 
 
-def _link_returns(tr) -> pd.DataFrame:
-    """Return lines with their sale line: ret, sale (indices into lines). Keys in order:
-    medins_prod_sel_no = the sale's fixmedins_bchno, then mdtrt_sn, then setl_id (each with
-    the same fixmedins_hilist_id)."""
-    ln = tr.lines
-    if not len(ln):
-        return pd.DataFrame({"ret": [], "sale": []}, dtype=np.int64)
-    ret = ln[(ln["table"] == "returns")]
-    sale = ln[(ln["table"] == "sales") & (ln["kind"] == tc.SALE)]
-    out = []
-    done = pd.Index([])
-    for rk, sk in (("prod_sel_no", "bchno"), ("mdtrt_sn", "mdtrt_sn"), ("setl_id", "setl_id")):
-        a = ret[ret[rk].notna() & ~ret.index.isin(done)][[rk, "hilist_id"]].reset_index(names="ret")
-        b = sale[sale[sk].notna()][[sk, "hilist_id", "time"]].reset_index(names="sale")
-        if not len(a) or not len(b):
-            continue
-        m = a.merge(b, left_on=[rk, "hilist_id"], right_on=[sk, "hilist_id"])
-        m = m.sort_values(["ret", "time"]).drop_duplicates("ret")
-        out.append(m[["ret", "sale"]])
-        done = done.union(pd.Index(m["ret"]))
-    return pd.concat(out, ignore_index=True) if out else pd.DataFrame({"ret": [], "sale": []}, dtype=np.int64)
-
-
 def _returns(ctx, tr, st, allev, link) -> None:
     ln = tr.lines
     ctx.checked(RETURN_EARLY, int((ln["table"] == "returns").sum()) if len(ln) else 0)
@@ -543,7 +475,7 @@ def _returns(ctx, tr, st, allev, link) -> None:
     hist = allev["hist"].to_numpy(dtype=bool)
     is_ret = (allev["kind"] == tc.RETURN).to_numpy() & ~hist
     ctx.checked(RETURN_UNSOLD, int(is_ret.sum()))
-    have_history = _has_history(ctx)
+    have_history = tc.has_history(ctx)
     first = st["first_return"].to_numpy() & is_ret
     unsold = st["unsold"].to_numpy() & is_ret
     lines_of = allev["line"].to_numpy()
@@ -615,7 +547,7 @@ def monthly_spend(ctx):
     d["month"] = d["time"].dt.strftime("%Y-%m")
     d["_r"] = (d["kind"] == tc.RETURN).astype(int)
     d = d.sort_values(["psn", "month", "time", "_r"], kind="stable")
-    base = _earlier_spend(ctx, d["psn"].unique(), d["month"].unique())
+    base = tc.earlier_spend(ctx, d)
     if base is not None and len(base):
         b = base.groupby(["psn", "month"])["amount"].sum()
         d["base"] = b.reindex(pd.MultiIndex.from_arrays([d["psn"], d["month"]])).fillna(0).to_numpy()
