@@ -339,3 +339,30 @@ def test_english_messages_and_the_summary_aggregates(tmp_path):
     assert summary["codes checked"] == 3 and summary[trc.DUP_UPLOAD.title_en] == 1
     assert agg["traceability_top_drugs"][0]["重复的码"] == 1
     assert agg["traceability_top_pharmacists"][0]["药师"] == "王芳"
+
+
+def test_returns_export_with_chinese_headers_is_recognised(tmp_path):
+    p = tmp_path / "退货.csv"
+    p.write_text("医保目录编码,定点医药机构目录编号,定点医药机构目录名称,批次流水号,退货数量,退货时间,商品销售流水号,"
+                 "药品追溯码\n"
+                 f"{SALE['med_list_codg']},YP01,阿帕他胺片,R1,1,2025-03-03 10:00:00,B1,{A}\n", "utf-8")
+    res = run([str(write_sales(tmp_path, [sale(1, A)])), str(p)], Config())
+    assert sorted(t.kind for t in res.tables) == ["returns", "sales"]
+    assert not res.findings["rule"].str.startswith("YBQC-TRC").any()
+
+
+def write_sales(tmp_path, rows):
+    from helpers import write_csv
+    return write_csv(tmp_path / "sales.csv", rows)
+
+
+def test_case5_examples_flag_each_defect_and_pass_each_neighbour():
+    from conftest import EXAMPLES
+    res = run([str(EXAMPLES / "case5_sales_3505.csv"), str(EXAMPLES / "case5_returns_3506.json")], Config())
+    f = res.findings
+    f = f[f["rule"].str.startswith(("YBQC-TRC", "YBQC-SPD"))]
+    got = sorted(zip(f["rule"], f["key"].str.split("/").str[0]))
+    assert got == sorted([("YBQC-TRC-004", "C5-02"), ("YBQC-TRC-001", "C5-05"), ("YBQC-TRC-002", "C5-07"),
+                          ("YBQC-TRC-002", "C5-09"), ("YBQC-TRC-006", "C5-12"), ("YBQC-TRC-007", "C5-11"),
+                          ("YBQC-TRC-008", "C5-16"), ("YBQC-TRC-009", "C5-17"), ("YBQC-TRC-011", "C5-R2"),
+                          ("YBQC-SPD-001", "C5-20")])

@@ -121,7 +121,7 @@ SALES = TableKind(
               "mdtrt_setl_type",
               # issue 9: the 2025 code list (readers join it with ","), the package size a
               # split-pack (拆零) check needs when the export carries it
-              "drugtracinfo", "min_pac_cnt"),
+              "drugtracinfo", "min_pac_cnt", "fixmedins_code"),
     key=("fixmedins_bchno", "fixmedins_hilist_id"),
     signature=(("sel_retn_cnt",), ("drug_trac_codg", "fixmedins_hilist_id")),
     excludes=("medins_prod_sel_no",),     # issue 9: only a 3506 return carries it
@@ -142,7 +142,7 @@ RETURNS = TableKind(
     optional=("fixmedins_bchno", "psn_cert_type", "manu_lotnum", "manu_date", "expy_end",
               "rx_flag", "trdn_flag", "sel_retn_opter_name", "mdtrt_sn", "setl_id", "psn_no",
               "certno", "psn_name", "finl_trns_pric", "memo", "medins_prod_sel_no",
-              "drugtracinfo", "drug_trac_codg", "mdtrt_setl_type", "min_pac_cnt"),
+              "drugtracinfo", "drug_trac_codg", "mdtrt_setl_type", "min_pac_cnt", "fixmedins_code"),
     key=("fixmedins_bchno", "fixmedins_hilist_id"),
     signature=(("medins_prod_sel_no", "sel_retn_cnt"),),   # else --kind returns=FILE
     excludes=("prsc_dr_name", "phar_name", "phar_prac_cert_no", "rtal_docno", "feedetl_sn"),
