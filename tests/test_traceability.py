@@ -366,3 +366,17 @@ def test_case5_examples_flag_each_defect_and_pass_each_neighbour():
                           ("YBQC-TRC-002", "C5-09"), ("YBQC-TRC-006", "C5-12"), ("YBQC-TRC-007", "C5-11"),
                           ("YBQC-TRC-008", "C5-16"), ("YBQC-TRC-009", "C5-17"), ("YBQC-TRC-011", "C5-R2"),
                           ("YBQC-SPD-001", "C5-20")])
+
+
+def test_split_pack_takes_the_package_size_from_the_drug_catalogue(tmp_path):
+    from helpers import write_csv
+    cat = write_csv(tmp_path / "药品目录.csv", [{"药品代码": SALE["med_list_codg"], "注册名称": "阿帕他胺片",
+                                                "注册规格": "60mg*24片", "最小包装数量": "24"}])
+    split = dict(trdn_flag="1", sel_retn_cnt="10")
+    rows = [sale(1, A, "2025-03-01 10:00:00", **split), sale(2, A, "2025-03-02 10:00:00", **split),
+            sale(3, A, "2025-03-03 10:00:00", **split)]
+    data = tmp_path / "data"
+    data.mkdir()
+    res = check(data, {"sales": rows}, Config(catalogs=[str(cat)]))
+    f = hits(res, "YBQC-TRC-008")
+    assert f["key"].tolist() == ["B3/YP01"] and "24" in f["message"].iat[0]

@@ -311,6 +311,7 @@ def build(ctx) -> Trace:
     else:
         codes_df = pd.DataFrame({"code": pd.Series(dtype="str"), "line": pd.Series(dtype="int64"),
                                  "field": pd.Series(dtype=object)})
+    _catalogue_pack(ctx, lines_df)
     cls = classify(codes_df["code"], fams)
     codes_df = _rejoin(pd.concat([codes_df.reset_index(drop=True), cls], axis=1), fams)
     ok = codes_df["family"].notna().to_numpy() & (codes_df["level"] == "box").to_numpy()
@@ -321,6 +322,26 @@ def build(ctx) -> Trace:
         ev[c] = lines_df[c].to_numpy()[li] if len(lines_df) else []
     ev["hist"] = False
     return Trace(lines_df, codes_df, ev, with_codes, without)
+
+
+def _catalogue_pack(ctx, lines: pd.DataFrame) -> None:
+    """Split-pack lines without min_pac_cnt take the drug catalogue's 最小包装数量 (--catalog
+    files read by supply.knowledge, by national code, else by the facility's code)."""
+    if not len(lines) or not getattr(ctx.config, "catalogs", None):
+        return
+    need = lines["trdn"].to_numpy(dtype=bool) & np.isnan(lines["pac"].to_numpy(dtype=float))
+    if not need.any():
+        return
+    from . import supply
+    facts = supply.knowledge(ctx)[0]
+    if not len(facts) or "pack_count" not in facts.columns:
+        return
+    pc = pd.to_numeric(facts["pack_count"], errors="coerce")
+    by_code = pd.Series(lines["med_list_codg"].to_numpy()[need]).map(pc)
+    by_local = pd.Series(lines["hilist_id"].to_numpy()[need]).map(pc)
+    pac = lines["pac"].to_numpy(dtype=float).copy()
+    pac[need] = by_code.where(by_code.notna(), by_local).to_numpy(dtype=float)
+    lines["pac"] = pac
 
 
 def _rejoin(codes: pd.DataFrame, fams: list[Family]) -> pd.DataFrame:
