@@ -492,10 +492,15 @@ def _store_keys(code, event, time, facility, ref) -> pd.Series:
     return parts[0] + "|" + parts[1] + "|" + t.reset_index(drop=True) + "|" + parts[2] + "|" + parts[3]
 
 
+def _store_event(ev: pd.DataFrame) -> np.ndarray:
+    ret = (ev["kind"] == RETURN).to_numpy(dtype=bool)
+    split = ev["trdn"].to_numpy(dtype=bool)
+    return np.where(ret, "return", np.where(split, "sale_split", "sale")).astype(object)
+
+
 def _upload_store_keys(tr: Trace, ev: pd.DataFrame) -> pd.Series:
     li = ev["line"].to_numpy()
-    event = [STORE_EVENT[(k, bool(d))] for k, d in zip(ev["kind"], ev["trdn"])]
-    return _store_keys(ev["code"], event, ev["time"], ev["facility"],
+    return _store_keys(ev["code"], _store_event(ev), ev["time"], ev["facility"],
                        tr.lines["ref"].to_numpy()[li] if len(tr.lines) else [])
 
 
@@ -508,10 +513,13 @@ def _fetch(ctx, ev: pd.DataFrame) -> pd.DataFrame:
         if h is None or not len(h):
             return pd.DataFrame(columns=["code", "event", "event_time", "facility_code",
                                          "med_list_codg", "person_key", "qty", "amount", "own"])
-        own = set(_upload_store_keys(tr, ev))
+        from .validators.base import isin
+        # keys only for the upload's events of codes the store knows (few), not all of them
+        mine = ev[isin(ev["code"], pd.unique(h["code"].dropna()))]
+        own = set(_upload_store_keys(tr, mine))
         keys = h["event_key"] if "event_key" in h.columns else _store_keys(
             h["code"], h["event"], h["event_time"], h["facility_code"], h.get("sale_ref"))
-        return h.assign(own=pd.Series(keys).isin(own).to_numpy())
+        return h.assign(own=[k in own for k in keys])
     return ctx.memo("tracecodes.history", get)
 
 
@@ -582,7 +590,7 @@ def history_events(ctx, store) -> pd.DataFrame:
     qty = np.where(ln["trdn"].to_numpy()[li], qty, qty / per_line)
     return pd.DataFrame({
         "code": ev["code"].astype("object").to_numpy(),
-        "event": [STORE_EVENT[(k, bool(d))] for k, d in zip(ev["kind"], ev["trdn"])],
+        "event": _store_event(ev),
         "event_time": pd.to_datetime(ev["time"]).to_numpy(),
         "facility_code": ev["facility"].to_numpy(dtype=object),
         "med_list_codg": ev["med_list_codg"].to_numpy(dtype=object),

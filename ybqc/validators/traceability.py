@@ -414,13 +414,20 @@ def _count(ctx, tr) -> None:
 
 def _generic_key(med: pd.Series, name: pd.Series) -> pd.Series:
     """The generic drug of a line: national code's class + name code (X: 10, Z: 11 characters),
-    else the facility's own name folded."""
+    else the facility's own name folded. Worked out once per distinct (code, name)."""
     from ..normalise import fold_text
-    m = med.astype("str")
+    pair = med.fillna("").astype("str").to_numpy(dtype=object) + "\x00" + \
+        name.fillna("").astype("str").to_numpy(dtype=object)
+    codes, uniq = pd.factorize(pair)
+    sp = pd.Series(uniq, dtype="str").str.split("\x00", n=1, regex=False)
+    u = pd.DataFrame({"m": sp.str[0], "n": sp.str[1]})
+    m = u["m"].astype("str")
     key = m.str.slice(0, 10).where(m.str.fullmatch(r"X[A-Z]\d{2}[A-Z]{2}[A-Z]\d{3}.*").fillna(False))
-    key = key.where(key.notna(), m.str.slice(0, 11).where(m.str.fullmatch(r"Z[A-Z]\d{2}[A-Z]{2}[A-Z]\d{4}.*").fillna(False)))
-    folded = name.astype("str").map(lambda v: fold_text(v) if isinstance(v, str) else None)
-    return key.where(key.notna(), folded)
+    key = key.where(key.notna(), m.str.slice(0, 11).where(
+        m.str.fullmatch(r"Z[A-Z]\d{2}[A-Z]{2}[A-Z]\d{4}.*").fillna(False)))
+    folded = u["n"].map(lambda v: fold_text(v) if v else None)
+    key = key.astype(object).where(key.notna(), folded).to_numpy(dtype=object)
+    return pd.Series(key[codes], index=med.index)
 
 
 def _product(ctx, tr) -> None:
@@ -479,7 +486,7 @@ def _returns(ctx, tr, st, allev, link) -> None:
     first = st["first_return"].to_numpy() & is_ret
     unsold = st["unsold"].to_numpy() & is_ret
     lines_of = allev["line"].to_numpy()
-    not_early = np.array([int(x) not in early for x in lines_of])
+    not_early = ~np.isin(lines_of, np.fromiter(early, dtype=np.int64, count=len(early)))
     for m, zh, en in ((unsold, "在此之前已退货，其间没有再销售（重复退货）", "was already returned, with no sale "
                        "between (returned twice)"),
                       (first & not_early if have_history else np.zeros(len(allev), bool),
