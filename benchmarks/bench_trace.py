@@ -11,7 +11,7 @@ class the share found (recall), per rule the share of its findings that are inje
 message names the expected taxonomy (串换 / 回流 / 假码). Prints a Markdown table and a last line
 `BENCH {json}`. Targets: >= 95% of each defect class, >= 95% precision, no trap flagged.
 
-Speed (--perf): `ybqc check DIR --history … --select YBQC-TRC,YBQC-SPD --format json` as a
+Speed (--perf): `ybqc check DIR --history … --select YBQC-TRC --select YBQC-SPD --format json` as a
 child process (wall, peak RSS from os.wait4) and the whole `ybqc check` without --select.
 Target: 1,000,000 sales lines (about 1.5 codes each) against a history of 20,000,000 codes in
 <= 30 s, peak RSS <= 4 GB.
@@ -94,7 +94,7 @@ def _child(cmd: list[str], env: dict) -> tuple[float, float, int]:
 def perf(out: Path, runs: int) -> dict:
     env = {**os.environ, "YBQC_HISTORY_KEY": gen_trace.BENCH_KEY, "PYTHONPATH": str(ROOT)}
     res = {}
-    for label, extra in (("traceability", ["--select", "YBQC-TRC,YBQC-SPD"]), ("full", [])):
+    for label, extra in (("traceability", ["--select", "YBQC-TRC", "--select", "YBQC-SPD"]), ("full", [])):
         best = None
         for _ in range(runs):
             with tempfile.TemporaryDirectory() as tmp:
