@@ -172,6 +172,8 @@ def _header_row(rows: list[list[str]]) -> int | None:
         folded = [_fold(c) for c in row]
         if any(c in folded and n in folded for c, n in PAIR_HEADERS):
             return i
+        if any(k in folded for k in KEY_DRUG_HINTS) and _first(folded, KD_NAME_HEADERS + CODE_HEADERS):
+            return i              # issue 8: a key-drug list (重点监测药品清单)
         if _first(folded, CODE_HEADERS) or (GENERIC_HEADER in folded and _first(folded, TYPE_HEADERS)):
             if _first(folded, NAME_HEADERS) or GENERIC_HEADER in folded or _first(folded, CODE_HEADERS):
                 return i
@@ -310,6 +312,11 @@ def parse_file(path: Path, data: bytes | None = None) -> FileResult:
         ent = pd.DataFrame({"code": df["code"], "name": df["name"], "domain": tables,
                             "key": df["name"]})
         return FileResult(str(path), tables, ent, _empty(RESTR_COLS), _empty(RNAME_COLS),
+                          _empty(RCODE_COLS))
+    # issue 8: a key-drug list, or a HIS drug dictionary under local codes, is read by drug_knowledge()
+    special = _drug_file_kind(tables)
+    if special:
+        return FileResult(str(path), special, _empty(ENTRY_COLS), _empty(RESTR_COLS), _empty(RNAME_COLS),
                           _empty(RCODE_COLS))
     parts = [_parse_table(f) for _, f in tables]
     raw = [(s, p["frame"]) for (s, _), p in zip(tables, parts) if p["frame"] is not None]
@@ -519,3 +526,91 @@ def for_run(ctx) -> Catalogs:
         ctx.knowledge_loaded.extend(cats.loaded)
         return cats
     return ctx.memo("catalogs", build)
+
+
+# --------------------------------------------------------------------------- issue 8: drug facts
+#: a key-drug list (重点监测药品清单) has one of these headers
+KEY_DRUG_HINTS = ("重点监测", "重点监测药品", "监测类别", "监测级别", "最长天数", "最大天数", "最长用药天数",
+                  "单日最大剂量", "日最大剂量")
+KD_NAME_HEADERS = ("药品通用名", "通用名", "通用名称", "药品名称", "注册名称")
+KD_DAYS_HEADERS = ("最长天数", "最大天数", "最长用药天数")
+KD_DOSE_HEADERS = ("单日最大剂量", "日最大剂量")
+#: drug catalogue / HIS drug dictionary facts (dispensing-primer §3)
+SPEC_HEADERS = ("注册规格", "药品规格", "实际规格", "规格", "drug_spec", "spec")
+PACK_COUNT_HEADERS = ("最小包装数量", "包装数量", "转换比", "min_pac_cnt")
+PREP_UNIT_HEADERS = ("最小制剂单位", "制剂单位", "min_prepunt")
+PACK_UNIT_HEADERS = ("最小包装单位", "包装单位", "min_pacunt")
+PRICE_UNIT_HEADERS = ("最小计价单位", "计价单位", "min_prcunt")
+DRUG_FACTS_VERSION = "1"
+DRUG_FACT_COLS = ("code", "name", "spec", "pack_count", "prep_unit", "pack_unit", "price_unit")
+
+
+def _drug_file_kind(tables) -> str | None:
+    if not isinstance(tables, list):
+        return None
+    for _, f in tables:
+        h = list(f.columns)
+        if any(k in h for k in KEY_DRUG_HINTS):
+            return "key_drugs"
+    for _, f in tables:
+        h = list(f.columns)
+        code_col = _first(h, CODE_HEADERS)
+        if code_col and _first(h, SPEC_HEADERS) and _first(h, PACK_COUNT_HEADERS + PREP_UNIT_HEADERS):
+            if not _s(f, code_col).map(lambda c: code_domain(c) if c else None).notna().any():
+                return "drug_dictionary"
+    return None
+
+
+def _drug_parts(path: Path) -> dict:
+    data = path.read_bytes()
+    tables = _frames_of_file(path, data) if data else []
+    out = {"facts": [], "keys": []}
+    if not isinstance(tables, list):
+        return out
+    for _, f in tables:
+        h = list(f.columns)
+        code_col = _first(h, CODE_HEADERS)
+        name_col = _first(h, KD_NAME_HEADERS)
+        if any(k in h for k in KEY_DRUG_HINTS):
+            days, dose = _first(h, KD_DAYS_HEADERS), _first(h, KD_DOSE_HEADERS)
+            none = pd.Series(None, index=f.index, dtype=object)
+            out["keys"].append(pd.DataFrame({
+                "generic": _s(f, name_col) if name_col else none, "code": _s(f, code_col) if code_col else none,
+                "max_days": _s(f, days) if days else none, "max_daily_dose": _s(f, dose) if dose else none,
+                "source": str(path)}))
+            continue
+        spec = _first(h, SPEC_HEADERS)
+        if not code_col or not spec:
+            continue
+        cols = {"code": code_col, "name": name_col, "spec": spec, "pack_count": _first(h, PACK_COUNT_HEADERS),
+                "prep_unit": _first(h, PREP_UNIT_HEADERS), "pack_unit": _first(h, PACK_UNIT_HEADERS),
+                "price_unit": _first(h, PRICE_UNIT_HEADERS)}
+        out["facts"].append(pd.DataFrame({k: (_s(f, c) if c else pd.Series(None, index=f.index, dtype=object))
+                                          for k, c in cols.items()}))
+    return out
+
+
+def drug_knowledge(paths: list[str], cache_dir: Path | None = None):
+    """(facts indexed by drug code: name, spec, pack_count, prep_unit, pack_unit, price_unit;
+    the key-drug list: generic, code, max_days, max_daily_dose, source — None when no file is one;
+    report lines). Read from the --catalog files whose headers carry them; cached by content."""
+    facts, keys, loaded = [], [], []
+    for p in (expand(paths) if paths else []):
+        try:
+            digest = hashlib.sha256(p.read_bytes()).hexdigest()[:40]
+        except OSError as exc:
+            raise InputError(f"无法读取文件：{exc}", f"cannot read file: {exc}", str(p)) from None
+        parts, _ = cache.cached(cache.entry(cache_dir, "catalogs", f"drugs-{digest}-{DRUG_FACTS_VERSION}"),
+                                lambda: _drug_parts(p), valid=lambda r: isinstance(r, dict))
+        facts += [f for f in parts["facts"] if len(f)]
+        keys += [k.assign(source=str(p)) for k in parts["keys"] if len(k)]
+        if parts["keys"]:
+            loaded.append({"kind": "key_drugs", "path": str(p), "entries": int(sum(len(k) for k in parts["keys"])),
+                           "cached": False, "detail": "重点监测药品清单"})
+    if facts:
+        fa = pd.concat(facts, ignore_index=True)
+        fa = fa[fa["code"].notna()].drop_duplicates("code").set_index("code")
+    else:
+        fa = _empty(DRUG_FACT_COLS).set_index("code")
+    kd = pd.concat(keys, ignore_index=True) if keys else None
+    return fa, kd, loaded

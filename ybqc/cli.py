@@ -87,6 +87,11 @@ def build_parser() -> argparse.ArgumentParser:
     # issue 11 (reports): worklist per department, the full console lists
     c.add_argument("--split-by", choices=("dept",), help="XLSX 工作清单按科室分页（每个科室一个工作表）")
     c.add_argument("--verbose", "-v", action="store_true", help="终端报告列出已加载的每个知识文件")
+    # --- issue 8: the dispensing history
+    c.add_argument("--history", metavar="FILE", help="机构历史库（DuckDB），超量/重复/频繁检查回看其中的取药记录")
+    c.add_argument("--record", action="store_true", default=None,
+                   help="门禁通过后把本次上传写入历史库（需要 --history）")
+    # --- end issue 8
 
     r = sub.add_parser("rules", help="列出规则 / list the rules")
     r.add_argument("rule", nargs="*", help="规则编号（显示详细说明）或前缀（如 YBQC-DX，列出该族）")
@@ -103,6 +108,8 @@ def _add_extensions(sub) -> None:
     from .picklist_cli import add_parser
     add_parser(sub)
     gate_parsers(sub)
+    from .history_cli import add_parser as add_history   # issue 8: ybqc history add|info|forget
+    add_history(sub)
 
 
 def _formats(args) -> list[str]:
@@ -155,7 +162,8 @@ def cmd_check(args) -> int:
                           expectations=args.expectations, columns=args.columns,
                           kinds=_kind_pairs(args.kind), cache_dir=args.cache_dir,
                           baseline=args.baseline, only=args.only,
-                          facility_level=args.facility_level)
+                          facility_level=args.facility_level,
+                          history=args.history, record=args.record)  # issue 8
     fmts = _formats(args)
     if not cfg.mask:
         print("ybqc: 警告：--no-mask 已开启，报告将包含未脱敏的姓名、证件号等个人信息",

@@ -47,6 +47,38 @@ DEFAULT_THRESHOLDS = {
     # top candidate needs to be shown as "医生可能本想选"; below it the candidates are listed as
     # "同简码/同前缀的其他条目" (a same-简码 entry scores at least 100, a weak prefix less)
     "dx_suggest_confidence": 90.0,
+    # --- issue 8: dispensing alarms (YBQC-DSP-*, docs/DISPENSING.md). Setting limits (days a line
+    # may supply) come from code_maps/setting_limits.csv; override one with limit_days_<setting>
+    # (outpatient, emergency, chronic, long_rx, discharge, discharge_chronic).
+    # 重复: flag a dispensing while the carried-over supply on hand is more than this share of
+    # the supply carried at the previous dispensing, and more than this many days
+    "repeat_left_share": 0.5,
+    "repeat_left_min_days": 3.0,
+    # 重复: early refills tolerated per person and drug in any 365 days (holiday/travel stock-up)
+    "repeat_stockups_per_year": 0,
+    # 频繁: more than this many dispensings of a key drug to one person within the window (days)
+    "frequent_max_count": 6,
+    "frequent_window_days": 30,
+    # 批量开方: one doctor, one key drug, at least this many people within the window (seconds)
+    "batch_min_people": 5,
+    "batch_window_seconds": 120,
+    # how far back the history is read (days before the upload's first line)
+    "history_lookback_days": 365,
+    # prd_days is used when within this factor of the days the quantity gives
+    "prd_days_tolerance": 2.0,
+    # likely unit error: a whole multiple of the pack count lasting more than unit_error_min_days
+    # as packages but at most unit_error_max_prep_days as tablets (最小制剂单位)
+    "unit_error_min_days": 180,
+    "unit_error_max_prep_days": 84,
+    # --- end issue 8
+    # --- issue 9: traceability codes and the monthly spend line ---
+    # YBQC-SPD-001: a person's insured drug spend in a calendar month at or above this (yuan) is
+    # reported (Shanghai's 2025 draft: 8,000 元 a month puts the person under review)
+    "monthly_spend_line": 8000.0,
+    # YBQC-TRC-005: a code sold again at another facility within this many days is a suspected
+    # fake, further apart a suspected resale (回流); NHSA gives no number (unsourced): a setting
+    "trace_fake_window_days": 7,
+    # --- end issue 9
 }
 
 
@@ -91,6 +123,18 @@ class Config:
     # issue 10: the facility's level (一级/二级/三级) for the b5 / 诊疗限制 机构限制 rules;
     # unset means those rules are not applicable (never a guess)
     facility_level: str | None = None
+    # --- issue 8: the dispensing history (docs/DISPENSING.md)
+    history: str | None = None          # DuckDB history file read by the dispensing checks
+    history_key: str | None = None      # facility key file (default ~/.config/ybqc/history.key)
+    record: bool = False                # add the checked upload to the history when the gate passes
+    dispensing_all_drugs: bool = False  # 频繁 and 批量开方 for every drug, not only key drugs
+    facility_code: str = ""             # this facility's code, stored with history facts
+    # --- end issue 8
+    # --- issue 9: traceability codes and the monthly spend line ---
+    spend_line_check: bool = True          # YBQC-SPD-001 on/off (the line: monthly_spend_line)
+    # extra code families: name = "regex" or name = {pattern = "regex", level = "box"|"aggregate"}
+    trace_code_patterns: dict = field(default_factory=dict)
+    # --- end issue 9
 
     def threshold(self, name: str) -> float:
         return float(self.thresholds.get(name, DEFAULT_THRESHOLDS.get(name, 0)))
@@ -240,6 +284,17 @@ def _suppressions(key, v) -> list[Suppression]:
     return out
 
 
+def known_thresholds() -> dict:
+    """Every threshold a setting may name, with its default (its type): DEFAULT_THRESHOLDS, and
+    the optional per-setting day limits of the dispensing checks (`limit_days_<setting>`, whose
+    defaults are code_maps/setting_limits.csv)."""
+    from . import code_maps
+    out = dict(DEFAULT_THRESHOLDS)
+    for r in code_maps.load("setting_limits"):
+        out.setdefault(f"limit_days_{r['setting']}", float(r["max_days"]))
+    return out
+
+
 def _coerce(key: str, value, rel):
     """One top-level setting checked against its type (raises _Bad), relative paths resolved."""
     from .rules import split_patterns
@@ -248,13 +303,17 @@ def _coerce(key: str, value, rel):
         return _enum(key, value, FAIL_ON)
     if key == "lang":
         return _enum(key, value, LANGS)
-    if key == "mask":
+    if key in ("mask", "record", "dispensing_all_drugs", "spend_line_check"):
         return _bool(key, value)
+    if key == "facility_code":
+        return _text(key, value)
+    if key == "trace_code_patterns":                              # issue 9: checked by tracecodes
+        return _table(key, value)
     if key in ("select", "ignore"):
         return split_patterns(_texts(key, value))
     if key in ("catalogs", "dictionaries"):
         return [rel(p) for p in _texts(key, value)]
-    if key in ("expectations", "columns", "cache_dir", "baseline"):
+    if key in ("expectations", "columns", "cache_dir", "baseline", "history", "history_key"):
         return rel(_text(key, value, "路径（文本）", "a path (text)"))
     if key == "only":
         return [rel(p) for p in _texts(key, value)]
@@ -268,13 +327,13 @@ def _coerce(key: str, value, rel):
         return out
     if key == "thresholds":
         out = dict(DEFAULT_THRESHOLDS)
+        known = known_thresholds()
         for name, v in _table(key, value).items():
-            if name not in DEFAULT_THRESHOLDS:
-                raise _Bad(f"thresholds.{name}", v, f"未知的阈值{_closest(name, DEFAULT_THRESHOLDS)}；可用："
-                           + "、".join(DEFAULT_THRESHOLDS),
-                           f"unknown threshold{_closest_en(name, DEFAULT_THRESHOLDS)}; known: "
-                           + ", ".join(DEFAULT_THRESHOLDS))
-            out[name] = _number(f"thresholds.{name}", v, DEFAULT_THRESHOLDS[name])
+            if name not in known:
+                raise _Bad(f"thresholds.{name}", v, f"未知的阈值{_closest(name, known)}；可用："
+                           + "、".join(known),
+                           f"unknown threshold{_closest_en(name, known)}; known: " + ", ".join(known))
+            out[name] = _number(f"thresholds.{name}", v, known[name])
         return out
     if key == "kinds":
         return {rel(_text(f"kinds.{p}", p)): _enum(f"kinds.{p}", k, tuple(KINDS))

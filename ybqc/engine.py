@@ -198,9 +198,9 @@ def run(paths: list[str], cfg: Config | None = None, progress: Progress | None =
         tables: list[Table] | None = None) -> Run:
     import datetime as _dt
 
-    from . import __version__, gate, validators  # noqa: F401  (registers the checks)
+    from . import validators  # noqa: F401  (registers the checks)
     from .validators import expectations
-    from .validators.base import CHECKS, Context
+    from .validators.base import Context
 
     cfg = cfg or Config()
     started = time.perf_counter()
@@ -215,6 +215,23 @@ def run(paths: list[str], cfg: Config | None = None, progress: Progress | None =
         tables, skipped = load_inputs(paths, cfg, progress)
     collector = Collector(cfg.lang, cfg.severity)
     ctx = Context(tables, collector, cfg, cfg.lang)
+    from . import history_cli               # issue 8: the dispensing history, read-only (ctx.history)
+    ctx.history = history_cli.open_for_check(cfg)
+    try:
+        result = _run_checks(ctx, cfg, tables, skipped, files, chosen, started, started_at, progress)
+    except BaseException:
+        if ctx.history is not None:
+            ctx.history.close()
+        raise
+    history_cli.after_run(ctx, cfg, result)  # closes it; --record adds the upload when the gate passes
+    return result
+
+
+def _run_checks(ctx, cfg: Config, tables: list[Table], skipped, files, chosen: list[str], started: float,
+                started_at: str, progress: Progress | None) -> Run:
+    from . import __version__, gate
+    from .validators.base import CHECKS
+    collector = ctx.collector
     collector.checked(SKIPPED, max(len(files), len(tables)))
     for label, headers in skipped:
         collector.add(SKIPPED, table="", path=label, rows=[None], keys=[None], field=None, values=[None],

@@ -253,7 +253,7 @@ def _read_json(path: Path, text: str, encoding: str) -> list[RawTable]:
     if len(messages) == 1 and isinstance(messages[0], list):
         messages = messages[0] if all(isinstance(m, dict) and ("input" in m or "infno" in m)
                                       for m in messages[0]) else [{"input": {"rows": messages[0]}}]
-    from .tables import NODE_KIND
+    from .tables import kind_of_node
 
     nodes: dict[str, list[dict]] = {}
     for msg in messages:
@@ -279,20 +279,45 @@ def _read_json(path: Path, text: str, encoding: str) -> list[RawTable]:
             for r in rows:
                 if node != "setlinfo" and parent.get("mdtrt_id") and "mdtrt_id" not in r:
                     r["mdtrt_id"] = parent["mdtrt_id"]   # 4101: diseinfo/oprninfo sit under one visit
-                if isinstance(r.get("drugtracinfo"), list):   # 3505 (2025): list of {drug_trac_codg}
-                    r["drugtracinfo"] = ",".join(str(t.get("drug_trac_codg", ""))
-                                                 for t in r["drugtracinfo"] if isinstance(t, dict))
-            nodes.setdefault(node, []).extend(rows)
+                if "drugtracinfo" in r:
+                    flatten_tracinfo(r)
+            nodes.setdefault((node, kind_of_node(node, msg.get("infno"))), []).extend(rows)
     if not nodes:
         raise InputError("JSON 中没有找到数据节点（如 input.feedetail）",
                          "no data node (such as input.feedetail) in the JSON", where)
     import pandas as pd
 
     out = []
-    for node, rows in nodes.items():
+    names = [node for node, _ in nodes]
+    for (node, kind), rows in nodes.items():
         frame = pd.DataFrame.from_records(rows)
         frame = frame.astype("str").where(frame.notna())
-        out.append(RawTable(where, frame, sheet=node if len(nodes) > 1 else None,
-                            kind_hint=NODE_KIND.get(node), encoding=encoding, rows_read=len(frame)))
+        sheet = (node if names.count(node) == 1 else f"{node}:{kind}") if len(nodes) > 1 else None
+        out.append(RawTable(where, frame, sheet=sheet, kind_hint=kind, encoding=encoding,
+                            rows_read=len(frame)))
     return out
+
+
+def flatten_tracinfo(row: dict) -> None:
+    """3505/3506 (2025): `drugtracinfo` is a list of {drug_trac_codg}; it becomes one text of codes
+    joined by ",". One object or a plain text is taken as it is; anything else (a number, a
+    list item without drug_trac_codg) is kept in `drugtracinfo_error`, never dropped silently."""
+    info = row.get("drugtracinfo")
+    items = [info] if isinstance(info, dict) else info
+    if info is None or isinstance(info, str):
+        return
+    if not isinstance(items, list):
+        row["drugtracinfo"] = None
+        row["drugtracinfo_error"] = f"drugtracinfo 不是列表：{str(info)[:60]}"
+        return
+    codes, bad = [], []
+    for it in items:
+        code = it.get("drug_trac_codg") if isinstance(it, dict) else it
+        if isinstance(code, (str, int)) and not isinstance(code, bool) and str(code).strip():
+            codes.append(str(code).strip())
+        else:
+            bad.append(str(it)[:60])
+    row["drugtracinfo"] = ",".join(codes) if codes else None
+    if bad:
+        row["drugtracinfo_error"] = f"drugtracinfo 中有无法识别的项：{'；'.join(bad[:3])}"
 

@@ -6,7 +6,8 @@ their rules here with `rule(...)`; Great Expectations suites declare theirs in e
 
 ID families: ST structure, EXP field expectations (GE suites), CON cross-field consistency,
 PH placeholders/doctor codes, MAP code mapping, SEX/AGE restrictions, DX diagnosis/operation
-conflicts, RB the NHSA rule base batches 2-8 (两库: duplicates, frequency, payment scope).
+conflicts, RB the NHSA rule base batches 2-8 (两库: duplicates, frequency, payment scope);
+TRC traceability codes and SPD the monthly spend line (issue 9); DSP dispensing alarms (issue 8).
 """
 from __future__ import annotations
 
@@ -15,7 +16,11 @@ from dataclasses import dataclass
 
 CATEGORIES = ("structure", "completeness", "format", "value_set", "range", "consistency",
               "placeholder", "mapping", "sex_conflict", "age_conflict", "duplicate", "volume",
-              "frequency", "payment_scope")     # issue 10: the 两库 rule base (YBQC-RB-*)
+              "frequency", "payment_scope",     # issue 10: the 两库 rule base (YBQC-RB-*)
+              # issue 8: dispensing alarms (YBQC-DSP-*)
+              "over_quantity", "repeat_purchase", "frequent_purchase", "batch_prescribing",
+              "dispensing_data",
+              "trace_code", "spend_line")   # issue 9: traceability codes, monthly spend line
 SEVERITIES = ("error", "warning", "info")
 SEVERITY_RANK = {"info": 0, "warning": 1, "error": 2}
 

@@ -45,7 +45,9 @@ FEEDETAIL = TableKind(
               "acord_dept_codg", "acord_dept_name", "orders_dr_code", "orders_dr_name",
               "hosp_appr_flag", "tcmdrug_used_way", "etip_flag", "etip_hosp_code",
               "dscg_tkdrug_flag", "matn_fee_flag", "sin_dos_dscr", "used_frqu_dscr", "prd_days",
-              "medc_way_dscr", "memo", "med_list_name", "medins_list_name"),
+              "medc_way_dscr", "memo", "med_list_name", "medins_list_name",
+              "long_rx_flag",   # issue 8: 长期处方标志, exported by many HIS
+              "drug_trac_codg"),    # issue 9: fee lines that carry traceability codes
     key=("feedetl_sn",),
     signature=(("feedetl_sn",), ("det_item_fee_sumamt", "bilg_dr_codg")),
     numeric=("det_item_fee_sumamt", "cnt", "pric", "prd_days"),
@@ -117,10 +119,35 @@ SALES = TableKind(
               "psn_name", "manu_lotnum", "manu_date", "expy_end", "rx_flag", "trdn_flag",
               "finl_trns_pric", "rxno", "rx_circ_flag", "rtal_docno", "stoout_no", "bchno",
               "drug_trac_codg", "drug_prod_barc", "shelf_posi", "sel_retn_opter_name", "memo",
-              "mdtrt_setl_type"),
+              "mdtrt_setl_type",
+              # issue 9: the 2025 code list (readers join it with ","), the package size a
+              # split-pack (拆零) check needs when the export carries it
+              "drugtracinfo", "min_pac_cnt", "fixmedins_code"),
     key=("fixmedins_bchno", "fixmedins_hilist_id"),
     signature=(("sel_retn_cnt",), ("drug_trac_codg", "fixmedins_hilist_id")),
-    numeric=("sel_retn_cnt", "finl_trns_pric"),
+    excludes=("medins_prod_sel_no",),     # issue 9: only a 3506 return carries it
+    numeric=("sel_retn_cnt", "finl_trns_pric", "min_pac_cnt"),
+    datetimes=("sel_retn_time",),
+    dates=("manu_date", "expy_end"),
+    masked=_PERSON,
+)
+
+# issue 9: 3506 商品销售退货. Same node (selinfo) as 3505: the reader tells them apart by infno.
+# No prescriber, pharmacist, rxno or rtal_docno: a return links to its sale through
+# medins_prod_sel_no, fixmedins_bchno, mdtrt_sn, setl_id and the code (openhis-itaii
+# Medical3506Param.java; ../shared/context/dispensing-primer.md §3).
+RETURNS = TableKind(
+    name="returns", title_zh="商品销售退货(3506)", infno=("3506",), nodes=("selinfo", "returns"),
+    required=("med_list_codg", "fixmedins_hilist_id", "fixmedins_hilist_name", "sel_retn_cnt",
+              "sel_retn_time"),
+    optional=("fixmedins_bchno", "psn_cert_type", "manu_lotnum", "manu_date", "expy_end",
+              "rx_flag", "trdn_flag", "sel_retn_opter_name", "mdtrt_sn", "setl_id", "psn_no",
+              "certno", "psn_name", "finl_trns_pric", "memo", "medins_prod_sel_no",
+              "drugtracinfo", "drug_trac_codg", "mdtrt_setl_type", "min_pac_cnt", "fixmedins_code"),
+    key=("fixmedins_bchno", "fixmedins_hilist_id"),
+    signature=(("medins_prod_sel_no", "sel_retn_cnt"),),   # else --kind returns=FILE
+    excludes=("prsc_dr_name", "phar_name", "phar_prac_cert_no", "rtal_docno", "feedetl_sn"),
+    numeric=("sel_retn_cnt", "finl_trns_pric", "min_pac_cnt"),
     datetimes=("sel_retn_time",),
     dates=("manu_date", "expy_end"),
     masked=_PERSON,
@@ -136,10 +163,23 @@ STAFF = TableKind(
 )
 
 KINDS: dict[str, TableKind] = {k.name: k for k in
-                               (FEEDETAIL, SETLINFO, DISEINFO, OPRNINFO, MAPPING, SALES, STAFF)}
+                               (FEEDETAIL, SETLINFO, DISEINFO, OPRNINFO, MAPPING, SALES, STAFF,
+                                RETURNS)}
 
-#: JSON node name -> kind name (3301 sends its rows under "data").
-NODE_KIND: dict[str, str] = {node: k.name for k in KINDS.values() for node in k.nodes}
+#: JSON node name -> kind name (3301 sends its rows under "data"); the first kind naming a node
+#: wins (selinfo is 3505 sales unless the message's infno says 3506: see kind_of_node)
+NODE_KIND: dict[str, str] = {}
+for _k in KINDS.values():
+    for _node in _k.nodes:
+        NODE_KIND.setdefault(_node, _k.name)
+
+
+def kind_of_node(node: str, infno=None) -> str | None:
+    """The kind of a JSON node, told apart by the message's infno where nodes are shared."""
+    for k in KINDS.values():
+        if infno is not None and str(infno) in k.infno and node in k.nodes:
+            return k.name
+    return NODE_KIND.get(node)
 #: columns masked in any table, whatever its kind
 MASKED_FIELDS: frozenset[str] = frozenset(c for k in KINDS.values() for c in k.masked)
 

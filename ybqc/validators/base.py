@@ -131,6 +131,7 @@ class Context:
         self.lang = lang
         self._memo: dict = {}
         self.knowledge_loaded: list[dict] = []
+        self.history = None      # issue 8: the dispensing history (ybqc.history.HistoryStore), read-only
 
     # --- tables -----------------------------------------------------------------------
     def tables(self, kind: str) -> list[Table]:

@@ -1,0 +1,350 @@
+"""Dispensing alarms (YBQC-DSP-*): each alarm with its legitimate neighbour, the history, the CLI."""
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+import pytest
+
+from ybqc.cli import main
+from ybqc.config import Config
+from ybqc.engine import run
+
+ATV = "XC10AAA0000000000000001"     # 阿托伐他汀钙片 20mg*7片
+ATV2 = "XC10AAA0000000000000009"    # 阿托伐他汀钙片 20mg*14片, another maker
+LT4 = "XH03AAL0000000000000002"     # 左甲状腺素钠片 50μg*100片
+SEMA = "XA10BJS0000000000000003"    # 司美格鲁肽注射液 1.34mg/ml*1.5ml*1支
+DS = "ZA12AAF0000000000000004"      # 复方丹参片 60片
+
+CATALOG = [
+    {"药品代码": ATV, "注册名称": "阿托伐他汀钙片", "注册规格": "20mg*7片", "最小包装数量": "7",
+     "最小制剂单位": "片", "最小包装单位": "盒"},
+    {"药品代码": ATV2, "注册名称": "阿托伐他汀钙片", "注册规格": "20mg*14片", "最小包装数量": "14",
+     "最小制剂单位": "片", "最小包装单位": "盒"},
+    {"药品代码": LT4, "注册名称": "左甲状腺素钠片", "注册规格": "50μg*100片", "最小包装数量": "100",
+     "最小制剂单位": "片", "最小包装单位": "瓶"},
+    {"药品代码": SEMA, "注册名称": "司美格鲁肽注射液", "注册规格": "1.34mg/ml*1.5ml*1支", "最小包装数量": "1",
+     "最小制剂单位": "支", "最小包装单位": "支"},
+    {"药品代码": DS, "注册名称": "复方丹参片", "注册规格": "60片", "最小包装数量": "60",
+     "最小制剂单位": "片", "最小包装单位": "瓶"},
+]
+DOSE = {ATV: ("1片", "qd"), ATV2: ("1片", "qd"), LT4: ("1片", "qd"), SEMA: ("0.25mg", "qw"),
+        DS: ("3片", "tid")}
+
+
+def _write(path: Path, records: list[dict]) -> Path:
+    cols = list(dict.fromkeys(k for r in records for k in r))
+    with open(path, "w", encoding="utf-8", newline="") as fh:
+        w = csv.DictWriter(fh, cols)
+        w.writeheader()
+        w.writerows(records)
+    return path
+
+
+class Upload:
+    """Builds drug lines; line(...) takes the person, drug, time and quantity."""
+
+    def __init__(self, prefix="F"):
+        self.rows: list[dict] = []
+        self.prefix = prefix
+
+    def line(self, psn, code, when, cnt, *, med_type="11", dr="D110101000001", dr_name="李明", **extra):
+        dose, freq = DOSE[code]
+        n = len(self.rows) + 1
+        r = {"feedetl_sn": f"{self.prefix}{n}", "mdtrt_id": f"M{self.prefix}{n}", "psn_no": psn,
+             "med_type": med_type, "fee_ocur_time": when, "med_list_codg": code, "medins_list_codg": "L" + code[-3:],
+             "det_item_fee_sumamt": f"{10 * float(cnt):.2f}", "cnt": str(cnt), "pric": "10.00",
+             "bilg_dept_codg": "A03", "bilg_dept_name": "内科", "bilg_dr_codg": dr, "bilg_dr_name": dr_name,
+             "sin_dos_dscr": dose, "used_frqu_dscr": freq, "prd_days": "", "long_rx_flag": "0",
+             "dise_codg": ""}
+        r.update(extra)
+        self.rows.append(r)
+        return r["feedetl_sn"]
+
+    def write(self, path: Path) -> Path:
+        return _write(path, self.rows)
+
+
+@pytest.fixture
+def catalog(tmp_path) -> Path:
+    return _write(tmp_path / "drug_catalog.csv", CATALOG)
+
+
+@pytest.fixture(autouse=True)
+def _key(tmp_path, monkeypatch):
+    monkeypatch.delenv("YBQC_HISTORY_KEY", raising=False)
+    monkeypatch.setenv("YBQC_HISTORY_KEY_FILE", str(tmp_path / "keys" / "facility.key"))
+
+
+def _check(paths, catalog, **kw):
+    cfg = Config(catalogs=[str(catalog)], select=["YBQC-DSP"], **kw)
+    return run([str(p) for p in paths], cfg)
+
+
+def _keys(result, rule):
+    f = result.findings
+    return sorted(f.loc[f["rule"] == rule, "key"].tolist())
+
+
+def test_over_quantity_and_its_neighbours(tmp_path, catalog):
+    u = Upload()
+    over = u.line("P1", ATV, "2026-01-05 09:00:00", 6)                       # 42 days, outpatient
+    u.line("P2", ATV, "2026-01-05 09:00:00", 1)                              # 7 days
+    u.line("P3", ATV, "2026-01-05 09:00:00", 12, long_rx_flag="1")           # 84 days, long prescription
+    long_over = u.line("P4", ATV, "2026-01-05 09:00:00", 13, long_rx_flag="1")   # 91 > 84
+    u.line("P5", ATV, "2026-01-05 09:00:00", 12, med_type="14", dise_codg="M03900")  # 慢特病 84
+    u.line("P6", LT4, "2026-01-05 09:00:00", 1)                              # one box = 100 days
+    lt4_two = u.line("P7", LT4, "2026-01-05 09:00:00", 2)
+    emerg = u.line("P8", ATV, "2026-01-05 09:00:00", 2, med_type="13")       # 14 days, emergency 3
+    u.line("P9", ATV, "2026-01-05 09:00:00", 6, med_type="21")               # inpatient: not judged
+    sema = u.line("P10", SEMA, "2026-01-05 09:00:00", 4)                     # key drug: 4 pens, 224 days
+    u.line("P11", SEMA, "2026-01-05 09:00:00", 1)                            # one pen
+    r = _check([u.write(tmp_path / "fee.csv")], catalog)
+    assert _keys(r, "YBQC-DSP-001") == sorted([over, long_over, lt4_two, emerg])
+    assert _keys(r, "YBQC-DSP-002") == [sema]
+    msg = r.findings.loc[r.findings["key"] == over, "message"].iloc[0]
+    assert "42" in msg and "7" in msg and "阿托伐他汀钙片" in msg and "P1" not in msg   # person masked
+    assert "P*" in msg
+    sev = r.findings.set_index("key")["severity"]
+    assert sev[sema] == "error" and sev[over] == "warning"
+
+
+def test_prd_days_used_when_plausible(tmp_path, catalog):
+    u = Upload()
+    ok = u.line("P1", ATV, "2026-01-05 09:00:00", 1, prd_days="7")
+    wrong = u.line("P2", ATV, "2026-01-05 09:00:00", 6, prd_days="7")       # 42 days by quantity
+    u.line("P3", ATV, "2026-01-05 09:00:00", 1, sin_dos_dscr="遵医嘱", prd_days="5")   # prd only
+    r = _check([u.write(tmp_path / "fee.csv")], catalog)
+    assert _keys(r, "YBQC-DSP-009") == [wrong]
+    assert _keys(r, "YBQC-DSP-001") == [wrong]
+    assert ok not in _keys(r, "YBQC-DSP-008")
+    assert _keys(r, "YBQC-DSP-008") == []                                  # P3's days came from prd_days
+
+
+def test_unit_error_is_not_over_quantity(tmp_path, catalog):
+    u = Upload()
+    err = u.line("P1", ATV, "2026-01-05 09:00:00", 28)                      # 28 tablets as boxes: 196 d
+    six = u.line("P2", ATV, "2026-01-05 09:00:00", 6)                       # 6 boxes: 42 days, real
+    r = _check([u.write(tmp_path / "fee.csv")], catalog)
+    assert _keys(r, "YBQC-DSP-007") == [err]
+    assert _keys(r, "YBQC-DSP-001") == [six]
+
+
+def test_unknown_days_one_info_per_drug_and_zero_quantity(tmp_path, catalog):
+    u = Upload()
+    u.line("P1", ATV, "2026-01-05 09:00:00", 1, used_frqu_dscr="prn")
+    u.line("P2", ATV, "2026-01-05 09:00:00", 1, used_frqu_dscr="遵医嘱")
+    u.line("P3", ATV, "2026-01-05 09:00:00", 1, sin_dos_dscr="适量")
+    u.line("P4", LT4, "2026-01-05 09:00:00", 1, used_frqu_dscr="st")
+    zero = u.line("P5", LT4, "2026-01-05 09:00:00", 0)
+    r = _check([u.write(tmp_path / "fee.csv")], catalog)
+    f = r.findings[r.findings["rule"] == "YBQC-DSP-008"]
+    assert len(f) == 2                                                      # one per drug
+    assert any("3 行" in m for m in f["message"])
+    assert _keys(r, "YBQC-DSP-010") == [zero]
+    assert _keys(r, "YBQC-DSP-001") == [] and _keys(r, "YBQC-DSP-003") == []
+
+
+def test_repeat_by_generic_with_carried_supply(tmp_path, catalog):
+    u = Upload()
+    u.line("P1", ATV, "2026-01-02 09:00:00", 4, med_type="14")              # 28 days
+    early = u.line("P1", ATV, "2026-01-09 09:00:00", 4, med_type="14")      # 21 left
+    u.line("P2", ATV, "2026-01-02 09:00:00", 4, med_type="14")
+    u.line("P2", ATV, "2026-01-29 09:00:00", 4, med_type="14")              # 1 left: on time
+    u.line("P3", ATV, "2026-01-02 09:00:00", 4, med_type="14")
+    u.line("P3", ATV2, "2026-01-28 09:00:00", 2, med_type="14")             # switch of maker, on time
+    u.line("P4", ATV, "2026-01-02 09:00:00", 4, med_type="14")
+    switch_early = u.line("P4", ATV2, "2026-01-06 09:00:00", 2, med_type="14")   # other maker, 24 left
+    u.line("P5", ATV, "2026-01-02 09:00:00", 1)
+    u.line("P5", ATV, "2026-01-02 09:00:00", 1)                             # same day: one dispensing
+    u.line("P6", SEMA, "2026-01-02 09:00:00", 1)                            # 56 days
+    sema = u.line("P6", SEMA, "2026-01-16 09:00:00", 1)
+    r = _check([u.write(tmp_path / "fee.csv")], catalog)
+    assert _keys(r, "YBQC-DSP-003") == sorted([early, switch_early])
+    assert _keys(r, "YBQC-DSP-004") == [sema]
+    msg = r.findings.loc[r.findings["key"] == early, "message"].iloc[0]
+    assert "21" in msg and "2026-01-02" in msg
+
+
+def test_repeat_stockup_allowance_setting(tmp_path, catalog):
+    u = Upload()
+    u.line("P1", ATV, "2026-01-02 09:00:00", 4, med_type="14")
+    u.line("P1", ATV, "2026-01-09 09:00:00", 4, med_type="14")
+    path = u.write(tmp_path / "fee.csv")
+    assert len(_keys(_check([path], catalog), "YBQC-DSP-003")) == 1
+    cfg_th = {**Config().thresholds, "repeat_stockups_per_year": 1}
+    assert _keys(_check([path], catalog, thresholds=cfg_th), "YBQC-DSP-003") == []
+
+
+def test_frequent_purchase_of_key_drug(tmp_path, catalog):
+    u = Upload()
+    freq = [u.line("P1", DS, f"2026-01-{d:02d} 09:00:00", 1, sin_dos_dscr="1片", used_frqu_dscr="prn")
+            for d in (1, 4, 7, 10, 13, 16, 19, 22)]                         # 8 in 22 days
+    weekly = [u.line("P2", DS, f"2026-01-{d:02d} 09:00:00", 1, sin_dos_dscr="1片", used_frqu_dscr="prn")
+              for d in (1, 8, 15, 22, 29)]                                  # on-time weekly visits
+    u.line("P3", ATV, "2026-01-01 09:00:00", 1)
+    for d in range(2, 10):
+        u.line("P3", ATV, f"2026-01-{d:02d} 09:00:00", 1, used_frqu_dscr="prn")   # not a key drug
+    r = _check([u.write(tmp_path / "fee.csv")], catalog)
+    assert _keys(r, "YBQC-DSP-005") == sorted(freq[6:])                    # the 7th and 8th
+    assert not set(weekly) & set(_keys(r, "YBQC-DSP-005"))
+    cfg = Config(catalogs=[str(catalog)], select=["YBQC-DSP"], dispensing_all_drugs=True)
+    r2 = run([str(tmp_path / "fee.csv")], cfg)
+    assert len(_keys(r2, "YBQC-DSP-005")) == 2 + 3                          # P3: the 7th..9th too
+
+
+def test_batch_prescribing_and_the_busy_doctor(tmp_path, catalog):
+    u = Upload()
+    batch = [u.line(f"B{i}", SEMA, f"2026-01-05 10:00:{10 * i:02d}", 1, dr="D9", dr_name="王某")
+             for i in range(6)]                                             # 6 people in 50 s
+    for i in range(8):                                                      # every 4 minutes
+        u.line(f"Q{i}", SEMA, f"2026-01-05 {9 + (i * 4) // 60:02d}:{(i * 4) % 60:02d}:00", 1, dr="D8")
+    for i in range(3):                                                      # 3 people only
+        u.line(f"R{i}", SEMA, f"2026-01-06 10:00:{10 * i:02d}", 1, dr="D7")
+    r = _check([u.write(tmp_path / "fee.csv")], catalog)
+    assert _keys(r, "YBQC-DSP-006") == sorted(batch)
+    assert "6 人" in r.findings.loc[r.findings["rule"] == "YBQC-DSP-006", "message"].iloc[0]
+
+
+def _month(prefix, days, psn="P1", code=ATV, cnt=4, **kw):
+    u = Upload(prefix)
+    return [u.line(psn, code, d, cnt, med_type="14", **kw) for d in days], u
+
+
+def test_history_across_a_month_boundary(tmp_path, catalog):
+    db = tmp_path / "his.duckdb"
+    _, jan = _month("J", ["2026-01-04 09:00:00"])
+    jan.line("P2", ATV, "2026-01-28 09:00:00", 4, med_type="14")
+    jpath = jan.write(tmp_path / "jan.csv")
+    assert main(["history", "add", str(jpath), "--catalog", str(catalog), "--history", str(db)]) == 0
+    feb = Upload("K")
+    feb.line("P1", ATV, "2026-01-31 09:00:00", 4, med_type="14")            # 1 day left: on time
+    early = feb.line("P2", ATV, "2026-02-03 09:00:00", 4, med_type="14")    # 22 days left
+    fpath = feb.write(tmp_path / "feb.csv")
+    without = _check([fpath], catalog)
+    assert _keys(without, "YBQC-DSP-003") == []                             # the upload alone sees nothing
+    with_h = _check([fpath], catalog, history=str(db))
+    assert _keys(with_h, "YBQC-DSP-003") == [early]
+    # re-checking an upload already in the history does not flag it against itself
+    again = _check([jpath], catalog, history=str(db))
+    assert _keys(again, "YBQC-DSP-003") == []
+
+
+def test_record_after_passing_gate_only(tmp_path, catalog, capsys):
+    db = tmp_path / "his.duckdb"
+    _, u = _month("J", ["2026-01-04 09:00:00"])
+    clean = u.write(tmp_path / "clean.csv")
+    bad = Upload("B")
+    bad.line("P9", SEMA, "2026-01-05 09:00:00", 4)                          # an error finding
+    badp = bad.write(tmp_path / "bad.csv")
+    args = ["check", "--catalog", str(catalog), "--history", str(db), "--record", "--format", "json",
+            "--select", "YBQC-DSP"]
+    assert main([*args[:1], str(badp), *args[1:]]) == 1
+    assert not db.exists()                                                  # gate failed: nothing
+    assert main([*args[:1], str(clean), *args[1:]]) == 0
+    assert main([*args[:1], str(clean), *args[1:]]) == 0                    # twice: idempotent
+    capsys.readouterr()
+    assert main(["history", "info", "--history", str(db), "--format", "json"]) == 0
+    import json
+    info = json.loads(capsys.readouterr().out)
+    assert info["rows"] == 1 and info["batches"] == 2
+
+
+def test_history_holds_no_identity(tmp_path, catalog):
+    db = tmp_path / "his.duckdb"
+    u = Upload()
+    u.line("510105199001011234", ATV, "2026-01-04 09:00:00", 1, psn_name="张三丰",
+           certno="510105199001011234")
+    p = u.write(tmp_path / "fee.csv")
+    assert main(["history", "add", str(p), "--catalog", str(catalog), "--history", str(db)]) == 0
+    con = duckdb.connect(str(db))
+    con.execute("CHECKPOINT")
+    cols = {r[0] for r in con.execute("SELECT column_name FROM information_schema.columns").fetchall()}
+    con.close()
+    assert not cols & {"psn_no", "certno", "psn_name"}
+    data = db.read_bytes()
+    for secret in ("510105199001011234", "张三丰"):
+        assert secret.encode("utf-8") not in data
+
+
+def test_history_cli_errors_exit_2(tmp_path, catalog, capsys, monkeypatch):
+    notdb = tmp_path / "x.duckdb"
+    notdb.write_text("not a database")
+    assert main(["history", "info", "--history", str(notdb)]) == 2
+    assert "not a ybqc history" in capsys.readouterr().err or True
+    assert notdb.read_text() == "not a database"
+    u = Upload()
+    u.line("P1", ATV, "2026-01-04 09:00:00", 1)
+    p = u.write(tmp_path / "fee.csv")
+    assert main(["check", str(p), "--history", str(notdb), "--format", "json"]) == 2
+    db = tmp_path / "his.duckdb"
+    assert main(["history", "add", str(p), "--catalog", str(catalog), "--history", str(db)]) == 0
+    con = duckdb.connect(str(db))
+    con.execute("UPDATE ybqc_meta SET value = '99' WHERE name = 'schema_version'")
+    con.close()
+    assert main(["history", "info", "--history", str(db)]) == 2
+    assert "更新版本" in capsys.readouterr().err
+    db2 = tmp_path / "his2.duckdb"
+    assert main(["history", "add", str(p), "--catalog", str(catalog), "--history", str(db2)]) == 0
+    monkeypatch.setenv("YBQC_HISTORY_KEY_FILE", str(tmp_path / "nokey" / "k"))
+    assert main(["history", "info", "--history", str(db2)]) == 2
+    assert "密钥" in capsys.readouterr().err
+    assert main(["history", "forget", "--before", "soon", "--history", str(db2)]) == 2
+    assert main(["history", "info"]) == 2                                   # no history named
+
+
+def test_history_forget(tmp_path, catalog, capsys):
+    db = tmp_path / "his.duckdb"
+    u = Upload()
+    u.line("P1", ATV, "2025-01-04 09:00:00", 1)
+    u.line("P1", ATV, "2026-01-04 09:00:00", 1)
+    p = u.write(tmp_path / "fee.csv")
+    assert main(["history", "add", str(p), "--catalog", str(catalog), "--history", str(db)]) == 0
+    assert main(["history", "forget", "--before", "2025-06-01", "--history", str(db)]) == 0
+    capsys.readouterr()
+    assert main(["history", "info", "--history", str(db), "--format", "json"]) == 0
+    import json
+    info = json.loads(capsys.readouterr().out)
+    assert info["rows"] == 1 and [m["month"] for m in info["months"]] == ["2026-01"]
+
+
+def test_key_drug_list_from_catalog_replaces_default(tmp_path, catalog):
+    kd = _write(tmp_path / "重点监测药品清单.csv", [{"药品通用名": "阿托伐他汀钙片", "最长天数": "14"}])
+    u = Upload()
+    k = u.line("P1", ATV, "2026-01-05 09:00:00", 3, med_type="14")          # 21 days > 14 (list limit)
+    u.line("P2", SEMA, "2026-01-05 09:00:00", 4)                           # no longer a key drug
+    p = u.write(tmp_path / "fee.csv")
+    cfg = Config(catalogs=[str(catalog), str(kd)], select=["YBQC-DSP"])
+    r = run([str(p)], cfg)
+    assert _keys(r, "YBQC-DSP-002") == [k]
+    assert len(_keys(r, "YBQC-DSP-001")) == 1                               # SEMA 224 days, ordinary
+
+
+def test_no_drug_lines_not_applicable(tmp_path):
+    _write(tmp_path / "fee.csv", [{"feedetl_sn": "1", "mdtrt_id": "M1", "psn_no": "P1", "med_type": "11",
+                                   "fee_ocur_time": "2026-01-01 09:00:00", "med_list_codg": "001102000050000",
+                                   "medins_list_codg": "L1", "det_item_fee_sumamt": "1", "cnt": "1",
+                                   "pric": "1", "bilg_dept_codg": "A", "bilg_dept_name": "内科",
+                                   "bilg_dr_codg": "D1", "bilg_dr_name": "李明"}])
+    r = run([str(tmp_path / "fee.csv")], Config(select=["YBQC-DSP"]))
+    o = r.outcomes["YBQC-DSP-001"]
+    assert o.status == "not_applicable" and "药品" in o.note
+
+
+def test_frame_of_facts_keeps_every_line(tmp_path, catalog):
+    """No drug line is dropped silently: refunds and zero quantities are facts too."""
+    from ybqc import supply
+    from ybqc.engine import load_tables
+    from ybqc.findings import Collector
+    from ybqc.validators.base import Context
+    u = Upload()
+    u.line("P1", ATV, "2026-01-05 09:00:00", 1)
+    u.line("P1", ATV, "2026-01-05 10:00:00", -1, init_feedetl_sn="F1")
+    u.line("P1", ATV, "2026-01-05 10:00:00", 0)
+    cfg = Config(catalogs=[str(catalog)])
+    tables = load_tables([str(u.write(tmp_path / "fee.csv"))], cfg)
+    f = supply.facts(Context(tables, Collector(), cfg))
+    assert len(f) == 3 and f["refund_of"].tolist()[1] == "feedetail||F1"
+    assert pd.isna(f["supply_days"].iloc[2])

@@ -1,0 +1,382 @@
+"""Traceability checks (YBQC-TRC-*) and the monthly spend line (YBQC-SPD-001), end to end."""
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+import pytest
+
+from helpers import SALES, check, hits
+from ybqc.config import Config, load
+from ybqc.engine import run
+from ybqc.errors import InputError
+from ybqc.validators import traceability as trc
+
+A, B, C = "83857930000879766601", "83857930000879766602", "83857930000879766603"
+SALE = {**SALES, "trdn_flag": "0", "finl_trns_pric": "10", "psn_no": "P1", "setl_id": "S1",
+        "mdtrt_sn": "M1", "phar_name": "王芳"}
+
+
+def sale(i, code, time="2025-03-02 10:00:00", **kw):
+    return {**SALE, "fixmedins_bchno": f"B{i}", "drug_trac_codg": code, "sel_retn_time": time,
+            "setl_id": f"S{i}", "mdtrt_sn": f"M{i}", **kw}
+
+
+def ret(i, code, time, **kw):
+    r = {k: SALE[k] for k in ("med_list_codg", "fixmedins_hilist_id", "fixmedins_hilist_name",
+                              "sel_retn_cnt", "psn_no", "finl_trns_pric")}
+    return {**r, "fixmedins_bchno": f"R{i}", "sel_retn_time": time, "medins_prod_sel_no": f"B{i}",
+            "mdtrt_sn": f"M{i}", "setl_id": f"S{i}", "drug_trac_codg": code, **kw}
+
+
+def codes_of(result, rule):
+    return sorted(hits(result, rule)["value"].tolist())
+
+
+# --- 1 format ------------------------------------------------------------------------------------
+def test_format_problems_and_their_legitimate_neighbours(tmp_path):
+    rows = [sale(1, "无"), sale(2, "00000000000000000000"), sale(3, "6901234567892"),
+            sale(4, "8385793-0000879766601"), sale(5, "8385793 0000879766602"),
+            sale(6, "838579300008797666"), sale(7, "8385793000087976660X"),
+            sale(8, A), sale(9, "(01)06941234567892(21)AB12"), sale(10, f"{B};{C}", sel_retn_cnt="2")]
+    res = check(tmp_path, {"sales": rows})
+    assert codes_of(res, "YBQC-TRC-001") == ["00000000000000000000", "无"]
+    bad = hits(res, "YBQC-TRC-002")
+    assert sorted(bad["value"]) == sorted(["6901234567892", "8385793-0000879766601",
+                                           "8385793 0000879766602", "838579300008797666",
+                                           "8385793000087976660X"])
+    msg = dict(zip(bad["value"], bad["message"]))
+    assert "商品条码" in msg["6901234567892"] and "分隔符" in msg["8385793 0000879766602"]
+    assert "字母" in msg["8385793000087976660X"] and "长度" in msg["838579300008797666"]
+    # the valid code, the GS1 code and the two-code cell: no format finding, counts match
+    flagged = set(hits(res, "YBQC-TRC-002")["key"]) | set(hits(res, "YBQC-TRC-001")["key"])
+    assert not flagged & {"B8/YP01", "B9/YP01", "B10/YP01"}
+    assert hits(res, "YBQC-TRC-006").empty and hits(res, "YBQC-TRC-007").empty
+    assert hits(res, "YBQC-EXP-502").empty      # the old single-code expectation is gone
+
+
+def test_a_1000_character_code_is_one_finding_with_a_short_value(tmp_path):
+    res = check(tmp_path, {"sales": [sale(1, "8" + "1" * 999)]})
+    f = hits(res, "YBQC-TRC-002")
+    assert len(f) == 1 and len(f["value"].iat[0]) <= 60 and "100" in f["message"].iat[0]
+
+
+def test_aggregate_code_is_a_warning_not_a_count_error(tmp_path):
+    res = check(tmp_path, {"sales": [sale(1, "(00)069412345678901234", sel_retn_cnt="12")]})
+    f = hits(res, "YBQC-TRC-003")
+    assert len(f) == 1 and f["severity"].iat[0] == "warning"
+    assert hits(res, "YBQC-TRC-006").empty and hits(res, "YBQC-TRC-007").empty
+
+
+def test_facility_patterns_from_ybqc_toml(tmp_path):
+    (tmp_path / "ybqc.toml").write_text('[ybqc.trace_code_patterns]\nhis = "HX\\\\d{8}"\n', "utf-8")
+    cfg = load(str(tmp_path / "ybqc.toml"))
+    res = check(tmp_path, {"sales": [sale(1, "HX12345678"), sale(2, "HY12345678")]}, cfg)
+    assert codes_of(res, "YBQC-TRC-002") == ["HY12345678"]
+    with pytest.raises(InputError):
+        check(tmp_path, {"sales": [sale(1, A)]}, Config(trace_code_patterns={"x": "(bad"}))
+
+
+def test_no_code_column_is_not_applicable_not_a_pass(tmp_path):
+    rows = [{k: v for k, v in sale(1, A).items() if k != "drug_trac_codg"}]
+    res = check(tmp_path, {"sales": rows})
+    o = res.outcomes["YBQC-TRC-004"]
+    assert o.status == "not_applicable" and "drug_trac_codg" in o.note
+    assert not res.findings["rule"].str.startswith("YBQC-TRC").any()
+
+
+# --- 2 duplicates within the upload -------------------------------------------------------------
+def test_duplicate_names_both_lines_and_the_return_trap_passes(tmp_path):
+    sales = [sale(1, A, "2025-03-02 10:00:00"), sale(2, A, "2025-03-05 10:00:00"),
+             sale(3, B, "2025-03-02 10:00:00"), sale(4, B, "2025-03-06 10:00:00")]
+    returns = [ret(3, B, "2025-03-03 10:00:00")]
+    res = check(tmp_path, {"sales": sales, "returns": returns}, Config(kinds={}))
+    f = hits(res, "YBQC-TRC-004")
+    assert f["value"].tolist() == [A] and f["key"].tolist() == ["B2/YP01"]
+    msg = f["message"].iat[0]
+    assert "2025-03-02 10:00" in msg and "sales.csv 第 2 行" in msg and "串换" in msg
+    assert hits(res, "YBQC-TRC-010").empty and hits(res, "YBQC-TRC-011").empty
+
+
+def test_the_same_code_twice_on_one_line_is_a_duplicate(tmp_path):
+    res = check(tmp_path, {"sales": [sale(1, f"{A},{A}", sel_retn_cnt="2")]})
+    assert codes_of(res, "YBQC-TRC-004") == [A]
+
+
+def test_return_without_codes_returns_the_linked_sale_and_the_resale_passes(tmp_path):
+    sales = [sale(1, A, "2025-03-02 10:00:00"), sale(2, A, "2025-03-05 10:00:00")]
+    r = ret(1, None, "2025-03-03 10:00:00")
+    del r["drug_trac_codg"]
+    res = check(tmp_path, {"sales": sales, "returns": [r]})
+    assert hits(res, "YBQC-TRC-004").empty
+
+
+def test_fee_lines_with_codes_meet_the_sales(tmp_path):
+    from helpers import FEE
+    fee = {**FEE, "med_list_codg": SALE["med_list_codg"], "drug_trac_codg": A,
+           "fee_ocur_time": "2025-03-01 09:00:00"}
+    res = check(tmp_path, {"feedetail": [fee], "sales": [sale(1, A)]})
+    f = hits(res, "YBQC-TRC-004")
+    assert f["table"].tolist() == ["sales"] and "feedetail.csv" in f["message"].iat[0]
+
+
+# --- 3 history (the DuckDB store of issue 8, ctx.history) --------------------------------------
+@pytest.fixture
+def store(tmp_path, monkeypatch):
+    monkeypatch.setenv("YBQC_HISTORY_KEY", "test-facility-key-0123456789")
+    return tmp_path / "history.duckdb"
+
+
+def make_history(path, events):
+    from ybqc.history import HistoryStore
+    with HistoryStore.open(path, write=True) as h:
+        df = pd.DataFrame(events)
+        df["person_key"] = h.person_keys(df.pop("psn"))
+        h.add_trace_events(df)
+
+
+def hist(code, time, facility, event="sale", psn="P9", amount=10.0):
+    return {"code": code, "event": event, "event_time": pd.Timestamp(time), "facility_code": facility,
+            "med_list_codg": SALE["med_list_codg"], "psn": psn, "qty": 1.0, "amount": amount,
+            "sale_ref": f"{facility}-{code}-{time}"}
+
+
+def test_history_taxonomy_resale_fake_substitution_and_the_returned_box(tmp_path, store):
+    D = "83857930000879766604"
+    make_history(store, [hist(A, "2024-11-12 09:00:00", "H2"),       # far, elsewhere: 回流
+                         hist(B, "2025-01-17 09:00:00", "H2"),       # 2 days, elsewhere: 假码
+                         hist(C, "2024-12-01 09:00:00", "H1"),       # same facility: 串换
+                         hist(D, "2024-12-01 09:00:00", "H1"),
+                         hist(D, "2024-12-02 09:00:00", "H1", event="return")])   # returned
+    rows = [sale(i, c, "2025-01-19 10:00:00") for i, c in enumerate([A, B, C, D])]
+    res = check(tmp_path, {"sales": rows}, Config(history=str(store), facility_code="H1"))
+    h = hits(res, "YBQC-TRC-005").set_index("value")["message"]
+    assert sorted(h.index) == [A, B, C]
+    assert "回流" in h[A] and "2024-11-12" in h[A] and "其他机构 H2" in h[A]
+    assert "假码" in h[B] and "串换" in h[C]
+    assert hits(res, "YBQC-TRC-004").empty
+    assert res.outcomes["YBQC-TRC-005"].status == "failed"
+
+
+def test_split_pack_box_goes_on_across_uploads(tmp_path, store):
+    make_history(store, [{**hist(A, "2025-02-27 09:00:00", "H1", event="sale_split"), "qty": 10.0}])
+    rows = [sale(1, A, "2025-03-02 10:00:00", trdn_flag="1", sel_retn_cnt="10", min_pac_cnt="24"),
+            sale(2, A, "2025-03-03 10:00:00", trdn_flag="1", sel_retn_cnt="10", min_pac_cnt="24")]
+    res = check(tmp_path, {"sales": rows}, Config(history=str(store), facility_code="H1"))
+    assert hits(res, "YBQC-TRC-005").empty
+    f = hits(res, "YBQC-TRC-008")
+    assert f["key"].tolist() == ["B2/YP01"] and "30" in f["message"].iat[0]
+
+
+def test_record_then_recheck_meets_no_own_events_and_the_next_upload_does(tmp_path, store):
+    first = tmp_path / "jan"
+    first.mkdir()
+    rows = [sale(1, A, "2025-01-10 10:00:00"), sale(2, B, "2025-01-11 10:00:00")]
+    cfg = Config(history=str(store), record=True, facility_code="H1")
+    res = check(first, {"sales": rows}, cfg)
+    assert res.aggregates["history"][0]["recorded"] is True
+    again = check(first, {"sales": rows}, Config(history=str(store), facility_code="H1"))
+    assert hits(again, "YBQC-TRC-005").empty and hits(again, "YBQC-TRC-004").empty
+    second = tmp_path / "feb"
+    second.mkdir()
+    res2 = check(second, {"sales": [sale(3, A, "2025-02-10 10:00:00"), sale(4, C, "2025-02-10 10:00:00")]},
+                 Config(history=str(store), facility_code="H1"))
+    f = hits(res2, "YBQC-TRC-005")
+    assert f["value"].tolist() == [A] and "2025-01-10 10:00" in f["message"].iat[0]
+    from ybqc.history import HistoryStore
+    with HistoryStore.open(store) as h:
+        ev = h.trace_events([A, B])
+    assert len(ev) == 2 and not ev.astype(str).apply(lambda c: c.str.contains("P1")).any().any()
+
+
+def test_return_of_a_code_never_sold_is_a_finding_with_history_and_silent_without(tmp_path, store):
+    make_history(store, [hist(C, "2025-01-01", "H1")])
+    tables = {"sales": [sale(1, A)], "returns": [ret(7, B, "2025-03-03 10:00:00")]}
+    res = check(tmp_path, tables, Config(history=str(store)))
+    assert hits(res, "YBQC-TRC-010")["value"].tolist() == [B]
+    res = check(tmp_path, tables)                      # no history: the sale may be older
+    assert hits(res, "YBQC-TRC-010").empty
+    assert res.outcomes["YBQC-TRC-005"].status == "not_applicable"
+
+
+def test_a_code_returned_twice_is_a_finding_even_without_history(tmp_path):
+    tables = {"sales": [sale(1, A)], "returns": [ret(1, A, "2025-03-03 10:00:00"),
+                                                 ret(2, A, "2025-03-04 10:00:00")]}
+    res = check(tmp_path, tables)
+    f = hits(res, "YBQC-TRC-010")
+    assert f["value"].tolist() == [A] and "重复退货" in f["message"].iat[0]
+
+
+def test_return_dated_before_its_sale(tmp_path):
+    tables = {"sales": [sale(1, A, "2025-03-05 10:00:00"), sale(2, B, "2025-03-05 10:00:00")],
+              "returns": [ret(1, A, "2025-03-04 09:00:00"), ret(2, B, "2025-03-06 09:00:00")]}
+    res = check(tmp_path, tables)
+    f = hits(res, "YBQC-TRC-011")
+    assert f["key"].tolist() == ["R1/YP01"] and "2025-03-05 10:00" in f["message"].iat[0]
+
+
+# --- 4 count and split-pack -------------------------------------------------------------------
+def test_count_of_codes_against_boxes(tmp_path):
+    rows = [sale(1, A, sel_retn_cnt="2"), sale(2, f"{B},{C}", sel_retn_cnt="1"),
+            sale(3, None, sel_retn_cnt="1"), sale(4, "83857930000879766605,83857930000879766606",
+                                                     sel_retn_cnt="2"),
+            sale(5, "83857930000879766607", sel_retn_cnt="1.5")]
+    res = check(tmp_path, {"sales": rows})
+    six = hits(res, "YBQC-TRC-006").set_index("key")["message"]
+    assert sorted(six.index) == ["B2/YP01", "B3/YP01", "B5/YP01"]
+    assert "多于" in six["B2/YP01"] and "没有追溯码" in six["B3/YP01"] and "整数" in six["B5/YP01"]
+    seven = hits(res, "YBQC-TRC-007")
+    assert seven["key"].tolist() == ["B1/YP01"] and seven["severity"].iat[0] == "warning"
+
+
+def test_split_pack_sales_of_one_box(tmp_path):
+    split = dict(trdn_flag="1", sel_retn_cnt="10", min_pac_cnt="24")
+    rows = [sale(1, A, "2025-03-01 10:00:00", **split), sale(2, A, "2025-03-02 10:00:00", **split),
+            sale(3, B, "2025-03-01 10:00:00", **split), sale(4, B, "2025-03-02 10:00:00", **split),
+            sale(5, B, "2025-03-03 10:00:00", **split)]
+    res = check(tmp_path, {"sales": rows})
+    assert hits(res, "YBQC-TRC-004").empty and hits(res, "YBQC-TRC-006").empty
+    f = hits(res, "YBQC-TRC-008")
+    assert f["key"].tolist() == ["B5/YP01"] and "30" in f["message"].iat[0]
+
+
+def test_split_pack_without_package_size_is_not_applicable(tmp_path):
+    rows = [sale(1, A, trdn_flag="1", sel_retn_cnt="10"), sale(2, A, trdn_flag="1", sel_retn_cnt="30")]
+    res = check(tmp_path, {"sales": rows})
+    assert hits(res, "YBQC-TRC-004").empty and hits(res, "YBQC-TRC-008").empty
+    assert "min_pac_cnt" in res.outcomes["YBQC-TRC-008"].note
+
+
+# --- 5 product identifier -----------------------------------------------------------------------
+def test_one_product_identifier_on_two_drugs(tmp_path):
+    other = {"med_list_codg": "ZA04CAE0023010100166", "fixmedins_hilist_id": "YP02",
+             "fixmedins_hilist_name": "儿童清肺口服液"}
+    same_generic = {"med_list_codg": "XL02BBA326A002010102180", "fixmedins_hilist_id": "YP03",
+                    "fixmedins_hilist_name": "阿帕他胺片(60mg)"}
+    rows = [sale(1, A), sale(2, B), sale(3, C, **same_generic),
+            sale(4, "83857930000879766609", **other), sale(5, "81234560000000000001", **other)]
+    res = check(tmp_path, {"sales": rows})
+    f = hits(res, "YBQC-TRC-009")
+    assert f["value"].tolist() == ["83857930000879766609"]
+    assert "阿帕他胺片" in f["message"].iat[0] and "8385793" in f["message"].iat[0]
+
+
+# --- 6 the monthly spend line ------------------------------------------------------------------
+def spend(i, amount, time, psn="P1", **kw):
+    return sale(i, f"8385793000087976{i:04d}", time, finl_trns_pric=str(amount), psn_no=psn, **kw)
+
+
+def test_spend_line_crossing_sale_and_the_month_just_under(tmp_path):
+    rows = [spend(1, 5000, "2025-03-02 10:00:00"), spend(2, 3200, "2025-03-20 10:00:00"),
+            spend(3, 100, "2025-03-25 10:00:00"),
+            spend(4, 5000, "2025-03-02 10:00:00", psn="P2"), spend(5, 2999, "2025-03-09 10:00:00", psn="P2"),
+            spend(6, 5000, "2025-03-02 10:00:00", psn="P3"), spend(7, 3000, "2025-04-01 10:00:00", psn="P3"),
+            spend(8, 9000, "2025-03-02 10:00:00", psn="P4", mdtrt_setl_type="2")]
+    res = check(tmp_path, {"sales": rows})
+    f = hits(res, "YBQC-SPD-001")
+    assert f["key"].tolist() == ["B2/YP01"]
+    msg = f["message"].iat[0]
+    assert "2025-03" in msg and "8,300.00" in msg and "8,000" in msg and "3 笔" in msg
+    assert "P1" not in msg                                # no personal identifier in the text
+    assert f["field"].iat[0] == "psn_no"
+
+
+def test_spend_line_returns_subtract_and_settings(tmp_path):
+    rows = [spend(1, 5000, "2025-03-02 10:00:00"), spend(2, 3200, "2025-03-03 10:00:00")]
+    back = [ret(2, "83857930000879760002", "2025-03-04 10:00:00", finl_trns_pric="3200")]
+    assert hits(check(tmp_path, {"sales": rows, "returns": back}), "YBQC-SPD-001").empty
+    assert len(hits(check(tmp_path, {"sales": rows}), "YBQC-SPD-001")) == 1
+    off = check(tmp_path, {"sales": rows}, Config(spend_line_check=False))
+    assert hits(off, "YBQC-SPD-001").empty and off.outcomes["YBQC-SPD-001"].status == "not_applicable"
+    low = Config(thresholds={"monthly_spend_line": 5000})
+    assert hits(check(tmp_path, {"sales": rows}, low), "YBQC-SPD-001")["key"].tolist() == ["B1/YP01"]
+
+
+def test_spend_line_counts_the_history(tmp_path, store):
+    make_history(store, [hist("83857930000879769001", "2025-03-01 09:00:00", "H1", psn="P1", amount=3000.0),
+                         hist("83857930000879769002", "2025-03-02 09:00:00", "H1", psn="P1", amount=2500.0),
+                         hist("83857930000879769003", "2025-02-02 09:00:00", "H1", psn="P1", amount=9000.0),
+                         hist("83857930000879769004", "2025-03-02 09:00:00", "H1", psn="P2", amount=9000.0)])
+    rows = [spend(1, 3000, "2025-03-20 10:00:00")]
+    res = check(tmp_path, {"sales": rows}, Config(history=str(store)))
+    s = hits(res, "YBQC-SPD-001")
+    assert len(s) == 1 and "8,500.00" in s["message"].iat[0] and "历史库" in s["message"].iat[0]
+
+
+# --- input: 3505/3506 messages ---------------------------------------------------------------
+def test_3506_message_single_row_and_bad_drugtracinfo(tmp_path):
+    s = {"infno": "3505", "input": {"selinfo": [
+        {**sale(1, None), "drugtracinfo": [{"drug_trac_codg": A}, {"drug_trac_codg": B}],
+         "sel_retn_cnt": "2"}]}}
+    r = {"infno": "3506", "input": {"selinfo": {
+        **{k: v for k, v in ret(1, None, "2025-03-03 10:00:00").items() if k != "drug_trac_codg"},
+        "drugtracinfo": "not a list but text"}}}
+    bad = {"infno": "3505", "input": {"selinfo": {**sale(2, None), "drugtracinfo": 12345}}}
+    odd = {"infno": "3505", "input": {"selinfo": {**sale(3, None), "drugtracinfo": [{"x": 1}, C]}}}
+    p = tmp_path / "msgs.jsonl"
+    p.write_text("\n".join(json.dumps(m, ensure_ascii=False) for m in (s, r, bad, odd)), "utf-8")
+    res = run([str(p)], Config())
+    kinds = sorted(t.kind for t in res.tables)
+    assert kinds == ["returns", "sales"]
+    f = hits(res, "YBQC-TRC-012")
+    assert len(f) == 2 and any("不是列表" in m for m in f["message"])
+    assert any("无法识别" in m for m in f["message"])
+    # a text node is read as a cell of codes: each word is then a malformed code, not lost
+    bad_codes = hits(res, "YBQC-TRC-002")
+    assert sorted(bad_codes[bad_codes["table"] == "returns"]["value"]) == ["a", "but", "list", "not",
+                                                                           "text"]
+    # the valid list: two codes, count matches
+    assert hits(res, "YBQC-TRC-006")["key"].tolist() == ["B2/YP01"]     # 12345 gave no code
+
+
+def test_english_messages_and_the_summary_aggregates(tmp_path):
+    rows = [sale(1, A), sale(2, A, "2025-03-05 10:00:00"), sale(3, "无")]
+    res = check(tmp_path, {"sales": rows}, Config(lang="en"))
+    f = hits(res, "YBQC-TRC-004")
+    assert "sold again" in f["message"].iat[0] and "substitution" in f["message"].iat[0]
+    agg = res.aggregates
+    summary = {r["metric"]: r["数量"] for r in agg["traceability"]}
+    assert summary["codes checked"] == 3 and summary[trc.DUP_UPLOAD.title_en] == 1
+    assert agg["traceability_top_drugs"][0]["重复的码"] == 1
+    assert agg["traceability_top_pharmacists"][0]["药师"] == "王芳"
+
+
+def test_returns_export_with_chinese_headers_is_recognised(tmp_path):
+    p = tmp_path / "退货.csv"
+    p.write_text("医保目录编码,定点医药机构目录编号,定点医药机构目录名称,批次流水号,退货数量,退货时间,商品销售流水号,"
+                 "药品追溯码\n"
+                 f"{SALE['med_list_codg']},YP01,阿帕他胺片,R1,1,2025-03-03 10:00:00,B1,{A}\n", "utf-8")
+    res = run([str(write_sales(tmp_path, [sale(1, A)])), str(p)], Config())
+    assert sorted(t.kind for t in res.tables) == ["returns", "sales"]
+    assert not res.findings["rule"].str.startswith("YBQC-TRC").any()
+
+
+def write_sales(tmp_path, rows):
+    from helpers import write_csv
+    return write_csv(tmp_path / "sales.csv", rows)
+
+
+def test_case5_examples_flag_each_defect_and_pass_each_neighbour():
+    from conftest import EXAMPLES
+    res = run([str(EXAMPLES / "case5_sales_3505.csv"), str(EXAMPLES / "case5_returns_3506.json")], Config())
+    f = res.findings
+    f = f[f["rule"].str.startswith(("YBQC-TRC", "YBQC-SPD"))]
+    got = sorted(zip(f["rule"], f["key"].str.split("/").str[0]))
+    assert got == sorted([("YBQC-TRC-004", "C5-02"), ("YBQC-TRC-001", "C5-05"), ("YBQC-TRC-002", "C5-07"),
+                          ("YBQC-TRC-002", "C5-09"), ("YBQC-TRC-006", "C5-12"), ("YBQC-TRC-007", "C5-11"),
+                          ("YBQC-TRC-008", "C5-16"), ("YBQC-TRC-009", "C5-17"), ("YBQC-TRC-011", "C5-R2"),
+                          ("YBQC-SPD-001", "C5-20")])
+
+
+def test_split_pack_takes_the_package_size_from_the_drug_catalogue(tmp_path):
+    from helpers import write_csv
+    cat = write_csv(tmp_path / "药品目录.csv", [{"药品代码": SALE["med_list_codg"], "注册名称": "阿帕他胺片",
+                                                "注册规格": "60mg*24片", "最小包装数量": "24"}])
+    split = dict(trdn_flag="1", sel_retn_cnt="10")
+    rows = [sale(1, A, "2025-03-01 10:00:00", **split), sale(2, A, "2025-03-02 10:00:00", **split),
+            sale(3, A, "2025-03-03 10:00:00", **split)]
+    data = tmp_path / "data"
+    data.mkdir()
+    res = check(data, {"sales": rows}, Config(catalogs=[str(cat)]))
+    f = hits(res, "YBQC-TRC-008")
+    assert f["key"].tolist() == ["B3/YP01"] and "24" in f["message"].iat[0]

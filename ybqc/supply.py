@@ -1,0 +1,444 @@
+"""Days of supply: how many days a dispensed drug line lasts, and the facts the dispensing checks
+and the history share.
+
+Room: parsing 注册规格 (spec), dose text and frequency (free text and the NHSA used_frqu codes
+11–74, code_maps/frequency_codes.csv); the drug knowledge of the run (catalogue facts and the
+key-drug list, through catalogs.py); the per-line facts table. Validators reach it through the
+Context (`supply.facts(ctx)`, memoised); history_cli and the engine's --record use the same
+facts, so what is recorded is what was checked.
+
+Days of a line: prd_days when filled and plausible (0 < prd_days ≤ 366 and within a factor
+`prd_days_tolerance` of the days the quantity gives, or the quantity gives none); otherwise
+quantity × doses per package ÷ doses per day. Doses per package: the spec's count of 制剂 (片,
+粒, 支 …; else the catalogue's 最小包装数量) ÷ a dose in 制剂, or the spec's content per 制剂 ×
+count ÷ a dose in g/mg/μg, ml or 单位/IU. `cnt` is in packages unless the catalogue's 最小计价单位
+is the 制剂 unit. st/prn/once/遵医嘱/blank, an unparseable dose or spec: days unknown (`why`).
+"""
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass, field
+from functools import lru_cache
+
+import numpy as np
+import pandas as pd
+
+from . import code_maps
+
+# ------------------------------------------------------------------------- units
+_MASS = {"kg": 1e6, "g": 1000.0, "克": 1000.0, "mg": 1.0, "毫克": 1.0, "μg": 0.001, "ug": 0.001,
+         "mcg": 0.001, "微克": 0.001}
+_VOL = {"ml": 1.0, "毫升": 1.0, "l": 1000.0, "升": 1000.0}
+_IU = {"万单位": 1e4, "万iu": 1e4, "万u": 1e4, "国际单位": 1.0, "单位": 1.0, "iu": 1.0, "u": 1.0}
+_COUNT = ("片", "粒", "丸", "袋", "支", "瓶", "贴", "枚", "揿", "喷", "包", "盒", "板", "帖", "张",
+          "个", "剂", "管", "条", "粒", "套", "罐", "盒", "吸", "滴")
+_OUTER = ("盒", "板", "瓶", "袋", "包", "罐", "套")   # outer packs: never the 制剂 unit when inner exists
+_UNITS = sorted([*_MASS, *_VOL, *_IU, *_COUNT], key=len, reverse=True)
+_U = "|".join(re.escape(u) for u in _UNITS)
+_TOKEN = re.compile(rf"(\d+(?:\.\d+)?)(?:({_U}))?(?:/({_U}))?")
+_CN = {"一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8, "九": 9, "十": 10,
+       "半": 0.5}
+
+
+def _kind(unit: str | None) -> tuple[str, float] | None:
+    if unit in _MASS:
+        return "mg", _MASS[unit]
+    if unit in _VOL:
+        return "ml", _VOL[unit]
+    if unit in _IU:
+        return "iu", _IU[unit]
+    return None
+
+
+def _fold(text) -> str:
+    s = unicodedata.normalize("NFKC", str(text)).lower()
+    s = re.sub(r"(?<=[\d\u4e00-\u9fffa-z])x(?=\d)", "*", s.replace("×", "*"))
+    return re.sub(r"\s+", "", s)
+
+
+@dataclass(frozen=True)
+class Spec:
+    amounts: dict = field(default_factory=dict)   # per 制剂: {"mg": .., "ml": .., "iu": ..}
+    count: float | None = None                    # 制剂 per package
+    form: str | None = None                       # the 制剂 unit (片, 支 …)
+
+
+@lru_cache(maxsize=100_000)
+def parse_spec(text) -> Spec | None:
+    """`0.5g*20片` -> 500 mg ×20 片; `3ml:300单位*1支`; `1.34mg/ml*1.5ml*1支` (2.01 mg, 1.5 ml);
+    `25mg*7片*4板` -> 28 片; `1ml*5mg` (here * means :); `0.3g.*80北京顺鑫` -> 80. None when no
+    number is found."""
+    if text is None or (isinstance(text, float) and text != text):
+        return None
+    s = _fold(text)
+    amounts: dict[str, float] = {}
+    conc: dict[str, float] = {}
+    count, form, seen = None, None, False
+    for m in _TOKEN.finditer(s):
+        seen = True
+        v, unit, per = float(m.group(1)), m.group(2), m.group(3)
+        k, kp = _kind(unit), _kind(per)
+        if k and kp and kp[0] == "ml":                  # a concentration: mg/ml, 单位/ml
+            conc[k[0]] = v * k[1] / kp[1]
+            continue
+        if k:
+            amounts[k[0]] = v * k[1]
+            if k[0] == "ml":
+                for ck, cv in conc.items():
+                    amounts.setdefault(ck, cv * amounts["ml"])
+            continue
+        # a count (a unit of 制剂 or pack, or a bare number): multiplies the pack
+        if v <= 0:
+            return None
+        count = v if count is None else count * v
+        if unit and (form is None or (form in _OUTER and unit not in _OUTER)):
+            if not (form is not None and unit in _OUTER):
+                form = unit
+    if not seen:
+        return None
+    return Spec(amounts, count, form)
+
+
+@dataclass(frozen=True)
+class Dose:
+    value: float
+    kind: str          # mg | ml | iu | count
+
+
+@lru_cache(maxsize=100_000)
+def parse_dose(text) -> Dose | None:
+    """`0.5g` -> 500 mg; `1片`, `2粒`, `半片`, `1/2片` -> count; `20单位` -> iu; `10ml`; a bare
+    number counts 制剂. A range (`1-2片`) takes its upper end. None when not a dose."""
+    if text is None or (isinstance(text, float) and text != text):
+        return None
+    s = _fold(text)
+    if not s:
+        return None
+    s = re.sub(r"^(每次|一次|1次|单次)", "", s)
+    m = re.match(rf"^(\d+(?:\.\d+)?)/(\d+(?:\.\d+)?)({_U})?", s)
+    if m:
+        v, unit = float(m.group(1)) / float(m.group(2)), m.group(3)
+    else:
+        m = re.match(rf"^(?:\d+(?:\.\d+)?[-~至])?(\d+(?:\.\d+)?)({_U})?$", s) or \
+            re.match(rf"^(\d+(?:\.\d+)?)({_U})", s)
+        if m:
+            v, unit = float(m.group(1)), m.group(2)
+        else:
+            m = re.match(rf"^([一二两三四五六七八九十半])({_U})", s)
+            if not m:
+                return None
+            v, unit = float(_CN[m.group(1)]), m.group(2)
+    if v <= 0:
+        return None
+    k = _kind(unit)
+    if k:
+        return Dose(v * k[1], k[0])
+    return Dose(v, "count")
+
+
+# ------------------------------------------------------------------------- frequency
+@lru_cache(maxsize=1)
+def _frequency_table() -> tuple[dict, dict]:
+    by_alias, codes = {}, {}
+    for row in code_maps.load("frequency_codes"):
+        per = float(row["per_day"]) if row["per_day"] else None
+        if row["code"]:
+            codes[row["code"]] = per
+        for a in row["aliases"].split("|"):
+            if a:
+                by_alias[_fold(a)] = per
+    return by_alias, codes
+
+
+def _num(t: str) -> float | None:
+    if t is None:
+        return None
+    if re.fullmatch(r"\d+(?:\.\d+)?", t):
+        return float(t)
+    return float(_CN[t]) if t in _CN else None
+
+
+_N = r"(\d+(?:\.\d+)?|[一二两三四五六七八九十])"
+_FREQ_PATTERNS = (
+    (re.compile(rf"^(?:每|一|1)?(?:日|天){_N}次$"), lambda n: n),
+    (re.compile(rf"^{_N}次/(?:日|天|d)$"), lambda n: n),
+    (re.compile(rf"^每{_N}(?:小时|h)(?:一|1)?次$"), lambda n: 24.0 / n),
+    (re.compile(r"^q(\d+)h$"), lambda n: 24.0 / n),
+    (re.compile(r"^q(\d+)d$"), lambda n: 1.0 / n),
+    (re.compile(rf"^每{_N}(?:日|天)(?:一|1)次$"), lambda n: 1.0 / n),
+    (re.compile(rf"^(?:每|一)周{_N}次$"), lambda n: n / 7.0),
+    (re.compile(rf"^{_N}次/周$"), lambda n: n / 7.0),
+    (re.compile(rf"^(?:每|一)月{_N}次$"), lambda n: n / 30.0),
+)
+
+
+@lru_cache(maxsize=100_000)
+def parse_frequency(text) -> float | None:
+    """Doses per day (None: unknown — st, prn, once, 遵医嘱, blank, unparseable). Accepts the
+    NHSA codes (11 … 74), qd/bid/tid/q8h/qod/qw …, and 每日一次 / 一日三次 / 1次/日 / 每周两次 …"""
+    if text is None or (isinstance(text, float) and text != text):
+        return None
+    s = _fold(text)
+    if not s:
+        return None
+    by_alias, codes = _frequency_table()
+    for cand in (s, re.sub(r"[(（].*?[)）]", "", s), re.sub(r".*[(（](.*?)[)）].*", r"\1", s)):
+        if cand in codes:
+            return codes[cand]
+        if cand in by_alias:
+            return by_alias[cand]
+        for pat, f in _FREQ_PATTERNS:
+            m = pat.match(cand)
+            if m:
+                n = _num(m.group(1))
+                if n and n > 0:
+                    return f(n)
+    return None
+
+
+def doses_per_package(spec: Spec | None, dose: Dose | None, pack_count: float | None) -> float | None:
+    """How many doses one package holds (None when spec, count or dose units do not meet)."""
+    if dose is None:
+        return None
+    count = spec.count if spec and spec.count else pack_count
+    if not count or count <= 0:
+        return None
+    if dose.kind == "count":
+        return count / dose.value
+    per = spec.amounts.get(dose.kind) if spec else None
+    if not per:
+        return None
+    return per * count / dose.value
+
+
+# ------------------------------------------------------------------------- settings
+SETTINGS = ("outpatient", "emergency", "chronic", "long_rx", "discharge", "discharge_chronic",
+            "inpatient")
+_YES = {"1", "y", "yes", "是", "true", "t"}
+
+
+def setting_limits(cfg) -> dict[str, float]:
+    """Days a line may supply, per setting: code_maps/setting_limits.csv, a threshold
+    `limit_days_<setting>` overrides."""
+    out = {r["setting"]: float(r["max_days"]) for r in code_maps.load("setting_limits")}
+    for s in list(out):
+        name = f"limit_days_{s}"
+        if cfg is not None and name in getattr(cfg, "thresholds", {}):
+            out[s] = float(cfg.thresholds[name])
+    return out
+
+
+def _flag(s: pd.Series) -> np.ndarray:
+    return s.astype("object").map(lambda v: str(v).strip().lower() in _YES if v is not None and v == v
+                                  else False).to_numpy(dtype=bool)
+
+
+def classify_setting(med_type: pd.Series, dscg: pd.Series, long_rx: pd.Series,
+                     dise: pd.Series) -> np.ndarray:
+    mt = med_type.astype("object").fillna("").astype(str).str.strip()
+    chronic = mt.isin(["14", "140104", "140201", "15"]).to_numpy() | \
+        dise.astype("object").fillna("").astype(str).str.strip().ne("").to_numpy()
+    out = np.full(len(mt), "outpatient", dtype=object)
+    out[chronic] = "chronic"
+    out[mt.str.startswith("2").to_numpy()] = "inpatient"
+    out[mt.eq("13").to_numpy()] = "emergency"
+    lr = _flag(long_rx)
+    out[lr] = "long_rx"
+    d = _flag(dscg)
+    out[d & chronic] = "discharge_chronic"
+    out[d & ~chronic] = "discharge"
+    return out
+
+
+# ------------------------------------------------------------------------- drug knowledge
+def _fold_name(name) -> str | None:
+    if name is None or (isinstance(name, float) and name != name):
+        return None
+    s = unicodedata.normalize("NFKC", str(name))
+    s = re.sub(r"[(（\[【].*?[)）\]】]", "", s)
+    s = re.sub(r"\s+", "", s)
+    return s or None
+
+
+def knowledge(ctx):
+    """(drug facts by code, key-drug list) for the run: catalogue files first, else the shipped
+    key-drug list (code_maps/key_drugs.csv)."""
+    from . import catalogs
+
+    def build():
+        paths = list(getattr(ctx.config, "catalogs", []) or [])
+        facts, keys, loaded = catalogs.drug_knowledge(paths, ctx.config.cache_path())
+        ctx.knowledge_loaded.extend(loaded)
+        if keys is None:
+            keys = pd.DataFrame(list(code_maps.load("key_drugs")))
+            keys["source"] = "code_maps/key_drugs.csv"
+            ctx.knowledge_loaded.append({"kind": "key_drugs", "path": "code_maps/key_drugs.csv（默认，已发布的国家医保局案例）",
+                                         "entries": len(keys), "cached": False, "detail": ""})
+        for c in ("max_days", "max_daily_dose"):
+            keys[c] = pd.to_numeric(keys.get(c), errors="coerce")
+        keys["generic"] = keys["generic"].map(_fold_name)
+        return facts, keys
+    return ctx.memo("supply.knowledge", build)
+
+
+# ------------------------------------------------------------------------- the facts
+FACT_COLUMNS = ("_t", "_row", "line_key", "feedetl_sn", "mdtrt_id", "psn_no", "code", "local_code",
+                "name", "generic", "time", "cnt", "pric", "amount", "refund_of", "setting",
+                "long_rx", "dr_code", "dr_name", "dept_code", "spec", "dose_text", "freq_text",
+                "pack_count", "packs", "per_day", "doses_per_pack", "prd_days", "computed_days",
+                "supply_days", "supply_source", "why", "unit_error", "key_drug", "key_max_days",
+                "limit_days", "source")
+
+_FD_COLS = ("feedetl_sn", "mdtrt_id", "psn_no", "med_type", "fee_ocur_time", "med_list_codg",
+            "medins_list_codg", "cnt", "pric", "det_item_fee_sumamt", "bilg_dr_codg", "bilg_dr_name",
+            "bilg_dept_codg", "init_feedetl_sn", "dise_codg", "dscg_tkdrug_flag", "long_rx_flag",
+            "sin_dos_dscr", "used_frqu_dscr", "prd_days", "med_list_name", "medins_list_name", "rxno")
+
+
+def facts(ctx) -> pd.DataFrame:
+    """One row per feedetail drug line of the run (FACT_COLUMNS), memoised on the Context."""
+    return ctx.memo("supply.facts", lambda: _build_facts(ctx))
+
+
+def _build_facts(ctx) -> pd.DataFrame:
+    from . import catalogs
+    from .validators.base import parse_datetime, parse_number
+
+    cfg = ctx.config
+    fd = ctx.combined("feedetail", _FD_COLS)
+    code = fd["med_list_codg"].astype("object")
+    dom = code.map(lambda c: catalogs.code_domain(c) if isinstance(c, str) else None)
+    drug_facts, keys = knowledge(ctx)
+    known = set(drug_facts.index) if len(drug_facts) else set()
+    is_drug = (dom == "drug") | code.isin(known) | fd["medins_list_codg"].isin(known)
+    fd = fd[is_drug.to_numpy()].reset_index(drop=True)
+    n = len(fd)
+    out = pd.DataFrame({"_t": fd["_t"].to_numpy(), "_row": fd["_row"].to_numpy()})
+    out["feedetl_sn"] = fd["feedetl_sn"].to_numpy()
+    out["line_key"] = ("feedetail||" + fd["feedetl_sn"].astype("object").fillna("").astype(str)).to_numpy()
+    out["mdtrt_id"] = fd["mdtrt_id"].to_numpy()
+    out["psn_no"] = fd["psn_no"].to_numpy()
+    out["code"] = fd["med_list_codg"].to_numpy()
+    out["local_code"] = fd["medins_list_codg"].to_numpy()
+    out["time"] = parse_datetime(fd["fee_ocur_time"]).to_numpy()
+    out["cnt"] = parse_number(fd["cnt"]).to_numpy()
+    out["pric"] = parse_number(fd["pric"]).to_numpy()
+    out["amount"] = parse_number(fd["det_item_fee_sumamt"]).to_numpy()
+    init = fd["init_feedetl_sn"].astype("object")
+    out["refund_of"] = np.where(init.notna() & (out["cnt"] < 0),
+                                "feedetail||" + init.fillna("").astype(str), None)
+    out["setting"] = classify_setting(fd["med_type"], fd["dscg_tkdrug_flag"], fd["long_rx_flag"],
+                                      fd["dise_codg"])
+    out["long_rx"] = out["setting"] == "long_rx"
+    out["dr_code"] = fd["bilg_dr_codg"].to_numpy()
+    out["dr_name"] = fd["bilg_dr_name"].to_numpy()
+    out["dept_code"] = fd["bilg_dept_codg"].to_numpy()
+    out["dose_text"] = fd["sin_dos_dscr"].to_numpy()
+    out["freq_text"] = fd["used_frqu_dscr"].to_numpy()
+    out["prd_days"] = parse_number(fd["prd_days"]).to_numpy()
+    out["source"] = "feedetail"
+
+    # catalogue facts by national code, else by the facility's code
+    def fact(col, default=None):
+        if not len(drug_facts) or col not in drug_facts.columns:
+            return pd.Series([default] * n, dtype="object")
+        m = drug_facts[col]
+        a = out["code"].map(m)
+        b = out["local_code"].map(m)
+        return a.where(a.notna(), b)
+
+    cat_name = fact("name")
+    line_name = fd["med_list_name"].where(fd["med_list_name"].notna(), fd["medins_list_name"])
+    name = cat_name.where(cat_name.notna(), line_name.astype("object"))
+    out["name"] = name.to_numpy()
+    uniq_names = pd.unique(name.astype("object"))
+    gmap = {u: _fold_name(u) for u in uniq_names}
+    out["generic"] = name.map(gmap)
+    out["generic"] = out["generic"].where(out["generic"].notna(), out["code"])
+    out["spec"] = fact("spec").to_numpy()
+    cat_count = pd.to_numeric(fact("pack_count"), errors="coerce")
+    price_unit = fact("price_unit")
+    prep_unit = fact("prep_unit")
+
+    specs = out["spec"].map(parse_spec)
+    doses = out["dose_text"].map(parse_dose)
+    per_day = out["freq_text"].map(parse_frequency).astype("float64")
+    out["per_day"] = per_day
+    spec_count = specs.map(lambda s: s.count if s is not None and s.count else np.nan).astype("float64")
+    pack_count = spec_count.where(spec_count.notna(), cat_count)
+    out["pack_count"] = pack_count
+    dpp = pd.Series([doses_per_package(s, d, c if c == c else None) for s, d, c in
+                     zip(specs, doses, pack_count)], dtype="float64")
+    out["doses_per_pack"] = dpp
+    in_prep = (price_unit.notna() & (price_unit == prep_unit)).to_numpy(dtype=bool)
+    cnt = out["cnt"].to_numpy(dtype="float64")
+    packs = np.where(in_prep, cnt / pack_count.to_numpy(), cnt)
+    out["packs"] = packs
+    computed = packs * dpp.to_numpy() / per_day.to_numpy()
+    computed[~np.isfinite(computed) | (computed <= 0)] = np.nan
+    # a quantity that only makes sense in 制剂 (tablets): a whole multiple of the pack count whose
+    # days as packages are absurd while as tablets they are a normal prescription
+    pc = pack_count.to_numpy(dtype="float64")
+    with np.errstate(invalid="ignore", divide="ignore"):
+        as_prep = computed / pc
+        multiple = (pc > 1) & (cnt >= pc) & (np.mod(cnt, pc) == 0)
+    unit_error = (~in_prep & multiple & (computed > cfg.threshold("unit_error_min_days"))
+                  & (as_prep <= cfg.threshold("unit_error_max_prep_days")))
+    out["unit_error"] = unit_error
+    computed = np.where(unit_error, as_prep, computed)
+    out["computed_days"] = computed
+    prd = out["prd_days"].to_numpy(dtype="float64")
+    tol = cfg.threshold("prd_days_tolerance")
+    with np.errstate(invalid="ignore", divide="ignore"):
+        prd_ok = (prd > 0) & (prd <= 366) & (np.isnan(computed) | ((prd <= computed * tol) & (prd * tol >= computed)))
+    supply = np.where(prd_ok, prd, computed)
+    out["supply_days"] = supply
+    out["supply_source"] = np.where(prd_ok, "prd_days", np.where(np.isnan(computed), None, "computed"))
+    why = np.full(n, None, dtype=object)
+    unknown = np.isnan(supply)
+    if unknown.any():
+        for i in np.flatnonzero(unknown):
+            if doses.iat[i] is None:
+                why[i] = "单次剂量缺失或无法解析" if ctx.lang != "en" else "dose missing or unparseable"
+            elif np.isnan(per_day.iat[i]):
+                why[i] = "频次未知（st/prn/遵医嘱/空或无法解析）" if ctx.lang != "en" else \
+                    "frequency unknown (st/prn/as directed/blank or unparseable)"
+            elif np.isnan(pc[i]) and doses.iat[i].kind == "count":
+                why[i] = "规格中无包装数量且目录无最小包装数量" if ctx.lang != "en" else \
+                    "no pack count in the spec nor the catalogue"
+            else:
+                why[i] = "规格缺失或与剂量单位不符" if ctx.lang != "en" else "spec missing or not in the dose's unit"
+    out["why"] = why
+    # key drugs: by code, or a listed generic name contained in the line's generic
+    kd_code = {c: (md if md == md else np.nan) for c, md in zip(keys.get("code", []), keys["max_days"])
+               if isinstance(c, str) and c}
+    kd_names = [(g, md) for g, md in zip(keys["generic"], keys["max_days"]) if isinstance(g, str) and g]
+    gen_hit: dict = {}
+    for g in pd.unique(out["generic"].astype("object")):
+        hit = next(((kg, md) for kg, md in kd_names if isinstance(g, str) and kg in g), None)
+        gen_hit[g] = hit
+    by_gen = out["generic"].map(lambda g: gen_hit.get(g) is not None)
+    by_code = out["code"].isin(kd_code)
+    out["key_drug"] = (by_gen | by_code).to_numpy(dtype=bool)
+    kmax = out["generic"].map(lambda g: gen_hit[g][1] if gen_hit.get(g) else np.nan).astype("float64")
+    kmax_code = out["code"].map(kd_code).astype("float64")
+    out["key_max_days"] = kmax_code.where(kmax_code.notna(), kmax)
+    limits = setting_limits(cfg)
+    lim = out["setting"].map(limits).astype("float64")
+    out["limit_days"] = out["key_max_days"].where(out["key_max_days"].notna(), lim)
+    return out[list(FACT_COLUMNS)]
+
+
+def history_rows(f: pd.DataFrame, store) -> pd.DataFrame:
+    """The facts as history rows (persons keyed, no identifiers)."""
+    rows = f.rename(columns={"time": "disp_time", "cnt": "qty", "code": "med_list_codg"})
+    rows = rows[rows["disp_time"].notna()]
+    out = pd.DataFrame({
+        "line_key": rows["line_key"], "facility_code": getattr(store, "facility_code", "") or "",
+        "source": rows["source"], "person_key": store.person_keys(rows["psn_no"]),
+        "med_list_codg": rows["med_list_codg"], "generic": rows["generic"],
+        "disp_time": rows["disp_time"], "qty": rows["qty"], "amount": rows["amount"],
+        "supply_days": rows["supply_days"], "setting": rows["setting"], "long_rx": rows["long_rx"],
+        "dr_code": rows["dr_code"], "dept_code": rows["dept_code"], "refund_of": rows["refund_of"]})
+    return out
