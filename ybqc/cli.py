@@ -131,6 +131,7 @@ def cmd_check(args) -> int:
     from .engine import run
     from .reports import EXTENSIONS, write
 
+    _refuse_unusable_paths(args)
     cfg = cfgmod.load(args.config, paths=args.paths)
     if cfg.source and not args.config:
         print(f"ybqc: 使用配置 / settings: {cfg.source}", file=sys.stderr)
@@ -152,19 +153,47 @@ def cmd_check(args) -> int:
     finally:
         if prog:
             prog.stop()
-    if args.report_dir:
-        os.makedirs(args.report_dir, exist_ok=True)
-    for f in fmts:
+    try:
         if args.report_dir:
-            path = os.path.join(args.report_dir, f"ybqc-report.{EXTENSIONS[f]}")
-            if f == "rich":
-                write(result, f, None)        # the console, and a text copy
-            write(result, f, path)
-        else:
-            if f == "xlsx" and not args.output:
-                raise _Usage("xlsx 报告需要 --output 文件名或 --report-dir")
-            write(result, f, args.output)
+            os.makedirs(args.report_dir, exist_ok=True)
+        for f in fmts:
+            if args.report_dir:
+                path = os.path.join(args.report_dir, f"ybqc-report.{EXTENSIONS[f]}")
+                if f == "rich":
+                    write(result, f, None)        # the console, and a text copy
+                write(result, f, path)
+            else:
+                if f == "xlsx" and not args.output:
+                    raise _Usage("xlsx 报告需要 --output 文件名或 --report-dir")
+                write(result, f, args.output)
+    except OSError as exc:                # disk full (/dev/full), permissions, a vanished folder
+        raise _Usage(f"无法写入报告 / cannot write the report: {exc.filename or ''} {exc.strerror or exc}")
     return EXIT_GATE if result.gate_failed() else EXIT_OK
+
+
+# --- issue 12 (hardening): outputs and special files checked before any work ---
+def _refuse_unusable_paths(args) -> None:
+    """A report path that cannot be written, and special files (FIFO, /dev/zero) given as
+    settings, mappings, knowledge or inputs, are usage errors (exit 2) before anything is read."""
+    from .readers import require_regular
+
+    if args.output:
+        out = args.output
+        if os.path.isdir(out):
+            raise _Usage(f"--output {out} 是文件夹；请给出文件名，或用 --report-dir 写入文件夹")
+        parent = os.path.dirname(os.path.abspath(out))
+        if not os.path.isdir(parent):
+            raise _Usage(f"--output {out}：所在文件夹 {parent} 不存在")
+    if args.report_dir and os.path.exists(args.report_dir) and not os.path.isdir(args.report_dir):
+        raise _Usage(f"--report-dir {args.report_dir} 已存在且不是文件夹")
+    named = [("--config", args.config), ("--columns", args.columns)]
+    named += [("--catalog", c) for c in args.catalog or []]
+    named += [("--dictionary", d) for d in args.dictionary or []]
+    named += [("PATH", p) for p in args.paths]
+    for label, path in named:
+        if path:
+            require_regular(path, label)
+# --- end issue 12 ---
 
 
 def cmd_rules(args) -> int:

@@ -43,6 +43,11 @@ DEFAULT_THRESHOLDS = {
     "mapping_nearmiss_score": 50.0,
     # YBQC-DX-*: how many pick-list candidates a conflict suggests
     "dx_suggestions": 3,
+    # --- issue 12 (hardening) ---
+    # YBQC-ST-008: dates outside these years (inclusive) are implausible (9999-12-31, 0001-01-01)
+    "date_min_year": 1900,
+    "date_max_year": 2099,
+    # --- end issue 12 ---
 }
 
 
@@ -62,6 +67,10 @@ class Config:
     kinds: dict[str, str] = field(default_factory=dict)     # path -> kind (from --kind)
     cache_dir: str | None = None
     source: str | None = None                               # the ybqc.toml read, if any
+    # --- issue 12 (hardening): the reading budget (ybqc.limits) ---
+    memory_limit_mb: int = 4096          # refuse a file whose declared sizes would need more
+    time_limit_seconds: float = 0        # 0: proportional (120 s + 30 s per MB of input)
+    # --- end issue 12 ---
 
     def threshold(self, name: str) -> float:
         return float(self.thresholds.get(name, DEFAULT_THRESHOLDS.get(name, 0)))

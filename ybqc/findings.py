@@ -11,8 +11,8 @@ from dataclasses import dataclass, field
 from .rules import REGISTRY, SEVERITY_RANK, Rule
 
 #: Columns of the findings table, in report order.
-FIELDS = ("rule", "category", "severity", "table", "path", "row", "key", "field", "value",
-          "message", "suggestions")
+FIELDS = ("rule", "category", "severity", "table", "path", "row", "line", "key", "field", "value",
+          "message", "suggestions")   # line: 1-based file line / sheet row where the row starts (#12)
 
 
 class _SafeDict(dict):
@@ -91,7 +91,7 @@ class Collector:
         o.status, o.note = "error", note
 
     def add(self, rule: Rule, *, table: str, path: str, rows, keys, field: str | None,
-            values, params: dict, suggestions=None) -> None:
+            values, params: dict, suggestions=None, lines=None) -> None:
         """Add len(rows) findings of one rule. `values`, `keys`, each param and `suggestions`
         are sequences aligned to `rows` (or scalars)."""
         n = len(rows)
@@ -117,6 +117,7 @@ class Collector:
         self.blocks.append({
             "rule": [rule.id] * n, "category": [rule.category] * n, "severity": [sev] * n,
             "table": [table] * n, "path": [path] * n, "row": [None if r is None else int(r) for r in rows],
+            "line": [None] * n if lines is None else [None if v is None else int(v) for v in lines],
             "key": keys, "field": [field] * n, "value": [None if v is None else _fmt(v) for v in values],
             "message": messages,
             "suggestions": seq(suggestions) if suggestions is not None else [[] for _ in range(n)],
@@ -132,6 +133,7 @@ class Collector:
         cols = {c: [x for b in self.blocks for x in b[c]] for c in FIELDS}
         df = pd.DataFrame(cols)
         df["row"] = df["row"].astype("Int64")
+        df["line"] = df["line"].astype("Int64")
         return df
 
 

@@ -29,6 +29,17 @@ class Table:
     encoding: str | None
     renamed: dict[str, str] = field(default_factory=dict)   # original header -> canonical
     missing: tuple[str, ...] = ()                           # required columns not present
+    rows: "object" = None       # per frame row: 0-based data row in the file (None: position)
+    lines: "object" = None      # per frame row: 1-based file line / sheet row (None: unknown)
+    counted: int | None = None  # data rows counted independently of the parser
+
+    def file_rows(self, positions):
+        """Frame positions -> (data rows in the file, file lines or None)."""
+        import numpy as np
+        pos = np.asarray(positions, dtype=np.int64)
+        rows = pos if self.rows is None else np.asarray(self.rows)[pos]
+        lines = None if self.lines is None else np.asarray(self.lines)[pos]
+        return rows, lines
 
     @property
     def label(self) -> str:
@@ -96,6 +107,23 @@ def _mapping_for(headers: list[str], kind: str, aliases: Aliases) -> dict[str, s
     return out
 
 
+def _refuse_collisions(headers: list[str], mapping: dict[str, str], kind: str, aliases: Aliases,
+                       where: str) -> None:
+    """Two headers that mean one field (an alias and the field name, or headers differing only in
+    case/width/spaces) would make the checks read one and silently ignore the other: exit 2,
+    naming both."""
+    owner = {c: h for h, c in mapping.items()}
+    for h in headers:
+        if h in mapping:
+            continue
+        c = aliases.canonical(h, kind)
+        if c and c in owner:
+            raise InputError(
+                f"表头 “{owner[c]}” 与 “{h}” 都对应字段 {c}，无法判断用哪一列；请删除或改名其中一列",
+                f"headers '{owner[c]}' and '{h}' both mean the field {c}; remove or rename one",
+                where)
+
+
 def detect_kind(headers: list[str], aliases: Aliases, hint: str | None = None) -> str | None:
     """The kind whose signature the columns carry; best required-column coverage wins ties."""
     if hint in KINDS:
@@ -127,10 +155,12 @@ def normalise(raw: RawTable, aliases: Aliases, kind_override: str | None = None)
             "field names, --kind feedetail=FILE, or a --columns mapping file", raw.label, headers)
     spec: TableKind = KINDS[kind]
     mapping = _mapping_for(headers, kind, aliases)
+    _refuse_collisions(headers, mapping, kind, aliases, raw.label)
     frame = raw.frame.rename(columns=mapping)
     for col in frame.columns:
         s = frame[col]
         if s.dtype != "str":
+            s = s.map(_cell_text, na_action="ignore") if s.dtype == object else s
             s = s.astype("str").where(s.notna())
         s = s.str.strip()
         frame[col] = s.where(s != "")
@@ -139,4 +169,18 @@ def normalise(raw: RawTable, aliases: Aliases, kind_override: str | None = None)
         frame = frame.reset_index(drop=True)
     return Table(kind=kind, path=raw.path, sheet=raw.sheet, frame=frame, rows_read=raw.rows_read,
                  bad_rows=raw.bad_rows, encoding=raw.encoding,
-                 renamed={k: v for k, v in mapping.items() if k != v}, missing=missing)
+                 renamed={k: v for k, v in mapping.items() if k != v}, missing=missing,
+                 rows=raw.rows, lines=raw.lines, counted=raw.counted)
+
+
+def _cell_text(v):
+    """A cell of a mixed-type column as text; nested values (lists, dicts) as JSON text."""
+    if isinstance(v, (dict, list, tuple)):
+        import json
+        try:
+            return json.dumps(v, ensure_ascii=False, default=str)
+        except (TypeError, ValueError, RecursionError):
+            return str(v)
+    if isinstance(v, bytes):
+        return v.decode("utf-8", "replace")
+    return v

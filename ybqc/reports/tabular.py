@@ -21,7 +21,8 @@ def _suggestions(s) -> str:
 def table(run, findings) -> pd.DataFrame:
     df = findings.copy()
     df.insert(1, "title", df["rule"].map(lambda r: REGISTRY[r].title(run.lang) if r in REGISTRY else r))
-    df.insert(df.columns.get_loc("row") + 1, "line", (df["row"] + 2).astype("Int64"))
+    if "line" not in df.columns:        # findings carry the file line themselves (#12)
+        df.insert(df.columns.get_loc("row") + 1, "line", (df["row"] + 2).astype("Int64"))
     df["suggestions"] = df["suggestions"].map(_suggestions)
     if run.lang == "zh":
         df = df.rename(columns=HEADERS["zh"])
