@@ -33,6 +33,12 @@ class Limits:
     def from_config(cls, cfg) -> "Limits":
         mb = getattr(cfg, "memory_limit_mb", None)
         secs = getattr(cfg, "time_limit_seconds", None)
+        for key, v in (("memory_limit_mb", mb), ("time_limit_seconds", secs)):
+            if v is not None and (isinstance(v, bool) or not isinstance(v, (int, float))
+                                  or v < 0 or v != v or v == float("inf")):
+                raise InputError(f"设置 {key} 应为非负数字，而不是 {v!r}",
+                                 f"setting {key} must be a non-negative number, not {v!r}",
+                                 getattr(cfg, "source", None))
         return cls(memory_bytes=int(mb * MB) if mb else cls.memory_bytes,
                    time_seconds=float(secs) if secs else 0.0)
 

@@ -14,6 +14,7 @@ import re
 import stat
 import sys
 import zipfile
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -450,7 +451,8 @@ def preflight_workbook(source, where: str, limits: Limits | None = None) -> dict
                                 f"sheet {name} spans {s.max_row:,} rows x {s.max_col:,} columns "
                                 "(stray formatted cells far away?)", where)
                     scans[name] = s
-        except (zipfile.BadZipFile, OSError, EOFError, ValueError) as exc:
+        except (zipfile.BadZipFile, OSError, EOFError, ValueError, zlib.error,
+                NotImplementedError) as exc:
             raise InputError(f"Excel 文件损坏或不完整：{exc}",
                              f"the Excel file is damaged or truncated: {exc}", where) from None
     return scans
