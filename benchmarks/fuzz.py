@@ -102,7 +102,22 @@ def xlsx_bytes(records: list[dict]) -> bytes:
     import pandas as pd
     buf = io.BytesIO()
     pd.DataFrame(records).to_excel(buf, index=False)
-    return buf.getvalue()
+    return stable_zip(buf.getvalue())
+
+
+def stable_zip(data: bytes) -> bytes:
+    """The same workbook bytes on every run: fixed entry times and document timestamps."""
+    import re
+    src = zipfile.ZipFile(io.BytesIO(data))
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as z:
+        for i in src.infolist():
+            d = src.read(i.filename)
+            if i.filename == "docProps/core.xml":
+                d = re.sub(rb">\d{4}-\d\d-\d\dT[\d:.]+Z<", b">2025-01-01T00:00:00Z<", d)
+            z.writestr(zipfile.ZipInfo(i.filename, (2025, 1, 1, 0, 0, 0)), d,
+                       compress_type=zipfile.ZIP_DEFLATED)
+    return out.getvalue()
 
 
 def parquet_bytes(table) -> bytes:
@@ -362,7 +377,7 @@ def g_xlsx(rng, i):
         buf = io.BytesIO()
         mixed = [r for rec in recs for r in (rec, {})]
         pd.DataFrame(mixed).to_excel(buf, index=False)
-        return Case("xlsx", recipe, {"s.xlsx": buf.getvalue()}, rows=len(recs))
+        return Case("xlsx", recipe, {"s.xlsx": stable_zip(buf.getvalue())}, rows=len(recs))
     if recipe == "broken_zip":
         b = bytearray(data)
         b[len(b) // 2:len(b) // 2 + 50] = bytes(50)
@@ -371,19 +386,19 @@ def g_xlsx(rng, i):
         out = io.BytesIO()
         with zipfile.ZipFile(out, "w") as z:
             z.writestr("[Content_Types].xml", "<Types/>")
-        return Case("xlsx", recipe, {"s.xlsx": out.getvalue()}, expect=2)
+        return Case("xlsx", recipe, {"s.xlsx": stable_zip(out.getvalue())}, expect=2)
     if recipe == "zip_of_text":
         out = io.BytesIO()
         with zipfile.ZipFile(out, "w") as z:
             z.writestr("staff.csv", csv_bytes(recs))
-        return Case("xlsx", recipe, {"s.csv": out.getvalue()}, expect=2)
+        return Case("xlsx", recipe, {"s.csv": stable_zip(out.getvalue())}, expect=2)
     import pandas as pd
     buf = io.BytesIO()
     with pd.ExcelWriter(buf) as xw:
         for j in range(rng.randint(2, 40)):
             pd.DataFrame(recs if j % 3 == 0 else [{"说明": "notes"}]).to_excel(
                 xw, sheet_name=f"s{j}", index=False)
-    return Case("xlsx", recipe, {"s.xlsx": buf.getvalue()})
+    return Case("xlsx", recipe, {"s.xlsx": stable_zip(buf.getvalue())})
 
 
 def g_parquet(rng, i):

@@ -438,9 +438,9 @@ def preflight_workbook(source, where: str, limits: Limits | None = None) -> dict
                     "疑似压缩炸弹，拒绝读取",
                     f"{i.filename} in the workbook has an abnormal compression ratio "
                     f"({i.file_size // max(i.compress_size, 1)}x), like a zip bomb; refusing it", where)
-        names = _sheet_names(zf)
         scans = {}
         try:
+            names = _sheet_names(zf)
             for i in infos:
                 if i.filename.startswith("xl/worksheets/") and i.filename.endswith(".xml"):
                     s = _scan_sheet(zf, i)
