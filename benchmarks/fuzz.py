@@ -773,17 +773,32 @@ def main(argv=None) -> int:
     ap.add_argument("--category", action="append")
     ap.add_argument("--workers", type=int, default=1)
     ap.add_argument("--write", metavar="MD", help="write the table into this Markdown file")
+    ap.add_argument("--save", metavar="JSON", help="also save every outcome (for --merge)")
+    ap.add_argument("--merge", metavar="JSON", action="append",
+                    help="no run: build the table from saved outcomes (runs made in parallel)")
+    ap.add_argument("--command", help="the command line to print in the doc (with --merge)")
     args = ap.parse_args(argv)
-    cases = generate(args.cases, args.seed, args.category)
-    t0 = time.perf_counter()
-    results = run_corpus(cases, args.workers, log=lambda m: print(m, file=sys.stderr, flush=True))
-    wall = time.perf_counter() - t0
+    if args.merge:
+        results, wall = [], 0.0
+        for f in args.merge:
+            doc = json.loads(Path(f).read_text(encoding="utf-8"))
+            results += [Outcome(**r) for r in doc["results"]]
+            wall = max(wall, doc["wall"])
+    else:
+        cases = generate(args.cases, args.seed, args.category)
+        t0 = time.perf_counter()
+        results = run_corpus(cases, args.workers, log=lambda m: print(m, file=sys.stderr, flush=True))
+        wall = time.perf_counter() - t0
+    if args.save:
+        from dataclasses import asdict
+        Path(args.save).write_text(json.dumps({"wall": wall, "results": [asdict(r) for r in results]},
+                                              ensure_ascii=False), encoding="utf-8")
     tab, fails = table(results), failures(results)
     print(tab)
     print(fails)
     if args.write:
         load = os.getloadavg()
-        cmd = "python benchmarks/fuzz.py --cases {} --seed {}{} --write {}".format(
+        cmd = args.command or "python benchmarks/fuzz.py --cases {} --seed {}{} --write {}".format(
             args.cases, args.seed, "".join(f" --category {c}" for c in args.category or []), args.write)
         _write_doc(Path(args.write), tab, fails, cmd, wall, load, len(results))
     mine = [r for r in results if r.failure and r.owner == "hardening"]
