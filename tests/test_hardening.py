@@ -300,3 +300,13 @@ def test_a_count_mismatch_is_an_error_finding(tmp_path, monkeypatch):
     assert f.severity == "error" and "3 条记录" in f.message and "解析得到 2 行" in f.message
     monkeypatch.setattr(readers, "_record_lines", real)
     assert hits(run([str(p)], Config()), "YBQC-ST-007").empty
+
+
+def test_json_report_gives_row_and_line_as_numbers(tmp_path):
+    p = _staff_csv(tmp_path, "dr_code,dr_name\n\nUNKNOWN,未知\n")
+    out = tmp_path / "r.json"
+    assert main(["check", str(p), "--format", "json", "--output", str(out)]) == 1
+    doc = json.loads(out.read_text(encoding="utf-8"))
+    f = [x for x in doc["findings"] if x["value"] == "未知"]
+    assert f and {(x["row"], x["line"]) for x in f} == {(0, 3)}
+    assert all(x["line"] is None for x in doc["findings"] if x["row"] is None)

@@ -458,12 +458,14 @@ def preflight_workbook(source, where: str, limits: Limits | None = None) -> dict
     return scans
 
 
-def read_workbook(source, where: str, limits: Limits | None = None) -> dict:
+def read_workbook(source, where: str, limits: Limits | None = None, checked: bool = False) -> dict:
     """Every sheet of an XLSX workbook as text, no header row taken (path or bytes); the frame's
-    index is the 0-based sheet row. A damaged, truncated or oversized workbook is an InputError."""
+    index is the 0-based sheet row. A damaged, truncated or oversized workbook is an InputError.
+    `checked`: preflight_workbook already ran on it."""
     import pandas as pd
 
-    preflight_workbook(source, where, limits)
+    if not checked:
+        preflight_workbook(source, where, limits)
     if isinstance(source, (bytes, bytearray)):
         source = io.BytesIO(source)
     try:
@@ -489,7 +491,7 @@ def _read_xlsx(path: Path, limits: Limits | None = None) -> list[RawTable]:
                 f"sheet {name} has {s.uncached:,} formula cells without a computed value (the file "
                 "was not saved by Excel), which would read as empty; open and save it in Excel, or "
                 "export CSV", where)
-    sheets = _read_workbook_frames(path, where)
+    sheets = read_workbook(path, where, checked=True)
     out = []
     for name, raw in sheets.items():
         raw = raw.dropna(how="all")
@@ -518,17 +520,6 @@ def _read_xlsx(path: Path, limits: Limits | None = None) -> list[RawTable]:
     if not out:
         raise InputError("Excel 文件没有数据", "the Excel file has no data", where)
     return out
-
-
-def _read_workbook_frames(path: Path, where: str) -> dict:
-    import pandas as pd
-    try:
-        return pd.read_excel(path, sheet_name=None, dtype=str, header=None, engine="calamine")
-    except Exception as exc:  # noqa: BLE001 - the reader's own errors (CalamineError, zip) = damaged
-        if isinstance(exc, (MemoryError, KeyboardInterrupt)):
-            raise
-        raise InputError(f"Excel 文件损坏或不完整：{exc}",
-                         f"the Excel file is damaged or truncated: {exc}", where) from None
 
 
 def _nested_refusal(col: str, where: str, kind: str) -> InputError:

@@ -167,9 +167,11 @@ def date_range(ctx, t):
     """Dates that parse but fall outside [date_min_year, date_max_year] (settings)."""
     kind = KINDS[t.kind]
     lo, hi = int(ctx.config.threshold("date_min_year")), int(ctx.config.threshold("date_max_year"))
-    cols = [c for c in (*kind.datetimes, *kind.dates) if c in t.frame.columns]
+    declared = (*kind.datetimes, *kind.dates)
+    cols = [c for c in declared if c in t.frame.columns]
     if not cols:
-        ctx.not_applicable(DATE_RANGE, "需要日期时间列")
+        if declared:                # the kind has dates but this file lacks them
+            ctx.not_applicable(DATE_RANGE, f"{t.label}: 需要日期时间列（{'、'.join(declared)}）")
         return
     for c in dict.fromkeys(cols):
         when = parse_datetime(t.frame[c], wide=True)
