@@ -696,10 +696,14 @@ def _worker(case: Case) -> Outcome:
     return out
 
 
-def run_corpus(cases: list[Case], workers: int = 1, log=None) -> list[Outcome]:
+def run_corpus(cases: list[Case], workers: int = 1, log=None, save=None) -> list[Outcome]:
     """Each category in a fresh worker pool (per-category peak RSS); a killed worker = abort."""
-    from concurrent.futures import ProcessPoolExecutor
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor as _Pool
     from concurrent.futures.process import BrokenProcessPool
+
+    def ProcessPoolExecutor(max_workers):   # noqa: N802 - spawn: the worker's RSS is its own,
+        return _Pool(max_workers=max_workers, mp_context=multiprocessing.get_context("spawn"))
 
     results: list[Outcome] = []
     by_cat: dict[str, list[Case]] = {}
@@ -721,6 +725,8 @@ def run_corpus(cases: list[Case], workers: int = 1, log=None) -> list[Outcome]:
                 pool.shutdown(cancel_futures=True)
                 pool = ProcessPoolExecutor(max_workers=workers)
         pool.shutdown()
+        if save:                    # after every category: a run stopped midway keeps its results
+            save(results)
         if log:
             mine = [r for r in results if r.category == cat]
             log(f"{cat}: {len(mine)} cases, {sum(bool(r.failure) for r in mine)} failed")
@@ -776,6 +782,7 @@ def main(argv=None) -> int:
     ap.add_argument("--save", metavar="JSON", help="also save every outcome (for --merge)")
     ap.add_argument("--merge", metavar="JSON", action="append",
                     help="no run: build the table from saved outcomes (runs made in parallel)")
+    ap.add_argument("--skip", action="append", help="generate as usual but do not run this category")
     ap.add_argument("--command", help="the command line to print in the doc (with --merge)")
     args = ap.parse_args(argv)
     if args.merge:
@@ -785,14 +792,19 @@ def main(argv=None) -> int:
             results += [Outcome(**r) for r in doc["results"]]
             wall = max(wall, doc["wall"])
     else:
-        cases = generate(args.cases, args.seed, args.category)
+        cases = [c for c in generate(args.cases, args.seed, args.category)
+                 if c.category not in (args.skip or [])]
         t0 = time.perf_counter()
-        results = run_corpus(cases, args.workers, log=lambda m: print(m, file=sys.stderr, flush=True))
+
+        def save(res):
+            if args.save:
+                from dataclasses import asdict
+                Path(args.save).write_text(json.dumps(
+                    {"wall": time.perf_counter() - t0, "results": [asdict(r) for r in res]},
+                    ensure_ascii=False), encoding="utf-8")
+        results = run_corpus(cases, args.workers, log=lambda m: print(m, file=sys.stderr, flush=True),
+                             save=save)
         wall = time.perf_counter() - t0
-    if args.save:
-        from dataclasses import asdict
-        Path(args.save).write_text(json.dumps({"wall": wall, "results": [asdict(r) for r in results]},
-                                              ensure_ascii=False), encoding="utf-8")
     tab, fails = table(results), failures(results)
     print(tab)
     print(fails)
