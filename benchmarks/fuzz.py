@@ -682,7 +682,7 @@ def _run_cli(case: Case, d: Path, paths: list[str]) -> Outcome:
         if st999:
             out.failure, out.detail = "st999", st999[0]["message"][:200]
         elif s["rows_read"] != s["rows_checked"] + s["rows_unparsed"] or \
-                any(f["rule"] == "YBQC-ST-007" for f in doc["findings"]) or \
+                any(f["rule"] == "YBQC-ST-012" for f in doc["findings"]) or \
                 (case.rows is not None and s["rows_read"] != case.rows):
             out.failure = "rows"
             out.detail = f"read {s['rows_read']}, file holds {case.rows}"

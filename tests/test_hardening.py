@@ -224,7 +224,7 @@ def test_out_of_range_dates_are_range_findings_not_internal_errors(tmp_path, brd
     result = run([str(write_csv(tmp_path / "v.csv", visits)), str(write_csv(tmp_path / "f.csv", fees))],
                  Config())
     assert hits(result, "YBQC-ST-999").empty
-    bad = hits(result, "YBQC-ST-008")
+    bad = hits(result, "YBQC-ST-013")
     assert set(zip(bad["field"], bad["value"])) == {("brdy", brdy), ("fee_ocur_time", f"{brdy} 10:00:00")}
     assert set(bad["category"]) == {"range"}
     assert hits(result, "YBQC-ST-004").empty          # the format is right: not "unparseable"
@@ -238,7 +238,7 @@ def test_out_of_range_dates_are_range_findings_not_internal_errors(tmp_path, brd
 def test_plausible_dates_are_not_flagged(tmp_path):
     visits = rows(VISIT, [{"brdy": "1900-01-01"}, {"mdtrt_id": "M2", "brdy": "2099-12-31 00:00:00"}])
     result = run([str(write_csv(tmp_path / "v.csv", visits))], Config())
-    assert hits(result, "YBQC-ST-008").empty and hits(result, "YBQC-ST-999").empty
+    assert hits(result, "YBQC-ST-013").empty and hits(result, "YBQC-ST-999").empty
 
 
 @pytest.mark.parametrize("v", ["1e308", "inf", "-inf", "NaN", "-0", " ", "1e-320", "１２３"])
@@ -296,10 +296,10 @@ def test_a_count_mismatch_is_an_error_finding(tmp_path, monkeypatch):
     monkeypatch.setattr(readers, "_record_lines", lambda *a: np.append(real(*a), 99))
     p = _staff_csv(tmp_path, "dr_code,dr_name\nD1,李\nD2,王\n")
     result = run([str(p)], Config())
-    [f] = hits(result, "YBQC-ST-007").itertuples()
+    [f] = hits(result, "YBQC-ST-012").itertuples()
     assert f.severity == "error" and "3 条记录" in f.message and "解析得到 2 行" in f.message
     monkeypatch.setattr(readers, "_record_lines", real)
-    assert hits(run([str(p)], Config()), "YBQC-ST-007").empty
+    assert hits(run([str(p)], Config()), "YBQC-ST-012").empty
 
 
 def test_json_report_gives_row_and_line_as_numbers(tmp_path):

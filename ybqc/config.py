@@ -44,7 +44,7 @@ DEFAULT_THRESHOLDS = {
     # YBQC-DX-*: how many pick-list candidates a conflict suggests
     "dx_suggestions": 3,
     # --- issue 12 (hardening) ---
-    # YBQC-ST-008: dates outside these years (inclusive) are implausible (9999-12-31, 0001-01-01)
+    # YBQC-ST-013: dates outside these years (inclusive) are implausible (9999-12-31, 0001-01-01)
     "date_min_year": 1900,
     "date_max_year": 2099,
     # --- end issue 12 ---

@@ -50,7 +50,7 @@ def _is_number(s: pd.Series) -> pd.Series:
 
 
 def _is_datetime(s: pd.Series) -> pd.Series:
-    return parse_datetime(s, wide=True).notna()     # out-of-range dates are ST-008, not ST-004
+    return parse_datetime(s, wide=True).notna()     # out-of-range dates are ST-013, not ST-004
 
 
 def schema_for(kind: TableKind):
@@ -120,7 +120,7 @@ def unparsed_rows(ctx, t):
 
 
 ROW_COUNT = rule(
-    "YBQC-ST-007", "structure", "error", "读取行数与文件不符", "rows read differ from the file",
+    "YBQC-ST-012", "structure", "error", "读取行数与文件不符", "rows read differ from the file",
     "{path}：按 CSV 规则数出 {counted} 条记录，解析得到 {read} 行（检查 {checked} + 无法解析 {unparsed}），"
     "可能有引号错误导致行被合并或拆分",
     "{path}: {counted} records by the CSV dialect but the parser read {read} rows ({checked} "
@@ -149,7 +149,7 @@ def row_count(ctx, t):
 
 
 DATE_RANGE = rule(
-    "YBQC-ST-008", "range", "error", "日期超出合理范围", "date out of the plausible range",
+    "YBQC-ST-013", "range", "error", "日期超出合理范围", "date out of the plausible range",
     "{field} 的值 “{value}” 超出合理范围（{lo} 至 {hi} 年），其他依赖该日期的检查跳过此行",
     "{field} value '{value}' is outside the plausible range (years {lo} to {hi}); checks that "
     "need this date skip the row",
