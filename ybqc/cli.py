@@ -153,6 +153,7 @@ def cmd_check(args) -> int:
     from .engine import run
     from .reports import EXTENSIONS, write
 
+    _refuse_unusable_paths(args)
     cfg = cfgmod.load(args.config, paths=args.paths)
     if cfg.source and not args.config:
         print(f"ybqc: 使用配置 / settings: {cfg.source}", file=sys.stderr)
@@ -182,20 +183,23 @@ def cmd_check(args) -> int:
         from .reports import prepared
         n = write_baseline(prepared(result).to_dict("records"), args.write_baseline)
         print(f"ybqc: 基线已写入 / baseline written: {args.write_baseline}（{n:,} 条）", file=sys.stderr)
-    stamp = result.meta.get("started", "").replace("-", "").replace(":", "").split("+")[0]
-    for f in fmts:
-        if args.report_dir:
-            # earlier reports stay: a timestamped file per run, plus ybqc-report.<ext> = the latest
-            path = _stamped(args.report_dir, stamp, EXTENSIONS[f])
-            if f == "rich":
-                write(result, f, None, verbose=args.verbose)        # the console, and a text copy
-            write(result, f, path, split_by=args.split_by, verbose=args.verbose)
-            import shutil
-            shutil.copyfile(path, os.path.join(args.report_dir, f"ybqc-report.{EXTENSIONS[f]}"))
-        else:
-            if f == "xlsx" and not args.output:
-                raise _Usage("xlsx 报告需要 --output 文件名或 --report-dir")
-            write(result, f, args.output, split_by=args.split_by, verbose=args.verbose)
+    try:
+        stamp = result.meta.get("started", "").replace("-", "").replace(":", "").split("+")[0]
+        for f in fmts:
+            if args.report_dir:
+                # earlier reports stay: a timestamped file per run, plus ybqc-report.<ext> = the latest
+                path = _stamped(args.report_dir, stamp, EXTENSIONS[f])
+                if f == "rich":
+                    write(result, f, None, verbose=args.verbose)        # the console, and a text copy
+                write(result, f, path, split_by=args.split_by, verbose=args.verbose)
+                import shutil
+                shutil.copyfile(path, os.path.join(args.report_dir, f"ybqc-report.{EXTENSIONS[f]}"))
+            else:
+                if f == "xlsx" and not args.output:
+                    raise _Usage("xlsx 报告需要 --output 文件名或 --report-dir")
+                write(result, f, args.output, split_by=args.split_by, verbose=args.verbose)
+    except OSError as exc:                # disk full (/dev/full), permissions, a vanished folder
+        raise _Usage(f"无法写入报告 / cannot write the report: {exc.filename or ''} {exc.strerror or exc}")
     return EXIT_GATE if result.gate_failed() else EXIT_OK
 
 
@@ -207,6 +211,31 @@ def _stamped(folder: str, stamp: str, ext: str) -> str:
         path = os.path.join(folder, f"ybqc-report-{stamp}-{n}.{ext}")
         n += 1
     return path
+
+
+# --- issue 12 (hardening): outputs and special files checked before any work ---
+def _refuse_unusable_paths(args) -> None:
+    """A report path that cannot be written, and special files (FIFO, /dev/zero) given as
+    settings, mappings, knowledge or inputs, are usage errors (exit 2) before anything is read."""
+    from .readers import require_regular
+
+    if args.output:
+        out = args.output
+        if os.path.isdir(out):
+            raise _Usage(f"--output {out} 是文件夹；请给出文件名，或用 --report-dir 写入文件夹")
+        parent = os.path.dirname(os.path.abspath(out))
+        if not os.path.isdir(parent):
+            raise _Usage(f"--output {out}：所在文件夹 {parent} 不存在")
+    if args.report_dir and os.path.exists(args.report_dir) and not os.path.isdir(args.report_dir):
+        raise _Usage(f"--report-dir {args.report_dir} 已存在且不是文件夹")
+    named = [("--config", args.config), ("--columns", args.columns)]
+    named += [("--catalog", c) for c in args.catalog or []]
+    named += [("--dictionary", d) for d in args.dictionary or []]
+    named += [("PATH", p) for p in args.paths]
+    for label, path in named:
+        if path:
+            require_regular(path, label)
+# --- end issue 12 ---
 
 
 def cmd_rules(args) -> int:

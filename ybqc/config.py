@@ -79,6 +79,11 @@ DEFAULT_THRESHOLDS = {
     # fake, further apart a suspected resale (回流); NHSA gives no number (unsourced): a setting
     "trace_fake_window_days": 7,
     # --- end issue 9
+    # --- issue 12 (hardening) ---
+    # YBQC-ST-013: dates outside these years (inclusive) are implausible (9999-12-31, 0001-01-01)
+    "date_min_year": 1900,
+    "date_max_year": 2099,
+    # --- end issue 12 ---
 }
 
 
@@ -135,6 +140,10 @@ class Config:
     # extra code families: name = "regex" or name = {pattern = "regex", level = "box"|"aggregate"}
     trace_code_patterns: dict = field(default_factory=dict)
     # --- end issue 9
+    # --- issue 12 (hardening): the reading budget (ybqc.limits) ---
+    memory_limit_mb: int = 4096          # refuse a file whose declared sizes would need more
+    time_limit_seconds: float = 0        # 0: proportional (120 s + 30 s per MB of input)
+    # --- end issue 12 ---
 
     def threshold(self, name: str) -> float:
         return float(self.thresholds.get(name, DEFAULT_THRESHOLDS.get(name, 0)))
@@ -340,6 +349,10 @@ def _coerce(key: str, value, rel):
                 for p, k in _table(key, value).items()}
     if key == "suppress":
         return _suppressions(key, value)
+    if key == "memory_limit_mb":                                  # issue 12: the reading budget
+        return _number(key, value, 4096)
+    if key == "time_limit_seconds":
+        return _number(key, value, 0.0)
     if key == "facility_level":                                   # issue 10
         return _enum(key, value, FACILITY_LEVELS)
     raise _Bad(key, value, "未知设置", "unknown setting")       # pragma: no cover (checked before)

@@ -14,6 +14,7 @@ from __future__ import annotations
 import os
 import time
 import traceback
+import zipfile
 from pathlib import Path
 from typing import Callable
 
@@ -21,6 +22,7 @@ from . import readers
 from .config import Config
 from .errors import InputError
 from .findings import Collector, Run, TableInfo
+from .limits import Limits
 from .normalise import Aliases, Table, UnknownKind, normalise
 from .rules import REGISTRY, module_selected, rule, selected
 from .tables import KINDS
@@ -92,12 +94,18 @@ def load_inputs(paths: list[str], cfg: Config, progress: Progress | None = None
             raise InputError(f"未知的表类型 {k}（可用：{', '.join(KINDS)}）",
                              f"unknown table kind {k} (one of: {', '.join(KINDS)})")
     tables, errors, skipped = [], [], []
+    limits = Limits.from_config(cfg)          # issue 12: the reading budget
+    deadline = time.monotonic() + limits.budget_seconds(sum(_size(f) for f, _ in files))
     for i, (f, explicit) in enumerate(files):
         if progress:
             progress(f"读取 {f.name}" if cfg.lang == "zh" else f"reading {f.name}", i, len(files))
+        if time.monotonic() > deadline:
+            raise InputError(f"读取时间超过限额（{limits.budget_seconds(0):.0f} 秒起），在 {f} 处停止；"
+                             "设置 time_limit_seconds 可调整", f"reading exceeded the time budget; "
+                             f"stopped at {f} (raise time_limit_seconds)")
         try:
             found, unknown = [], []
-            for raw in readers.read(f):
+            for raw in readers.read(f, limits):
                 if progress:   # issue 11: rows read, in words a person understands
                     progress(f"读取 {raw.label.rsplit('/', 1)[-1]} {_rows(raw.rows_read)} 行" if cfg.lang == "zh"
                              else f"read {raw.label.rsplit('/', 1)[-1]}: {_rows(raw.rows_read)} rows", i + 1, len(files))
@@ -113,8 +121,14 @@ def load_inputs(paths: list[str], cfg: Config, progress: Progress | None = None
             skipped.extend((label, exc.headers) for label, exc in unknown)
         except InputError as exc:
             errors.append(exc)
-        except (UnicodeError, OSError, ValueError) as exc:   # a reader library's own complaint
-            errors.append(InputError(f"无法读取：{exc}", f"cannot read: {exc}", str(f)))
+        except (UnicodeError, OSError, ValueError, NotImplementedError, EOFError,
+                zipfile.BadZipFile) as exc:          # a reader library's own complaint
+            errors.append(InputError(f"无法读取：{type(exc).__name__}: {exc}",
+                                     f"cannot read: {type(exc).__name__}: {exc}", str(f)))
+        except (RecursionError, MemoryError) as exc:
+            errors.append(InputError(f"文件结构过深或过大，无法读取（{type(exc).__name__}）",
+                                     f"the file is nested too deeply or too large to read "
+                                     f"({type(exc).__name__})", str(f)))
     if errors:
         if len(errors) == 1:
             raise errors[0]

@@ -14,8 +14,9 @@ from .rules import REGISTRY, SEVERITY_RANK, Rule, matches
 
 #: Columns of the findings table, in report order. `fingerprint` identifies the problem across
 #: runs (see fingerprints()); `status` is new | baseline | suppressed (only new findings gate);
-#: `reason` is the suppression's reason.
-FIELDS = ("rule", "category", "severity", "table", "path", "row", "key", "field", "value",
+#: `reason` is the suppression's reason. `line`: 1-based file line / sheet row where the row
+#: starts (#12); never part of the fingerprint.
+FIELDS = ("rule", "category", "severity", "table", "path", "row", "line", "key", "field", "value",
           "message", "suggestions", "cause", "fingerprint", "status", "reason")
 STATUSES = ("new", "baseline", "suppressed")
 #: `cause` (issue 11): the root cause a finding follows from, or None. "<table kind>|<key>" names
@@ -101,7 +102,7 @@ class Collector:
         o.status, o.note = "error", note
 
     def add(self, rule: Rule, *, table: str, path: str, rows, keys, field: str | None,
-            values, params: dict, suggestions=None, cause=None) -> None:
+            values, params: dict, suggestions=None, cause=None, lines=None) -> None:
         """Add len(rows) findings of one rule. `values`, `keys`, each param and `suggestions`
         are sequences aligned to `rows` (or scalars)."""
         n = len(rows)
@@ -127,6 +128,7 @@ class Collector:
         self.blocks.append({
             "rule": [rule.id] * n, "category": [rule.category] * n, "severity": [sev] * n,
             "table": [table] * n, "path": [path] * n, "row": [None if r is None else int(r) for r in rows],
+            "line": [None] * n if lines is None else [None if v is None else int(v) for v in lines],
             "key": keys, "field": [field] * n, "value": [None if v is None else _fmt(v) for v in values],
             "message": messages,
             "suggestions": seq(suggestions) if suggestions is not None else [[] for _ in range(n)],
@@ -143,6 +145,7 @@ class Collector:
         cols = {c: [x for b in self.blocks for x in b[c]] for c in FIELDS[:-3]}
         df = pd.DataFrame(cols)
         df["row"] = df["row"].astype("Int64")
+        df["line"] = df["line"].astype("Int64")
         df["fingerprint"] = fingerprints(df)
         df["status"] = "new"
         df["reason"] = None

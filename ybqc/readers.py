@@ -10,10 +10,18 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
+import stat
+import sys
+import zipfile
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
+
 from .errors import InputError
+from .limits import DEFAULT as DEFAULT_LIMITS, Limits
 
 TABULAR_EXT = {".csv", ".txt", ".tsv", ".xlsx", ".xlsm", ".parquet", ".pq", ".json", ".jsonl",
                ".ndjson"}
@@ -26,8 +34,13 @@ class RawTable:
     sheet: str | None = None         # XLSX sheet or JSON node
     kind_hint: str | None = None     # from the JSON node / infno
     encoding: str | None = None
-    bad_rows: list[tuple[int, str]] = field(default_factory=list)  # (0-based data row, reason)
+    bad_rows: list[tuple] = field(default_factory=list)  # (0-based data row, reason[, file line])
     rows_read: int = 0               # data rows in the file, parsed or not
+    # per frame row: its 0-based data row in the file (None: the frame position) and the 1-based
+    # file line (CSV line, XLSX sheet row, JSON Lines line) where it starts (None: not known)
+    rows: "np.ndarray | None" = None
+    lines: "np.ndarray | None" = None
+    counted: int | None = None       # data rows counted independently of the parser (None: same)
 
     @property
     def label(self) -> str:
@@ -50,6 +63,8 @@ def scan(paths: list[str], extensions: set[str], none_zh: str, none_en: str, mis
             out.extend((f, False) for f in found)
         elif path.is_file():
             out.append((path, True))
+        elif path.exists():
+            require_regular(path)
         else:
             raise InputError(missing_zh, missing_en, str(path))
     return out
@@ -62,33 +77,111 @@ def expand(paths: list[str]) -> list[tuple[Path, bool]]:
                 "no such file or folder")
 
 
-def read(path: Path) -> list[RawTable]:
-    """Read one file into one or more raw tables (XLSX sheets, JSON nodes)."""
-    if path.stat().st_size == 0:
-        raise InputError("文件为空", "the file is empty", str(path))
+
+def require_regular(path: str | Path, label: str = "") -> None:
+    """Refuse special files up front (a FIFO blocks, /dev/zero never ends): exit 2."""
+    try:
+        mode = Path(path).stat().st_mode
+    except OSError:
+        return                      # missing files are reported by whoever opens them
+    if not stat.S_ISREG(mode) and not stat.S_ISDIR(mode):
+        what = "管道" if stat.S_ISFIFO(mode) else "设备" if (stat.S_ISCHR(mode) or stat.S_ISBLK(mode)) \
+            else "套接字" if stat.S_ISSOCK(mode) else "特殊文件"
+        raise InputError(f"{label + ' ' if label else ''}不是普通文件（{what}），无法读取",
+                         f"{label + ' ' if label else ''}is not a regular file (a FIFO, device "
+                         "or socket); refusing to read it", str(path))
+
+
+ZIP_MAGIC = b"PK\x03\x04"
+EXCEL_EXT = {".xlsx", ".xlsm"}
+PARQUET_EXT = {".parquet", ".pq"}
+JSON_EXT = {".json", ".jsonl", ".ndjson"}
+TEXT_EXT = {".csv", ".txt", ".tsv"}
+
+
+def sniff(path: Path, head: bytes, tail: bytes) -> str:
+    """The format, from the extension and the magic bytes together (never from a header cell).
+    A real zip (PK\\x03\\x04) is a workbook and a file framed by PAR1 at both ends is Parquet
+    whatever its name; a file named .xlsx/.parquet without that magic is refused."""
     ext = path.suffix.lower()
+    is_zip = head.startswith(ZIP_MAGIC)
+    is_parquet = head.startswith(b"PAR1") and tail.endswith(b"PAR1")
+    if is_zip:
+        return "xlsx"
+    if is_parquet:
+        return "parquet"
+    if ext in EXCEL_EXT:
+        raise InputError("扩展名是 Excel（.xlsx），但内容不是 Excel 工作簿（缺少 zip 文件头）；"
+                         "可能已损坏，或是改了扩展名的其他文件",
+                         "named .xlsx but not an Excel workbook (no zip signature); damaged, or "
+                         "another kind of file renamed", str(path))
+    if ext in PARQUET_EXT:
+        raise InputError("扩展名是 Parquet，但内容不是 Parquet 文件（首尾缺少 PAR1 标记），可能不完整",
+                         "named .parquet but not a Parquet file (no PAR1 marker at both ends); "
+                         "damaged or truncated", str(path))
+    if ext in JSON_EXT:
+        return "json"
+    if ext in TEXT_EXT:
+        return "csv"
+    return "text"                   # a file named explicitly with another extension
+
+
+def read(path: Path, limits: Limits | None = None) -> list[RawTable]:
+    """Read one file into one or more raw tables (XLSX sheets, JSON nodes)."""
+    limits = limits or DEFAULT_LIMITS
+    require_regular(path)
+    size = path.stat().st_size
+    if size == 0:
+        raise InputError("文件为空", "the file is empty", str(path))
     with open(path, "rb") as fh:
         head = fh.read(8)
-    if head.startswith(b"PK"):
-        return _read_xlsx(path)
-    if head.startswith(b"PAR1"):
-        return [_read_parquet(path)]
-    if ext in (".xlsx", ".xlsm"):
-        return _read_xlsx(path)
-    if ext in (".parquet", ".pq"):
-        return [_read_parquet(path)]
+        fh.seek(max(0, size - 4))
+        tail = fh.read(4)
+    fmt = sniff(path, head, tail)
+    if fmt == "xlsx":
+        return _read_xlsx(path, limits)
+    if fmt == "parquet":
+        return [_read_parquet(path, limits)]
+    limits.need(size * limits.TEXT_FACTOR, "文本文件过大", "the text file is too large", str(path))
     data = path.read_bytes()
     text, encoding = decode(data, str(path))
-    stripped = text.lstrip()
-    if ext in (".json", ".jsonl", ".ndjson") or stripped[:1] in ("{", "["):
-        return _read_json(path, text, encoding)
+    if fmt == "json" or (fmt == "text" and text.lstrip()[:1] == "{"):
+        return _read_json(path, text, encoding, limits)
     # pyarrow parses UTF-8 bytes: hand over the file's own bytes when they already are UTF-8
     body = (data[3:] if data.startswith(b"\xef\xbb\xbf") else data) if encoding == "utf-8" else None
-    return [_read_csv(path, text, encoding, body)]
+    return [_read_csv(path, text, encoding, body, limits)]
+
+
+def _utf16(data: bytes) -> str | None:
+    """'utf-16' when the bytes are UTF-16 (a BOM, or text with NUL every other byte)."""
+    if data[:2] in (b"\xff\xfe", b"\xfe\xff"):
+        return "utf-16"
+    sample = data[:4096]
+    if len(sample) >= 8:
+        even, odd = sample[0::2], sample[1::2]
+        if odd.count(0) > 0.4 * len(odd) and even.count(0) < 0.05 * len(even):
+            return "utf-16-le"
+        if even.count(0) > 0.4 * len(even) and odd.count(0) < 0.05 * len(odd):
+            return "utf-16-be"
+    return None
+
+
+def _printable(text: str) -> bool:
+    """Text, not binary: no control characters other than tab and line ends."""
+    return not any(ord(c) < 32 and c not in "\t\r\n" for c in text.lstrip("\ufeff"))
 
 
 def decode(data: bytes, where: str) -> tuple[str, str]:
-    """Decode bytes as UTF-8 (with or without BOM) or else GB18030; refuse binary files."""
+    """Decode bytes as UTF-8 (with or without BOM), UTF-16 (BOM or NUL pattern) or else GB18030;
+    refuse binary files."""
+    u16 = _utf16(data)
+    if u16:
+        try:
+            text = data.decode(u16)
+        except UnicodeDecodeError:
+            text = None
+        if text is not None and _printable(text[:4096]):
+            return (text[1:] if text.startswith("\ufeff") else text), "utf-16"
     if b"\x00" in data[:65536]:
         raise InputError("不是文本文件（含二进制内容），请导出为 CSV/XLSX/JSON",
                          "not a text file (binary content); export CSV/XLSX/JSON", where)
@@ -130,37 +223,98 @@ def _check_header(names: list[str], where: str) -> list[str]:
     return names
 
 
-def _read_csv(path: Path, text: str, encoding: str, body: bytes | None = None) -> RawTable:
+_NO_FIELD_LIMIT = min(sys.maxsize, 2**31 - 1)
+
+
+def _header_record(text: str, delim: str, where: str, limits: Limits) -> tuple[list[str], int]:
+    """The header record and the number of physical lines it spans. A header cell holding a
+    line break (a quote left open) is refused with the lines it swallowed."""
+    csv.field_size_limit(_NO_FIELD_LIMIT)
+    sample = text[:limits.header_chars + 2]
+    reader = csv.reader(io.StringIO(sample, newline=""), delimiter=delim)
+    try:
+        names = next(reader, [])
+    except csv.Error as exc:
+        raise InputError(f"表头（第 1 行）无法解析：{exc}", f"the header (line 1) cannot be parsed: {exc}",
+                         where) from None
+    span = reader.line_num
+    if span > 1 or any("\n" in n for n in names):
+        raise InputError(
+            f"表头中的引号没有闭合（表头从第 1 行延续到第 {span} 行），数据行会被错位读取；"
+            "请检查表头里的引号（\"）",
+            f"a quote in the header is not closed (the header runs from line 1 to line {span}), "
+            "which would shift every row; check the quotes (\") in the header", where)
+    return names, span
+
+
+def _record_lines(body: bytes, text_body: str | None, delim: str) -> np.ndarray:
+    """1-based line (within `body`) where each record starts, counted independently of pyarrow:
+    non-empty lines when the body has no quote, else records per Python's csv dialect."""
+    if b'"' not in body:
+        arr = np.frombuffer(body, dtype=np.uint8)
+        nl = np.flatnonzero(arr == 10)
+        starts = np.concatenate(([0], nl + 1))
+        ends = np.concatenate((nl, [len(body)]))
+        nonempty = ends > starts
+        return (np.flatnonzero(nonempty) + 1).astype(np.int64)
+    csv.field_size_limit(_NO_FIELD_LIMIT)
+    reader = csv.reader(io.StringIO(text_body if text_body is not None else body.decode("utf-8"),
+                                    newline=""), delimiter=delim)
+    out, prev = [], 0
+    try:
+        for rec in reader:
+            if rec:
+                out.append(prev + 1)
+            prev = reader.line_num
+    except csv.Error:
+        pass                        # the parse decides; a differing count is reported
+    return np.asarray(out, dtype=np.int64)
+
+
+def _read_csv(path: Path, text: str, encoding: str, body: bytes | None = None,
+              limits: Limits | None = None) -> RawTable:
     import pyarrow as pa
     import pyarrow.csv as pacsv
 
+    limits = limits or DEFAULT_LIMITS
     where = str(path)
+    if "\r" in text:                # CRLF, and CR-only endings (old Mac exports): one newline
+        text = text.replace("\r\n", "\n").replace("\r", "\n")
+        body = None
     first_nl = text.find("\n")
     header_line = text if first_nl < 0 else text[:first_nl]
-    if len(header_line) > 200_000:
+    if len(header_line) > limits.header_chars:
         raise InputError("第一行过长（超过 200,000 个字符），不像是带表头的数据表",
                          "the first line is too long (over 200,000 characters) to be a table header",
                          where)
     delim = _sniff_delimiter(header_line)
-    names = next(csv.reader([header_line.rstrip("\r")], delimiter=delim), [])
+    names, span = _header_record(text, delim, where, limits)
     names = _check_header(names, where)
-    bad: list[tuple[int, str]] = []
-
-    def on_bad(row):
-        # row.number is the 1-based line number in the file (header = line 1) when known
-        num = (row.number - 2) if row.number is not None else -1
-        bad.append((num, f"字段数 {row.actual_columns}，表头 {row.expected_columns} 列"))
-        return "skip"
-
     if body is None:
         body = text.encode("utf-8")
+    # the data starts after the header's line (byte offset: the header is ASCII-free-safe)
+    offset = 0 if first_nl < 0 else len(text[:first_nl + 1].encode("utf-8"))
+    data = body[offset:] if first_nl >= 0 else b""
+    text_body = text[first_nl + 1:] if first_nl >= 0 and b'"' in data else None
+    bad: list[tuple] = []
+
+    def on_bad(row):
+        # row.number: the record's 1-based number counting the header (blank lines not counted)
+        num = (row.number - 1) if row.number is not None else -1
+        txt = row.text or ""
+        why = (f"引号未闭合，之后 {txt.count(chr(10))} 行被并入此行" if txt.startswith('"') and "\n" in txt
+               else f"字段数 {row.actual_columns}，表头 {row.expected_columns} 列")
+        bad.append((num, why))
+        return "skip"
 
     def parse(threads: bool):
         bad.clear()
+        if not data.strip(b"\n"):
+            return pa.table({n: pa.array([], pa.string()) for n in names})
         return pacsv.read_csv(
-            io.BytesIO(body),
-            read_options=pacsv.ReadOptions(column_names=names, skip_rows=1, use_threads=threads,
-                                           block_size=max(1 << 22, min(len(body) + 1, 1 << 26))),
+            io.BytesIO(data),
+            read_options=pacsv.ReadOptions(column_names=names, use_threads=threads,
+                                           block_size=max(1 << 22, min(len(data) + 1, 1 << 26))),
             parse_options=pacsv.ParseOptions(delimiter=delim, invalid_row_handler=on_bad,
                                              newlines_in_values=True),
             convert_options=pacsv.ConvertOptions(
@@ -170,20 +324,148 @@ def _read_csv(path: Path, text: str, encoding: str, body: bytes | None = None) -
 
     try:
         table = parse(True)
-        if any(r < 0 for r, _ in bad):      # line numbers are only known single-threaded
+        if any(r < 0 for r, _ in bad):      # record numbers are only known single-threaded
             table = parse(False)
-    except pa.ArrowInvalid as exc:
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
         raise InputError(f"CSV 无法解析：{exc}", f"cannot parse CSV: {exc}", where) from None
     frame = table.to_pandas()
-    return RawTable(where, frame, encoding=encoding, bad_rows=bad,
-                    rows_read=len(frame) + len(bad))
+    starts = _record_lines(data, text_body, delim) + span      # file lines (header = line 1)
+    n = len(frame) + len(bad)
+    rows = lines = None
+    bad_rows = [(r, why) for r, why in bad]
+    if len(starts) == n:
+        bad_at = np.asarray([r for r, _ in bad], dtype=np.int64)
+        keep = np.ones(n, dtype=bool)
+        keep[bad_at[(bad_at >= 0) & (bad_at < n)]] = False
+        rows = np.flatnonzero(keep).astype(np.int64)
+        lines = starts[rows]
+        bad_rows = [(r, why, int(starts[r]) if 0 <= r < n else None) for r, why in bad]
+    elif bad:
+        rows = None
+    return RawTable(where, frame, encoding=encoding, bad_rows=bad_rows, rows_read=n,
+                    rows=rows, lines=lines, counted=len(starts))
 
 
-def read_workbook(source, where: str) -> dict:
-    """Every sheet of an XLSX workbook as text, no header row taken (path or bytes). A damaged or
-    truncated workbook is an InputError."""
+_CELL_REF = re.compile(rb'<c\b[^>]*?\br="([A-Z]{1,3})(\d+)"')
+_ROW_REF = re.compile(rb'<row\b[^>]*?\br="(\d+)"')
+_UNCACHED = re.compile(rb'</f>\s*</c>|<f\b[^>]*/>\s*</c>|</f>\s*<v\s*/>|</f>\s*<v>\s*</v>')
+
+
+def _col_number(letters: bytes) -> int:
+    n = 0
+    for ch in letters:
+        n = n * 26 + ch - 64
+    return n
+
+
+@dataclass
+class _SheetScan:
+    member: str
+    max_row: int = 0
+    max_col: int = 0
+    uncached: int = 0
+
+
+def _scan_sheet(zf: zipfile.ZipFile, info: zipfile.ZipInfo) -> _SheetScan:
+    """The extent of a sheet's cells and its formula cells without a cached value, streamed
+    from the XML (nothing allocated per cell)."""
+    out = _SheetScan(info.filename)
+    cols: set[bytes] = set()
+    carry = b""
+    with zf.open(info) as fh:
+        while True:
+            chunk = fh.read(1 << 20)
+            if not chunk and not carry:
+                break
+            buf = carry + chunk
+            cut = buf.rfind(b"<") if chunk else len(buf)
+            cut = len(buf) if cut <= 0 else cut
+            part, carry = buf[:cut], buf[cut:]
+            for m in _ROW_REF.finditer(part):
+                out.max_row = max(out.max_row, int(m.group(1)))
+            refs = _CELL_REF.findall(part)
+            if refs:
+                cols.update(c for c, _ in refs)
+                out.max_row = max(out.max_row, max(int(r) for _, r in refs))
+            out.uncached += len(_UNCACHED.findall(part))
+            if not chunk:
+                break
+    out.max_col = max((_col_number(c) for c in cols), default=0)
+    return out
+
+
+def _sheet_names(zf: zipfile.ZipFile) -> dict[str, str]:
+    """worksheet member -> sheet name (from workbook.xml and its relationships)."""
+    try:
+        wb = zf.read("xl/workbook.xml").decode("utf-8", "replace")
+        rels = zf.read("xl/_rels/workbook.xml.rels").decode("utf-8", "replace")
+    except KeyError:
+        return {}
+    targets = {m.group(1): m.group(2) for m in re.finditer(
+        r'<Relationship\b[^>]*?Id="([^"]+)"[^>]*?Target="([^"]+)"', rels)}
+    targets.update({m.group(2): m.group(1) for m in re.finditer(
+        r'<Relationship\b[^>]*?Target="([^"]+)"[^>]*?Id="([^"]+)"', rels)})
+    out = {}
+    for m in re.finditer(r'<sheet\b([^>]*)/?>', wb):
+        attrs = m.group(1)
+        name = re.search(r'\bname="([^"]*)"', attrs)
+        rid = re.search(r'\br:id="([^"]*)"', attrs)
+        if name and rid and rid.group(1) in targets:
+            t = targets[rid.group(1)].lstrip("/")
+            out[t if t.startswith("xl/") else f"xl/{t}"] = name.group(1)
+    return out
+
+
+def preflight_workbook(source, where: str, limits: Limits | None = None) -> dict[str, _SheetScan]:
+    """Check a workbook's declared sizes before the reader allocates: zip members (size, ratio),
+    and each sheet's cell extent (the reader allocates rows x columns up to the farthest cell).
+    Returns the scan of every worksheet, by sheet name."""
+    limits = limits or DEFAULT_LIMITS
+    try:
+        zf = zipfile.ZipFile(io.BytesIO(source) if isinstance(source, (bytes, bytearray))
+                             else source)
+    except (zipfile.BadZipFile, OSError, ValueError) as exc:
+        raise InputError(f"Excel 文件损坏或不完整：{exc}",
+                         f"the Excel file is damaged or truncated: {exc}", where) from None
+    with zf:
+        infos = zf.infolist()
+        total = sum(i.file_size for i in infos)
+        limits.need(total, "Excel 文件解压后过大", "the Excel file is too large uncompressed", where)
+        for i in infos:
+            if i.file_size > (100 << 20) and i.file_size > limits.zip_ratio * max(i.compress_size, 1):
+                raise InputError(
+                    f"Excel 文件中的 {i.filename} 压缩比异常（{i.file_size // max(i.compress_size, 1)} 倍），"
+                    "疑似压缩炸弹，拒绝读取",
+                    f"{i.filename} in the workbook has an abnormal compression ratio "
+                    f"({i.file_size // max(i.compress_size, 1)}x), like a zip bomb; refusing it", where)
+        scans = {}
+        try:
+            names = _sheet_names(zf)
+            for i in infos:
+                if i.filename.startswith("xl/worksheets/") and i.filename.endswith(".xml"):
+                    s = _scan_sheet(zf, i)
+                    name = names.get(i.filename, i.filename)
+                    limits.need(s.max_row * s.max_col * limits.CELL_BYTES,
+                                f"工作表 {name} 的单元格范围达 {s.max_row:,} 行 × {s.max_col:,} 列"
+                                "（远处有空白或带格式的单元格？）",
+                                f"sheet {name} spans {s.max_row:,} rows x {s.max_col:,} columns "
+                                "(stray formatted cells far away?)", where)
+                    scans[name] = s
+        except (zipfile.BadZipFile, OSError, EOFError, ValueError, zlib.error,
+                NotImplementedError) as exc:
+            raise InputError(f"Excel 文件损坏或不完整：{exc}",
+                             f"the Excel file is damaged or truncated: {exc}", where) from None
+    return scans
+
+
+def read_workbook(source, where: str, limits: Limits | None = None, checked: bool = False) -> dict:
+    """Every sheet of an XLSX workbook as text, no header row taken (path or bytes); the frame's
+    index is the 0-based sheet row. A damaged, truncated or oversized workbook is an InputError.
+    `checked`: preflight_workbook already ran on it."""
     import pandas as pd
 
+    if not checked:
+        preflight_workbook(source, where, limits)
     if isinstance(source, (bytes, bytearray)):
         source = io.BytesIO(source)
     try:
@@ -196,11 +478,20 @@ def read_workbook(source, where: str) -> dict:
                          f"the Excel file is damaged or truncated: {exc}", where) from None
 
 
-def _read_xlsx(path: Path) -> list[RawTable]:
+def _read_xlsx(path: Path, limits: Limits | None = None) -> list[RawTable]:
     import pandas as pd
 
     where = str(path)
-    sheets = read_workbook(path, where)
+    scans = preflight_workbook(path, where, limits)
+    for name, s in scans.items():
+        if s.uncached:
+            raise InputError(
+                f"工作表 {name} 有 {s.uncached:,} 个公式单元格没有计算结果（文件不是由 Excel 保存的），"
+                "读出来会是空值；请在 Excel 中打开后另存，或导出为 CSV",
+                f"sheet {name} has {s.uncached:,} formula cells without a computed value (the file "
+                "was not saved by Excel), which would read as empty; open and save it in Excel, or "
+                "export CSV", where)
+    sheets = read_workbook(path, where, checked=True)
     out = []
     for name, raw in sheets.items():
         raw = raw.dropna(how="all")
@@ -209,56 +500,125 @@ def _read_xlsx(path: Path) -> list[RawTable]:
         header = [("" if pd.isna(v) else str(v)) for v in raw.iloc[0].tolist()]
         while header and not header[-1]:
             header.pop()
-        names = _check_header(header, f"{where}#{name}")
-        frame = raw.iloc[1:, :len(names)].copy()
+        label = f"{where}#{name}"
+        names = _check_header(header, label)
+        body = raw.iloc[1:]
+        sheet_rows = body.index.to_numpy(dtype=np.int64) + 1          # 1-based sheet row
+        extra = body.iloc[:, len(names):].notna().sum(axis=1).to_numpy() if body.shape[1] > len(names) \
+            else np.zeros(len(body), dtype=np.int64)
+        bad_at = np.flatnonzero(extra > 0)
+        bad = [(int(i), f"表头之外还有 {int(extra[i])} 个单元格有值（表头 {len(names)} 列）",
+                int(sheet_rows[i])) for i in bad_at]
+        keep = extra == 0
+        frame = body.loc[keep].iloc[:, :len(names)].copy()
         frame.columns = names
-        frame = frame.reset_index(drop=True).astype("str").where(frame.reset_index(drop=True).notna())
+        frame = frame.reset_index(drop=True)
+        frame = frame.astype("str").where(frame.notna())
         out.append(RawTable(where, frame, sheet=str(name) if len(sheets) > 1 else None,
-                            encoding="xlsx", rows_read=len(frame)))
+                            encoding="xlsx", rows_read=len(body), bad_rows=bad,
+                            rows=np.flatnonzero(keep).astype(np.int64), lines=sheet_rows[keep]))
     if not out:
         raise InputError("Excel 文件没有数据", "the Excel file has no data", where)
     return out
 
 
-def _read_parquet(path: Path) -> RawTable:
+def _nested_refusal(col: str, where: str, kind: str) -> InputError:
+    return InputError(
+        f"列 {col} 的值是嵌套的{kind}（列表/对象），不是接口字段的文本值；请展开为普通列后再导出",
+        f"column {col} holds nested {kind} values (lists/objects), not the interface's text "
+        "values; flatten it into plain columns", where)
+
+
+def _read_parquet(path: Path, limits: Limits | None = None) -> RawTable:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
+    limits = limits or DEFAULT_LIMITS
     where = str(path)
     try:
-        table = pq.read_table(path)
-    except (pa.ArrowInvalid, OSError) as exc:
+        pf = pq.ParquetFile(path)
+        meta = pf.metadata
+        declared = sum(meta.row_group(i).total_byte_size for i in range(meta.num_row_groups))
+        limits.need(declared * 3, "Parquet 文件解压后过大", "the Parquet file is too large uncompressed",
+                    where)
+        schema = pf.schema_arrow
+        _check_header([str(n) for n in schema.names], where)
+        for f in schema:
+            if pa.types.is_nested(f.type) or pa.types.is_dictionary(f.type) and \
+                    pa.types.is_nested(f.type.value_type):
+                raise _nested_refusal(f.name, where, "Parquet 类型")
+        table = pf.read()
+    except InputError:
+        raise
+    except (pa.ArrowException, OSError, ValueError, IndexError) as exc:
         raise InputError(f"Parquet 文件无法读取：{exc}", f"cannot read Parquet: {exc}", where) from None
-    _check_header(list(table.column_names), where)
-    cols = [c.cast(pa.string()) if not pa.types.is_string(c.type) else c for c in table.columns]
+    cols = []
+    for name, c in zip(table.column_names, table.columns):
+        if pa.types.is_string(c.type):
+            cols.append(c)
+            continue
+        try:
+            cols.append(c.cast(pa.string()))
+        except (pa.ArrowNotImplementedError, pa.ArrowInvalid) as exc:
+            raise InputError(f"Parquet 列 {name} 的类型 {c.type} 无法转为文本：{exc}",
+                             f"Parquet column {name}: type {c.type} cannot be read as text: {exc}",
+                             where) from None
     frame = pa.table(cols, names=table.column_names).to_pandas()
     return RawTable(where, frame, encoding="parquet", rows_read=len(frame))
 
 
-def _read_json(path: Path, text: str, encoding: str) -> list[RawTable]:
-    """Interface messages: {"infno": "2301", "input": {"feedetail": [...]}}; one or JSON Lines."""
-    where = str(path)
+_SKIP_NODES = {"infno", "msgid", "mdtrtarea_admvs", "insuplc_admdvs", "recer_sys_code", "dev_no",
+               "dev_safe_info", "cainfo", "signtype", "infver", "opter_type", "opter", "opter_name",
+               "inf_time", "fixmedins_code", "fixmedins_name", "sign_no"}
+
+
+def _json_loads(text: str, where: str, line: int | None = None):
     try:
-        messages = [json.loads(text)]
-    except json.JSONDecodeError:
-        messages = []
-        for i, line in enumerate(text.splitlines()):
-            if not line.strip():
-                continue
+        return json.loads(text)
+    except RecursionError:
+        at = f"第 {line} 行" if line else ""
+        raise InputError(f"JSON {at}嵌套过深，无法读取（接口报文只有 3–4 层）",
+                         f"the JSON {f'line {line} ' if line else ''}is nested too deeply to read "
+                         "(interface messages have 3-4 levels)", where) from None
+
+
+def _read_json(path: Path, text: str, encoding: str, limits: Limits | None = None) -> list[RawTable]:
+    """Interface messages: {"infno": "2301", "input": {"feedetail": [...]}}; one or JSON Lines.
+    Entries of a row list that are not objects are unparsed rows (ST-002), never dropped."""
+    where = str(path)
+    msg_lines: list[int | None]
+    try:
+        messages = [_json_loads(text, where)]
+        msg_lines = [None]
+    except json.JSONDecodeError as first:
+        messages, msg_lines = [], []
+        nonblank = [(i, ln) for i, ln in enumerate(text.split("\n")) if ln.strip()]
+        if len(nonblank) <= 1:
+            raise InputError(f"JSON 无法解析（第 {first.lineno} 行第 {first.colno} 列）：{first.msg}",
+                             f"the JSON cannot be parsed (line {first.lineno}, column {first.colno}): "
+                             f"{first.msg}", where) from None
+        for i, line in nonblank:
             try:
-                messages.append(json.loads(line))
+                messages.append(_json_loads(line, where, i + 1))
             except json.JSONDecodeError as exc:
                 raise InputError(f"JSON 第 {i + 1} 行无法解析：{exc.msg}",
                                  f"JSON line {i + 1} cannot be parsed: {exc.msg}", where) from None
+            msg_lines.append(i + 1)
     if len(messages) == 1 and isinstance(messages[0], list):
-        messages = messages[0] if all(isinstance(m, dict) and ("input" in m or "infno" in m)
-                                      for m in messages[0]) else [{"input": {"rows": messages[0]}}]
-    from .tables import kind_of_node
+        if messages[0] and all(isinstance(m, dict) and ("input" in m or "infno" in m)
+                               for m in messages[0]):
+            messages = messages[0]
+        else:
+            messages = [{"input": {"rows": messages[0]}}]
+        msg_lines = [None] * len(messages)
+    from .tables import NODE_KIND, kind_of_node
 
-    nodes: dict[str, list[dict]] = {}
-    for msg in messages:
+    nodes: dict[tuple, dict] = {}          # (node, kind): 3505 and 3506 share the node selinfo
+    for msg, mline in zip(messages, msg_lines):
         if not isinstance(msg, dict):
-            raise InputError("JSON 报文应为对象", "a JSON message must be an object", where)
+            raise InputError("JSON 报文应为对象" + (f"（第 {mline} 行）" if mline else ""),
+                             "a JSON message must be an object" + (f" (line {mline})" if mline else ""),
+                             where)
         body = msg.get("input", msg)
         if not isinstance(body, dict):
             raise InputError("JSON 报文的 input 应为对象", "the message's input must be an object",
@@ -267,21 +627,34 @@ def _read_json(path: Path, text: str, encoding: str) -> list[RawTable]:
         if isinstance(body.get("setlinfo"), dict):
             parent = body["setlinfo"]
         for node, rows in body.items():
-            if node in ("infno", "msgid", "mdtrtarea_admvs", "insuplc_admdvs", "recer_sys_code",
-                        "dev_no", "dev_safe_info", "cainfo", "signtype", "infver", "opter_type",
-                        "opter", "opter_name", "inf_time", "fixmedins_code", "fixmedins_name",
-                        "sign_no"):
+            if node in _SKIP_NODES:
                 continue
+            kind = kind_of_node(node, msg.get("infno"))
             if isinstance(rows, dict):
                 rows = [rows]
-            if not isinstance(rows, list) or not all(isinstance(r, dict) for r in rows):
+            if not isinstance(rows, list) or not rows:
                 continue
+            if not any(isinstance(r, dict) for r in rows):
+                if node in NODE_KIND or node == "rows":
+                    acc = nodes.setdefault((node, kind), {"rows": [], "bad": [], "lines": [], "n": 0})
+                    for r in rows:
+                        acc["bad"].append((acc["n"], f"不是 JSON 对象（{type(r).__name__}）", mline))
+                        acc["n"] += 1
+                continue                # a list of scalars that is no data node (e.g. a code list)
+            acc = nodes.setdefault((node, kind), {"rows": [], "bad": [], "lines": [], "n": 0})
             for r in rows:
+                if not isinstance(r, dict):
+                    acc["bad"].append((acc["n"], f"不是 JSON 对象（{'null' if r is None else type(r).__name__}）",
+                                       mline))
+                    acc["n"] += 1
+                    continue
                 if node != "setlinfo" and parent.get("mdtrt_id") and "mdtrt_id" not in r:
                     r["mdtrt_id"] = parent["mdtrt_id"]   # 4101: diseinfo/oprninfo sit under one visit
                 if "drugtracinfo" in r:
                     flatten_tracinfo(r)
-            nodes.setdefault((node, kind_of_node(node, msg.get("infno"))), []).extend(rows)
+                acc["rows"].append(r)
+                acc["lines"].append((acc["n"], mline))
+                acc["n"] += 1
     if not nodes:
         raise InputError("JSON 中没有找到数据节点（如 input.feedetail）",
                          "no data node (such as input.feedetail) in the JSON", where)
@@ -289,12 +662,21 @@ def _read_json(path: Path, text: str, encoding: str) -> list[RawTable]:
 
     out = []
     names = [node for node, _ in nodes]
-    for (node, kind), rows in nodes.items():
-        frame = pd.DataFrame.from_records(rows)
+    for (node, kind), acc in nodes.items():
+        for r in acc["rows"]:
+            for k, v in r.items():
+                if isinstance(v, (dict, list)):
+                    raise _nested_refusal(f"{node}.{k}", where, " JSON 值")
+        frame = pd.DataFrame.from_records(acc["rows"]) if acc["rows"] else pd.DataFrame()
+        frame = frame.map(_json_text, na_action="ignore") if len(frame) else frame
         frame = frame.astype("str").where(frame.notna())
+        rows = np.asarray([n for n, _ in acc["lines"]], dtype=np.int64)
+        lines = [ln for _, ln in acc["lines"]]
         sheet = (node if names.count(node) == 1 else f"{node}:{kind}") if len(nodes) > 1 else None
-        out.append(RawTable(where, frame, sheet=sheet, kind_hint=kind, encoding=encoding,
-                            rows_read=len(frame)))
+        out.append(RawTable(where, frame, sheet=sheet,
+                            kind_hint=kind, encoding=encoding, rows_read=acc["n"],
+                            bad_rows=acc["bad"], rows=rows,
+                            lines=np.asarray(lines, dtype=np.int64) if all(lines) and lines else None))
     return out
 
 
@@ -321,3 +703,14 @@ def flatten_tracinfo(row: dict) -> None:
     if bad:
         row["drugtracinfo_error"] = f"drugtracinfo 中有无法识别的项：{'；'.join(bad[:3])}"
 
+
+def _json_text(v):
+    """A JSON scalar as the text the interface means: true/false as JSON writes them, numbers
+    without a float round-trip (1e308 stays 1e+308, 0.1 stays 0.1), null as missing."""
+    if v is None or (isinstance(v, float) and v != v):
+        return None                 # a key absent from this row (pandas fills NaN)
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, float):
+        return repr(v)
+    return v

@@ -66,7 +66,8 @@ def render(run, findings, lines=None) -> str:
     records = []
     for row in findings.itertuples(index=False):
         d = dict(zip(FIELDS, row))
-        d["row"] = None if d["row"] is None or str(d["row"]) == "<NA>" else int(d["row"])
+        for k in ("row", "line"):      # line: the file line / sheet row (issue 12)
+            d[k] = None if d[k] is None or str(d[k]) == "<NA>" else int(d[k])
         for k in ("key", "value", "field", "cause"):
             if d[k] is not None and not isinstance(d[k], str):
                 d[k] = None if d[k] != d[k] else str(d[k])

@@ -49,7 +49,8 @@ def table(run, findings) -> pd.DataFrame:
     """The finding-level table (for tools): one line per finding, values as codes."""
     df = findings.copy()
     df.insert(1, "title", df["rule"].map(lambda r: REGISTRY[r].title(run.lang) if r in REGISTRY else r))
-    df.insert(df.columns.get_loc("row") + 1, "line", (df["row"] + 2).astype("Int64"))
+    if "line" not in df.columns:        # findings carry the file line themselves (#12)
+        df.insert(df.columns.get_loc("row") + 1, "line", (df["row"] + 2).astype("Int64"))
     df["suggestions"] = df["suggestions"].map(_suggestions)
     if run.lang == "zh":
         df = df.rename(columns=HEADERS["zh"])

@@ -74,23 +74,42 @@ def _arrow(s: pd.Series):
         return pa.array(s.astype("str").where(s.notna()), type=pa.string(), from_pandas=True)
 
 
-def parse_datetime(s: pd.Series) -> pd.Series:
-    """Text -> datetime64 (NaT where empty or unparseable), trying the interface formats.
-    The interface's own format goes through pyarrow's strptime; the rest through pandas."""
+_NS_MIN = np.datetime64(pd.Timestamp.min.ceil("s").to_datetime64(), "s")
+_NS_MAX = np.datetime64(pd.Timestamp.max.floor("s").to_datetime64(), "s")
+
+
+def parse_datetime(s: pd.Series, wide: bool = False) -> pd.Series:
+    """Text -> datetime64[ns] (NaT where empty or unparseable), trying the interface formats.
+    The interface's own format goes through pyarrow's strptime; the rest through pandas.
+    Dates outside the nanosecond range (before 1677-09-22, after 2262-04-11, e.g. 9999-12-31)
+    come out NaT; `wide=True` returns datetime64[s] that keeps them (years 1-9999), so the
+    structure check can report them as out of range rather than unparseable."""
     import pyarrow.compute as pc
 
     first = pc.strptime(_arrow(s), format=DATETIME_FORMATS[0], unit="s", error_is_null=True)
-    out = pd.Series(first.to_numpy(zero_copy_only=False), index=s.index).astype("datetime64[ns]")
+    out = pd.Series(first.to_numpy(zero_copy_only=False), index=s.index).astype("datetime64[s]")
     todo = s.notna() & out.isna()
     for fmt in DATETIME_FORMATS[1:]:
         if not todo.any():
             break
-        part = pd.to_datetime(s[todo], format=fmt, errors="coerce")
+        try:
+            part = pd.to_datetime(s[todo], format=fmt, errors="coerce")
+        except (ValueError, OverflowError):   # pandas refuses some years outright: one at a time
+            part = s[todo].map(lambda v: pd.to_datetime(v, format=fmt, errors="coerce")
+                               if _year_ok(v) else pd.NaT)
+            part = pd.to_datetime(part, errors="coerce")
         ok = part.notna()
         if ok.any():
-            out.loc[part.index[ok]] = part[ok].astype("datetime64[ns]")
+            out.loc[part.index[ok]] = part[ok].astype("datetime64[s]")
             todo.loc[part.index[ok]] = False
-    return out
+    if wide:
+        return out
+    inside = out.notna() & (out >= _NS_MIN) & (out <= _NS_MAX)
+    return out.where(inside).astype("datetime64[ns]")
+
+
+def _year_ok(v) -> bool:
+    return isinstance(v, str) and len(v) < 40
 
 
 def parse_number(s: pd.Series) -> pd.Series:
@@ -240,8 +259,9 @@ class Context:
 
         if value is None and field and t is not None and field in t.frame.columns:
             value = t.frame[field]
+        file_rows, lines = t.file_rows(rows) if t is not None else ([None] * len(rows), None)
         self.collector.add(rule, table=t.kind if t else "", path=t.label if t else "",
-                           rows=rows if t is not None else [None] * len(rows),
+                           rows=file_rows, lines=lines,
                            keys=key if key is not None else self.keys(t, rows), field=field,
                            values=pick(value), params={k: pick(v) for k, v in (params or {}).items()},
                            suggestions=suggestions, cause=pick(cause))

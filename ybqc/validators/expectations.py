@@ -57,13 +57,42 @@ def load_suite(kind: str, custom: str | None = None) -> dict | None:
             except (json.JSONDecodeError, UnicodeDecodeError) as exc:
                 raise InputError(f"期望套件无法解析：{exc}", f"cannot parse expectation suite: {exc}",
                                  str(f)) from None
+            if not isinstance(suite, dict) or not isinstance(suite.get("expectations", []), list):
+                raise InputError("期望套件应为含 expectations 列表的 JSON 对象",
+                                 "an expectation suite must be a JSON object with an "
+                                 "'expectations' list", str(f))
             for i, e in enumerate(suite.get("expectations", [])):
-                meta = e.get("meta") or {}
+                meta = (e.get("meta") if isinstance(e, dict) else None) or {}
+                if not isinstance(e, dict) or not isinstance(e.get("kwargs", {}), dict) or \
+                        "type" not in e:
+                    raise InputError(f"第 {i + 1} 条期望应为含 type 和 kwargs 的对象",
+                                     f"expectation {i + 1} must be an object with type and kwargs",
+                                     str(f))
+                e.setdefault("kwargs", {})
                 if "rule" not in meta:
                     raise InputError(f"第 {i + 1} 条期望缺少 meta.rule（规则编号）",
                                      f"expectation {i + 1} has no meta.rule (rule ID)", str(f))
+            if custom and base == _suite_dir(custom):
+                _loadable(suite, str(f))
             return suite
     return None
+
+
+def _loadable(suite: dict, where: str) -> None:
+    """Every expectation of a facility's suite must be one Great Expectations can build (a known
+    type, valid kwargs): else exit 2 naming it, never a silently dropped rule."""
+    _gx()
+    from great_expectations.expectations.expectation_configuration import ExpectationConfiguration
+    for i, e in enumerate(suite.get("expectations", [])):
+        try:   # what ExpectationSuite does, minus its habit of logging the error and dropping it
+            ExpectationConfiguration(type=e["type"], kwargs=e["kwargs"],
+                                     meta=e.get("meta", {})).to_domain_obj()
+        except Exception as exc:  # noqa: BLE001 - GE's own errors: unknown type, bad kwargs
+            first = str(exc).strip().splitlines()[0][:300] if str(exc).strip() else type(exc).__name__
+            rid = (e.get("meta") or {}).get("rule", "")
+            raise InputError(f"第 {i + 1} 条期望（{e['type']}，{rid}）无法被 Great Expectations 加载：{first}",
+                             f"expectation {i + 1} ({e['type']}, {rid}) cannot be loaded by Great "
+                             f"Expectations: {first}", where) from None
 
 
 def register_suite_rules(custom: str | None) -> None:

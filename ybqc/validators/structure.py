@@ -102,7 +102,7 @@ def _is_number(s: pd.Series) -> pd.Series:
 
 
 def _is_datetime(s: pd.Series) -> pd.Series:
-    return parse_datetime(s).notna()
+    return parse_datetime(s, wide=True).notna()     # out-of-range dates are ST-013, not ST-004
 
 
 def schema_for(kind: TableKind):
@@ -170,9 +170,73 @@ def unrecognised_headers(ctx, t):
 def unparsed_rows(ctx, t):
     ctx.checked(UNPARSED_ROW, t.rows_read)
     if t.bad_rows:
+        lines = [b[2] if len(b) > 2 else (b[0] + 2 if b[0] >= 0 else None) for b in t.bad_rows]
         ctx.collector.add(UNPARSED_ROW, table=t.kind, path=t.label,
-                          rows=[r if r >= 0 else None for r, _ in t.bad_rows],
+                          rows=[b[0] if b[0] >= 0 else None for b in t.bad_rows], lines=lines,
                           keys=[None] * len(t.bad_rows), field=None,
                           values=[None] * len(t.bad_rows),
-                          params={"line": [r + 2 if r >= 0 else "?" for r, _ in t.bad_rows],
-                                  "reason": [why for _, why in t.bad_rows]})
+                          params={"line": ["?" if ln is None else ln for ln in lines],
+                                  "reason": [b[1] for b in t.bad_rows]})
+
+
+ROW_COUNT = rule(
+    "YBQC-ST-012", "structure", "error", "读取行数与文件不符", "rows read differ from the file",
+    "{path}：按 CSV 规则数出 {counted} 条记录，解析得到 {read} 行（检查 {checked} + 无法解析 {unparsed}），"
+    "可能有引号错误导致行被合并或拆分",
+    "{path}: {counted} records by the CSV dialect but the parser read {read} rows ({checked} "
+    "checked + {unparsed} unparsed); a quoting error may have merged or split rows",
+    doc_zh="读取的行数由第二种方法独立核对（无引号的文件按非空行数，有引号的按 Python csv 规则逐条计数）。"
+    "两者不一致说明文件中有解析器与常见软件理解不同的引号，部分行可能被合并、拆分或丢失。",
+    doc_en="Rows read are counted a second way, independently of the parser (non-empty lines, or "
+    "records per Python's csv dialect when the file has quotes). A difference means quoting that "
+    "parsers read differently: rows may have been merged, split or lost.",
+    fix_zh="在文本编辑器中查看报告的文件，检查字段内的引号（\"）是否成对、是否用 \"\" 转义。",
+    fix_en="Open the file in a text editor and check that quotes (\") inside fields are paired or "
+    "escaped as \"\".",
+    example_fail='a,b\n1,"x\n2,3  （引号未闭合）', example_pass='a,b\n1,"x\n y"\n2,3')
+
+
+@check(*KINDS, stage="structure")
+def row_count(ctx, t):
+    """Rows read = rows checked + rows unparsed, and equal to the independent count."""
+    ctx.checked(ROW_COUNT, 1)
+    if t.counted is None or t.counted == t.rows_read == len(t.frame) + len(t.bad_rows):
+        return
+    ctx.collector.add(ROW_COUNT, table=t.kind, path=t.label, rows=[None], keys=[None], field=None,
+                      values=[t.counted], params={"path": [t.label], "counted": [t.counted],
+                                                  "read": [t.rows_read], "checked": [len(t.frame)],
+                                                  "unparsed": [len(t.bad_rows)]})
+
+
+DATE_RANGE = rule(
+    "YBQC-ST-013", "range", "error", "日期超出合理范围", "date out of the plausible range",
+    "{field} 的值 “{value}” 超出合理范围（{lo} 至 {hi} 年），其他依赖该日期的检查跳过此行",
+    "{field} value '{value}' is outside the plausible range (years {lo} to {hi}); checks that "
+    "need this date skip the row",
+    doc_zh="格式正确但年份不合理的日期（如占位用的 9999-12-31、0001-01-01、1600-01-01）。它们不是真实日期，"
+    "平台会拒收或误算年龄、住院天数；ybqc 报告它们，并在年龄、就诊时间等检查中把它们当作缺失。",
+    doc_en="Dates in the right format but an implausible year (placeholders such as 9999-12-31, "
+    "0001-01-01, 1600-01-01). They are reported, and treated as missing by the age and visit-time "
+    "checks.", fix_zh="填写真实日期；未知的日期留空，不要用 9999-12-31 之类的占位值。",
+    fix_en="Fill in the real date; leave an unknown date empty rather than a placeholder such as "
+    "9999-12-31.", example_fail="brdy = 9999-12-31", example_pass="brdy = 1950-01-01")
+
+
+@check(*KINDS, stage="structure")
+def date_range(ctx, t):
+    """Dates that parse but fall outside [date_min_year, date_max_year] (settings)."""
+    kind = KINDS[t.kind]
+    lo, hi = int(ctx.config.threshold("date_min_year")), int(ctx.config.threshold("date_max_year"))
+    declared = (*kind.datetimes, *kind.dates)
+    cols = [c for c in declared if c in t.frame.columns]
+    if not cols:
+        if declared:                # the kind has dates but this file lacks them
+            ctx.not_applicable(DATE_RANGE, f"{t.label}: 需要日期时间列（{'、'.join(declared)}）")
+        return
+    for c in dict.fromkeys(cols):
+        when = parse_datetime(t.frame[c], wide=True)
+        known = when.notna()
+        ctx.checked(DATE_RANGE, int(known.sum()))
+        year = when.dt.year
+        ctx.emit(DATE_RANGE, t, known & ((year < lo) | (year > hi)), field=c,
+                 params={"lo": lo, "hi": hi})
