@@ -48,14 +48,14 @@ def test_settings_of_the_wrong_type_mine():
     cases = [c for s in range(40) for c in fuzz.generate(1, seed=s, categories=["settings"])
              if c.owner == "hardening"]
     assert cases
+    assert cases
     results = [fuzz.run_case(c) for c in cases[:6]]
     assert not [r for r in results if r.failure], _report(results)
 
 
-@pytest.mark.xfail(reason="settings type-checking is the lead's (issue 7): wrong types in "
-                          "ybqc.toml may still exit 0 or 3 on this branch", strict=False)
-def test_settings_of_the_wrong_type_lead():
+def test_settings_of_the_wrong_type_typed_by_the_gate():
     cases = [c for s in range(40) for c in fuzz.generate(1, seed=s, categories=["settings"])
              if c.owner == "lead"]
+    assert cases
     results = [fuzz.run_case(c) for c in cases[:6]]
     assert not [r for r in results if r.failure], _report(results)

@@ -137,6 +137,13 @@ def load_inputs(paths: list[str], cfg: Config, progress: Progress | None = None
     return tables, skipped
 
 
+def _size(f: Path) -> int:
+    try:
+        return f.stat().st_size
+    except OSError:
+        return 0
+
+
 def check_selection(cfg: Config) -> list[str]:
     """Every rule pattern in the settings must match a rule (else exit 2, with the closest real
     IDs); the selection must leave at least one rule. Returns the selected rule IDs."""
