@@ -348,3 +348,30 @@ def test_frame_of_facts_keeps_every_line(tmp_path, catalog):
     f = supply.facts(Context(tables, Collector(), cfg))
     assert len(f) == 3 and f["refund_of"].tolist()[1] == "feedetail||F1"
     assert pd.isna(f["supply_days"].iloc[2])
+
+
+def test_case4_example_each_alarm_beside_its_neighbour(tmp_path, capsys):
+    """examples/case4_*: February to the history, March checked against it."""
+    ex = Path(__file__).resolve().parent.parent / "examples"
+    cat = ex / "dictionaries" / "case4_his_drugs.csv"
+    db = tmp_path / "his.duckdb"
+    assert main(["history", "add", str(ex / "case4_feedetail_2026-02.csv"), "--catalog", str(cat),
+                 "--history", str(db)]) == 0
+    out = tmp_path / "r.json"
+    assert main(["check", str(ex / "case4_feedetail_2026-03.csv"), "--catalog", str(cat), "--history", str(db),
+                 "--select", "YBQC-DSP", "--format", "json", "--output", str(out)]) == 1
+    import json
+    f = pd.DataFrame(json.loads(out.read_text(encoding="utf-8"))["findings"])
+    up = pd.read_csv(ex / "case4_feedetail_2026-03.csv", dtype=str).set_index("feedetl_sn")
+    who = {r: set(up.loc[f.loc[f["rule"] == r, "key"], "psn_no"]) for r in f["rule"].unique()}
+    assert who["YBQC-DSP-001"] == {"51000040000001"}
+    assert who["YBQC-DSP-003"] == {"51000040000004"}
+    assert who["YBQC-DSP-005"] == {"51000040000007"}
+    assert who["YBQC-DSP-006"] == {f"5100004000010{k}" for k in range(6)}
+    assert who["YBQC-DSP-007"] == {"51000040000020"}
+    flagged = set().union(*(v for r, v in who.items() if r in
+                            ("YBQC-DSP-001", "YBQC-DSP-002", "YBQC-DSP-003", "YBQC-DSP-004", "YBQC-DSP-005",
+                             "YBQC-DSP-006")))
+    for neighbour in ("51000040000002", "51000040000003", "51000040000005", "51000040000006",
+                      "51000040000008", *(f"5100004000020{k}" for k in range(6))):
+        assert neighbour not in flagged
