@@ -278,6 +278,12 @@ FROM allx GROUP BY gid, date_trunc('day', t) ORDER BY gid, ts
 """
 
 
+def _window_start(gid: np.ndarray, ts: np.ndarray, seconds: int) -> np.ndarray:
+    """For rows sorted by (gid, ts): the first row of the same group within `seconds` before each."""
+    comp = gid.astype(np.int64) * np.int64(10 ** 11) + ts.astype(np.int64)
+    return np.searchsorted(comp, comp - np.int64(seconds), side="left")
+
+
 def _grouped_cummax(x: np.ndarray, gid: np.ndarray) -> np.ndarray:
     """Running maximum of x restarting at each group (gid sorted ascending)."""
     span = float(np.nanmax(np.abs(x))) * 4 + 1 if len(x) else 1.0
@@ -344,8 +350,7 @@ def _events(ctx, f: pd.DataFrame, judged: pd.Series) -> pd.DataFrame:
         rem = np.where(valid, np.maximum(0.0, a[prev] - td + m[prev]), np.nan)
         carried = np.where(valid, np.maximum(0.0, a[prev] - td[prev] + m[prev]), np.nan)
     window = max(1, int(cfg.threshold("frequent_window_days") * 86400) - 1)
-    comp = gid * np.int64(10 ** 11) + ts
-    lo_i = np.searchsorted(comp, comp - np.int64(window), side="left")
+    lo_i = _window_start(gid, ts, window)
     out = pd.DataFrame({
         "fi": fi, "t": pd.to_datetime(ts, unit="s"), "cnt": cnt,
         "t_prev": pd.Series(pd.to_datetime(ts[prev], unit="s")).where(valid),
@@ -413,8 +418,7 @@ def _batch(ctx, f, judged, person, drug) -> None:
     up = up.sort_values(["dr_code", "generic", "time"], kind="stable")
     gid = up.groupby(["dr_code", "generic"], sort=False).ngroup().to_numpy(dtype=np.int64)
     t = up["time"].to_numpy().astype("datetime64[s]").astype(np.int64)
-    comp = gid * np.int64(10 ** 11) + t
-    lo = np.searchsorted(comp, comp - np.int64(w), side="left")   # lines in [t - w, t]
+    lo = _window_start(gid, t, int(w))                              # lines in [t - w, t]
     cand = np.flatnonzero(np.arange(len(up)) - lo + 1 >= k)        # windows holding k lines or more
     if not len(cand):
         return
