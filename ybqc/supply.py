@@ -230,8 +230,7 @@ def setting_limits(cfg) -> dict[str, float]:
 
 
 def _flag(s: pd.Series) -> np.ndarray:
-    return s.astype("object").map(lambda v: str(v).strip().lower() in _YES if v is not None and v == v
-                                  else False).to_numpy(dtype=bool)
+    return s.astype("string[pyarrow]").str.strip().str.lower().isin(list(_YES)).fillna(False).to_numpy(dtype=bool)
 
 
 def classify_setting(med_type: pd.Series, dscg: pd.Series, long_rx: pd.Series,
@@ -369,12 +368,12 @@ def _build_facts(ctx) -> pd.DataFrame:
     fd = fd[is_drug].reset_index(drop=True)
     n = len(fd)
     out = pd.DataFrame({"_t": fd["_t"].to_numpy(), "_row": fd["_row"].to_numpy()})
-    out["feedetl_sn"] = fd["feedetl_sn"].to_numpy()
-    out["line_key"] = ("feedetail||" + fd["feedetl_sn"].astype("object").fillna("").astype(str)).to_numpy()
-    out["mdtrt_id"] = fd["mdtrt_id"].to_numpy()
-    out["psn_no"] = fd["psn_no"].to_numpy()
-    out["code"] = fd["med_list_codg"].to_numpy()
-    out["local_code"] = fd["medins_list_codg"].to_numpy()
+    out["feedetl_sn"] = fd["feedetl_sn"]
+    out["line_key"] = "feedetail||" + fd["feedetl_sn"].astype("string[pyarrow]").fillna("")
+    out["mdtrt_id"] = fd["mdtrt_id"]
+    out["psn_no"] = fd["psn_no"]
+    out["code"] = fd["med_list_codg"]
+    out["local_code"] = fd["medins_list_codg"]
     out["time"] = parse_datetime(fd["fee_ocur_time"]).to_numpy()
     out["cnt"] = parse_number(fd["cnt"]).to_numpy()
     out["pric"] = parse_number(fd["pric"]).to_numpy()
@@ -385,11 +384,11 @@ def _build_facts(ctx) -> pd.DataFrame:
     out["setting"] = classify_setting(fd["med_type"], fd["dscg_tkdrug_flag"], fd["long_rx_flag"],
                                       fd["dise_codg"])
     out["long_rx"] = out["setting"] == "long_rx"
-    out["dr_code"] = fd["bilg_dr_codg"].to_numpy()
-    out["dr_name"] = fd["bilg_dr_name"].to_numpy()
-    out["dept_code"] = fd["bilg_dept_codg"].to_numpy()
-    out["dose_text"] = fd["sin_dos_dscr"].to_numpy()
-    out["freq_text"] = fd["used_frqu_dscr"].to_numpy()
+    out["dr_code"] = fd["bilg_dr_codg"]
+    out["dr_name"] = fd["bilg_dr_name"]
+    out["dept_code"] = fd["bilg_dept_codg"]
+    out["dose_text"] = fd["sin_dos_dscr"]
+    out["freq_text"] = fd["used_frqu_dscr"]
     out["prd_days"] = parse_number(fd["prd_days"]).to_numpy()
     out["source"] = "feedetail"
 
