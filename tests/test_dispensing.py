@@ -293,6 +293,7 @@ def test_history_cli_errors_exit_2(tmp_path, catalog, capsys, monkeypatch):
     assert "密钥" in capsys.readouterr().err
     assert main(["history", "forget", "--before", "soon", "--history", str(db2)]) == 2
     assert main(["history", "info"]) == 2                                   # no history named
+    assert main(["check", str(p), "--record", "--format", "json"]) == 2    # --record needs --history
 
 
 def test_history_forget(tmp_path, catalog, capsys):
