@@ -376,3 +376,14 @@ def test_case4_example_each_alarm_beside_its_neighbour(tmp_path, capsys):
     for neighbour in ("51000040000002", "51000040000003", "51000040000005", "51000040000006",
                       "51000040000008", *(f"5100004000020{k}" for k in range(6))):
         assert neighbour not in flagged
+
+
+def test_key_drug_daily_dose_limit(tmp_path, catalog):
+    kd = _write(tmp_path / "重点监测药品清单.csv", [{"药品通用名": "阿托伐他汀钙片", "单日最大剂量": "20mg"}])
+    u = Upload()
+    high = u.line("P1", ATV, "2026-01-05 09:00:00", 1, sin_dos_dscr="2片")        # 40 mg a day
+    u.line("P2", ATV, "2026-01-05 09:00:00", 1)                                   # 20 mg a day
+    u.line("P3", ATV, "2026-01-05 09:00:00", 1, sin_dos_dscr="10ml")              # units do not meet
+    r = run([str(u.write(tmp_path / "fee.csv"))], Config(catalogs=[str(catalog), str(kd)], select=["YBQC-DSP"]))
+    assert _keys(r, "YBQC-DSP-011") == [high]
+    assert "40mg>20mg" in r.findings.loc[r.findings["rule"] == "YBQC-DSP-011", "message"].iloc[0]

@@ -274,8 +274,8 @@ def knowledge(ctx):
             keys["source"] = "code_maps/key_drugs.csv"
             ctx.knowledge_loaded.append({"kind": "key_drugs", "path": "code_maps/key_drugs.csv（默认，已发布的国家医保局案例）",
                                          "entries": len(keys), "cached": False, "detail": ""})
-        for c in ("max_days", "max_daily_dose"):
-            keys[c] = pd.to_numeric(keys.get(c), errors="coerce")
+        keys["max_days"] = pd.to_numeric(keys.get("max_days"), errors="coerce")
+        keys["max_daily_dose"] = keys.get("max_daily_dose", pd.Series(None, index=keys.index, dtype=object))
         keys["generic"] = keys["generic"].map(_fold_name)
         return facts, keys
     return ctx.memo("supply.knowledge", build)
@@ -287,7 +287,7 @@ FACT_COLUMNS = ("_t", "_row", "line_key", "feedetl_sn", "mdtrt_id", "psn_no", "c
                 "long_rx", "dr_code", "dr_name", "dept_code", "spec", "form", "dose_text", "freq_text",
                 "pack_count", "packs", "per_day", "doses_per_pack", "prd_days", "computed_days",
                 "supply_days", "supply_source", "why", "unit_error", "key_drug", "key_max_days",
-                "limit_days", "source")
+                "limit_days", "daily_over", "source")
 
 _FD_COLS = ("feedetl_sn", "mdtrt_id", "psn_no", "med_type", "fee_ocur_time", "med_list_codg",
             "medins_list_codg", "cnt", "pric", "det_item_fee_sumamt", "bilg_dr_codg", "bilg_dr_name",
@@ -338,20 +338,31 @@ def _drug_combo(code, local, line_name, dose_text, freq_text, drug_facts, kd_cod
         why = "spec missing or not in the dose's unit" if lang == "en" else "规格缺失或与剂量单位不符"
     else:
         why = None
-    key_max = kd_code.get(code, None)
+    key_max, key_daily = kd_code.get(code, (None, None))
     is_key = code in kd_code
     if not is_key and isinstance(generic, str):
-        hit = next(((kg, md) for kg, md in kd_names if kg in generic), None)
+        hit = next(((kg, md, dd) for kg, md, dd in kd_names if kg in generic), None)
         if hit:
-            is_key, key_max = True, hit[1]
+            is_key, key_max, key_daily = True, hit[1], hit[2]
+    daily_over = None
+    limit = parse_dose(key_daily) if isinstance(key_daily, str) else None
+    if limit is not None and dose is not None and per_day is not None:
+        daily = dose.value * per_day
+        if dose.kind == "count" and limit.kind != "count":        # tablets × content per tablet
+            per = spec.amounts.get(limit.kind) if spec is not None else None
+            daily = daily * per if per else None
+        elif dose.kind != limit.kind:
+            daily = None
+        if daily is not None and daily > limit.value * (1 + 1e-9):
+            daily_over = f"{daily:g}{'' if limit.kind == 'count' else limit.kind}>{key_daily}"
     return (name, generic, spec_text, np.nan if pack_count is None else float(pack_count),
             np.nan if per_day is None else per_day, np.nan if dpp is None else dpp, in_prep, why,
             is_key, np.nan if key_max is None or key_max != key_max else float(key_max),
-            (spec.form if spec is not None else None))
+            (spec.form if spec is not None else None), daily_over)
 
 
 _COMBO = ("name", "generic", "spec", "pack_count", "per_day", "doses_per_pack", "in_prep", "why_combo",
-          "key_drug", "key_max_days", "form")
+          "key_drug", "key_max_days", "form", "daily_over")
 
 
 def _build_facts(ctx) -> pd.DataFrame:
@@ -398,9 +409,10 @@ def _build_facts(ctx) -> pd.DataFrame:
         [_text(fd[c]) for c in ("sin_dos_dscr", "used_frqu_dscr")]
     combo_key = pd.MultiIndex.from_arrays(parts) if n else pd.MultiIndex.from_arrays([[]] * 5)
     ccodes, cuniq = pd.factorize(combo_key)
-    kd_code = {c: md for c, md in zip(keys.get("code", pd.Series(dtype=object)), keys["max_days"])
-               if isinstance(c, str) and c}
-    kd_names = [(g, md) for g, md in zip(keys["generic"], keys["max_days"]) if isinstance(g, str) and g]
+    kd_code = {c: (md, dd) for c, md, dd in zip(keys.get("code", pd.Series(None, index=keys.index, dtype=object)),
+                                                keys["max_days"], keys["max_daily_dose"]) if isinstance(c, str) and c}
+    kd_names = [(g, md, dd) for g, md, dd in zip(keys["generic"], keys["max_days"], keys["max_daily_dose"])
+                if isinstance(g, str) and g]
     table = [_drug_combo(*[None if (v is None or (isinstance(v, float) and v != v)) else v for v in combo],
                          drug_facts, kd_code, kd_names, ctx.lang) for combo in cuniq]
     for j, col in enumerate(_COMBO):

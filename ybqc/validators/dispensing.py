@@ -157,7 +157,20 @@ QTY = rule(
     doc_en="A drug line with a zero or non-numeric quantity has no days and looks wrong to the platform.",
     fix_zh="改正数量。", fix_en="Correct the quantity.", example_fail="cnt=0", example_pass="cnt=1")
 
-_ALL = (OVER, OVER_KEY, REPEAT, REPEAT_KEY, FREQUENT, BATCH, UNIT, UNKNOWN, PRD, QTY)
+DAILY = rule(
+    "YBQC-DSP-011", "over_quantity", "warning", "单日剂量超过重点监测药品清单的单日最大剂量",
+    "daily dose above the key-drug list's maximum daily dose",
+    "{person} {date} {drug}：单次 {dose} × {freq}，单日剂量 {daily}（清单上限）",
+    "{person} {date} {drug}: {dose} × {freq}, daily dose {daily} (the list's maximum)",
+    tables=("feedetail",),
+    doc_zh="机构加载的重点监测药品清单（--catalog）给出“单日最大剂量”时，单次剂量 × 每日次数 超过它即报告"
+           "（片数按注册规格换算为 mg 等）。未给出或单位无法换算时不判断。",
+    doc_en="Where the facility's key-drug list gives a 单日最大剂量, a dose × doses per day above it is "
+           "reported (tablets converted through the spec); not judged where the units do not meet.",
+    fix_zh="核对单次剂量与频次，超说明书用药应有医生记录。", fix_en="Check dose and frequency; document off-label use.",
+    example_fail="清单 阿托伐他汀钙片 单日最大剂量 20mg；2片 qd（20mg*7片）", example_pass="1片 qd")
+
+_ALL = (OVER, OVER_KEY, REPEAT, REPEAT_KEY, FREQUENT, BATCH, UNIT, UNKNOWN, PRD, QTY, DAILY)
 _SETTING_ZH = {"outpatient": "普通门诊", "emergency": "急诊", "chronic": "慢特病/慢性病", "long_rx": "长期处方",
                "discharge": "出院带药", "discharge_chronic": "出院带药（慢病）", "inpatient": "住院"}
 _SETTING_EN = {"outpatient": "outpatient", "emergency": "emergency", "chronic": "chronic disease",
@@ -253,6 +266,16 @@ def dispensing(ctx) -> None:
                 "cnt": u["cnt"].map(_n), "days": u["supply_days"].map(_n),
                 "how": pd.Series(how, index=u.index), "setting": u["setting"].map(names),
                 "limit": u["limit_days"].map(_n)})
+
+    # --- daily dose above the key-drug list's maximum
+    has_limit = judged & f["key_drug"]
+    ctx.checked(DAILY, int(has_limit.sum()))
+    dd = has_limit & f["daily_over"].notna()
+    if dd.any():
+        u = f[dd]
+        ctx.emit_rows(DAILY, u, field="sin_dos_dscr", value=u["dose_text"], params={
+            "person": person(u.index), "date": u["time"].map(_date), "drug": drug[dd],
+            "dose": u["dose_text"], "freq": u["freq_text"], "daily": u["daily_over"]})
 
     ev = _events(ctx, f, judged)
     _repeat(ctx, f, ev, person, drug)
