@@ -293,6 +293,7 @@ def test_history_cli_errors_exit_2(tmp_path, catalog, capsys, monkeypatch):
     assert "密钥" in capsys.readouterr().err
     assert main(["history", "forget", "--before", "soon", "--history", str(db2)]) == 2
     assert main(["history", "info"]) == 2                                   # no history named
+    assert main(["check", str(p), "--record", "--format", "json"]) == 2    # --record needs --history
 
 
 def test_history_forget(tmp_path, catalog, capsys):
@@ -348,3 +349,41 @@ def test_frame_of_facts_keeps_every_line(tmp_path, catalog):
     f = supply.facts(Context(tables, Collector(), cfg))
     assert len(f) == 3 and f["refund_of"].tolist()[1] == "feedetail||F1"
     assert pd.isna(f["supply_days"].iloc[2])
+
+
+def test_case4_example_each_alarm_beside_its_neighbour(tmp_path, capsys):
+    """examples/case4_*: February to the history, March checked against it."""
+    ex = Path(__file__).resolve().parent.parent / "examples"
+    cat = ex / "dictionaries" / "case4_his_drugs.csv"
+    db = tmp_path / "his.duckdb"
+    assert main(["history", "add", str(ex / "case4_feedetail_2026-02.csv"), "--catalog", str(cat),
+                 "--history", str(db)]) == 0
+    out = tmp_path / "r.json"
+    assert main(["check", str(ex / "case4_feedetail_2026-03.csv"), "--catalog", str(cat), "--history", str(db),
+                 "--select", "YBQC-DSP", "--format", "json", "--output", str(out)]) == 1
+    import json
+    f = pd.DataFrame(json.loads(out.read_text(encoding="utf-8"))["findings"])
+    up = pd.read_csv(ex / "case4_feedetail_2026-03.csv", dtype=str).set_index("feedetl_sn")
+    who = {r: set(up.loc[f.loc[f["rule"] == r, "key"], "psn_no"]) for r in f["rule"].unique()}
+    assert who["YBQC-DSP-001"] == {"51000040000001"}
+    assert who["YBQC-DSP-003"] == {"51000040000004"}
+    assert who["YBQC-DSP-005"] == {"51000040000007"}
+    assert who["YBQC-DSP-006"] == {f"5100004000010{k}" for k in range(6)}
+    assert who["YBQC-DSP-007"] == {"51000040000020"}
+    flagged = set().union(*(v for r, v in who.items() if r in
+                            ("YBQC-DSP-001", "YBQC-DSP-002", "YBQC-DSP-003", "YBQC-DSP-004", "YBQC-DSP-005",
+                             "YBQC-DSP-006")))
+    for neighbour in ("51000040000002", "51000040000003", "51000040000005", "51000040000006",
+                      "51000040000008", *(f"5100004000020{k}" for k in range(6))):
+        assert neighbour not in flagged
+
+
+def test_key_drug_daily_dose_limit(tmp_path, catalog):
+    kd = _write(tmp_path / "重点监测药品清单.csv", [{"药品通用名": "阿托伐他汀钙片", "单日最大剂量": "20mg"}])
+    u = Upload()
+    high = u.line("P1", ATV, "2026-01-05 09:00:00", 1, sin_dos_dscr="2片")        # 40 mg a day
+    u.line("P2", ATV, "2026-01-05 09:00:00", 1)                                   # 20 mg a day
+    u.line("P3", ATV, "2026-01-05 09:00:00", 1, sin_dos_dscr="10ml")              # units do not meet
+    r = run([str(u.write(tmp_path / "fee.csv"))], Config(catalogs=[str(catalog), str(kd)], select=["YBQC-DSP"]))
+    assert _keys(r, "YBQC-DSP-011") == [high]
+    assert "40mg>20mg" in r.findings.loc[r.findings["rule"] == "YBQC-DSP-011", "message"].iloc[0]

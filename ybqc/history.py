@@ -140,12 +140,12 @@ def key_id(key: bytes) -> str:
 def person_keys(key: bytes, values: pd.Series) -> pd.Series:
     """HMAC-SHA256 (first 32 hex digits) of each value, trimmed and upper-cased; None for blanks.
     Distinct values are hashed once."""
-    s = values.astype("object").where(values.notna(), None)
-    codes, uniq = pd.factorize(s.map(lambda v: str(v).strip().upper() if v is not None else None))
-    hashed = [hmac.new(key, u.encode("utf-8"), hashlib.sha256).hexdigest()[:32] if u else None
-              for u in uniq]
-    out = [hashed[c] if c >= 0 else None for c in codes]
-    return pd.Series(out, index=values.index, dtype="object")
+    import numpy as np
+    s = values.astype("string[pyarrow]").str.strip().str.upper()
+    codes, uniq = pd.factorize(s)
+    hashed = np.array([hmac.new(key, str(u).encode("utf-8"), hashlib.sha256).hexdigest()[:32] if u else None
+                       for u in uniq] + [None], dtype=object)
+    return pd.Series(hashed[codes], index=values.index, dtype="object")
 
 
 # --------------------------------------------------------------------------- the store
@@ -301,7 +301,7 @@ class HistoryStore:
             elif typ == "BOOLEAN":
                 v = v.astype("boolean")
             else:
-                v = v.astype("object").where(v.notna(), None)
+                v = v.astype("string[pyarrow]")
             out[c] = v
         return out.reset_index(drop=True)
 
@@ -313,7 +313,8 @@ class HistoryStore:
         try:
             batch = con.execute("SELECT coalesce(max(batch_id), 0) + 1 FROM batches").fetchall()[0][0]
             frame = frame.assign(batch_id=batch)
-            con.register("_new", frame)
+            import pyarrow as pa
+            con.register("_new", pa.Table.from_pandas(frame, preserve_index=False))
             cols = ", ".join(frame.columns)
             # the anti-join only looks at stored rows in the new rows' time span: a natural key
             # names one line, and one line has one time

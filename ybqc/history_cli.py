@@ -29,6 +29,9 @@ def _store(path: str, cfg, write: bool):
 def open_for_check(cfg):
     """The history to look back through (read-only), or None. A missing file is fine only with
     --record (it is created when the gate passes)."""
+    if cfg.record and not cfg.history:
+        raise InputError("--record 需要 --history FILE（或 ybqc.toml 中的 history）",
+                         "--record needs --history FILE (or history in ybqc.toml)")
     if not cfg.history:
         return None
     if not Path(cfg.history).exists() and cfg.record:
@@ -64,9 +67,6 @@ def after_run(ctx, cfg, result) -> None:
         ctx.history = None
     if not cfg.record:
         return
-    if not cfg.history:
-        raise InputError("--record 需要 --history FILE（或 ybqc.toml 中的 history）",
-                         "--record needs --history FILE (or history in ybqc.toml)")
     if result.gate_failed():
         result.aggregates["history"] = [{"recorded": False, "reason": "门禁未通过，未写入历史库 / gate failed: "
                                          "not recorded", "history": cfg.history}]

@@ -230,8 +230,7 @@ def setting_limits(cfg) -> dict[str, float]:
 
 
 def _flag(s: pd.Series) -> np.ndarray:
-    return s.astype("object").map(lambda v: str(v).strip().lower() in _YES if v is not None and v == v
-                                  else False).to_numpy(dtype=bool)
+    return s.astype("string[pyarrow]").str.strip().str.lower().isin(list(_YES)).fillna(False).to_numpy(dtype=bool)
 
 
 def classify_setting(med_type: pd.Series, dscg: pd.Series, long_rx: pd.Series,
@@ -275,8 +274,8 @@ def knowledge(ctx):
             keys["source"] = "code_maps/key_drugs.csv"
             ctx.knowledge_loaded.append({"kind": "key_drugs", "path": "code_maps/key_drugs.csv（默认，已发布的国家医保局案例）",
                                          "entries": len(keys), "cached": False, "detail": ""})
-        for c in ("max_days", "max_daily_dose"):
-            keys[c] = pd.to_numeric(keys.get(c), errors="coerce")
+        keys["max_days"] = pd.to_numeric(keys.get("max_days"), errors="coerce")
+        keys["max_daily_dose"] = keys.get("max_daily_dose", pd.Series(None, index=keys.index, dtype=object))
         keys["generic"] = keys["generic"].map(_fold_name)
         return facts, keys
     return ctx.memo("supply.knowledge", build)
@@ -285,10 +284,10 @@ def knowledge(ctx):
 # ------------------------------------------------------------------------- the facts
 FACT_COLUMNS = ("_t", "_row", "line_key", "feedetl_sn", "mdtrt_id", "psn_no", "code", "local_code",
                 "name", "generic", "time", "cnt", "pric", "amount", "refund_of", "setting",
-                "long_rx", "dr_code", "dr_name", "dept_code", "spec", "dose_text", "freq_text",
+                "long_rx", "dr_code", "dr_name", "dept_code", "spec", "form", "dose_text", "freq_text",
                 "pack_count", "packs", "per_day", "doses_per_pack", "prd_days", "computed_days",
                 "supply_days", "supply_source", "why", "unit_error", "key_drug", "key_max_days",
-                "limit_days", "source")
+                "limit_days", "daily_over", "source")
 
 _FD_COLS = ("feedetl_sn", "mdtrt_id", "psn_no", "med_type", "fee_ocur_time", "med_list_codg",
             "medins_list_codg", "cnt", "pric", "det_item_fee_sumamt", "bilg_dr_codg", "bilg_dr_name",
@@ -301,90 +300,143 @@ def facts(ctx) -> pd.DataFrame:
     return ctx.memo("supply.facts", lambda: _build_facts(ctx))
 
 
+def _text(s: pd.Series) -> np.ndarray:
+    return s.astype("object").where(s.notna(), None).to_numpy(dtype=object)
+
+
+def _drug_combo(code, local, line_name, dose_text, freq_text, drug_facts, kd_code, kd_names, lang):
+    """Everything that depends only on the drug and the dose/frequency text of a line."""
+    def fact(col):
+        if not len(drug_facts) or col not in drug_facts.columns:
+            return None
+        for c in (code, local):
+            if c is not None and c in drug_facts.index:
+                v = drug_facts.at[c, col]
+                if v is not None and v == v:
+                    return v
+        return None
+
+    name = fact("name") or line_name
+    generic = _fold_name(name) or code
+    spec_text = fact("spec")
+    spec = parse_spec(spec_text)
+    dose = parse_dose(dose_text)
+    per_day = parse_frequency(freq_text)
+    cat_count = pd.to_numeric(fact("pack_count"), errors="coerce")
+    pack_count = spec.count if spec is not None and spec.count else (cat_count if cat_count == cat_count else None)
+    dpp = doses_per_package(spec, dose, pack_count)
+    price_unit, prep_unit = fact("price_unit"), fact("prep_unit")
+    in_prep = price_unit is not None and price_unit == prep_unit
+    if dose is None:
+        why = "dose missing or unparseable" if lang == "en" else "单次剂量缺失或无法解析"
+    elif per_day is None:
+        why = "frequency unknown (st/prn/as directed/blank or unparseable)" if lang == "en" else \
+            "频次未知（st/prn/遵医嘱/空或无法解析）"
+    elif pack_count is None and dose.kind == "count":
+        why = "no pack count in the spec nor the catalogue" if lang == "en" else "规格中无包装数量且目录无最小包装数量"
+    elif dpp is None:
+        why = "spec missing or not in the dose's unit" if lang == "en" else "规格缺失或与剂量单位不符"
+    else:
+        why = None
+    key_max, key_daily = kd_code.get(code, (None, None))
+    is_key = code in kd_code
+    if not is_key and isinstance(generic, str):
+        hit = next(((kg, md, dd) for kg, md, dd in kd_names if kg in generic), None)
+        if hit:
+            is_key, key_max, key_daily = True, hit[1], hit[2]
+    daily_over = None
+    limit = parse_dose(key_daily) if isinstance(key_daily, str) else None
+    if limit is not None and dose is not None and per_day is not None:
+        daily = dose.value * per_day
+        if dose.kind == "count" and limit.kind != "count":        # tablets × content per tablet
+            per = spec.amounts.get(limit.kind) if spec is not None else None
+            daily = daily * per if per else None
+        elif dose.kind != limit.kind:
+            daily = None
+        if daily is not None and daily > limit.value * (1 + 1e-9):
+            daily_over = f"{daily:g}{'' if limit.kind == 'count' else limit.kind}>{key_daily}"
+    return (name, generic, spec_text, np.nan if pack_count is None else float(pack_count),
+            np.nan if per_day is None else per_day, np.nan if dpp is None else dpp, in_prep, why,
+            is_key, np.nan if key_max is None or key_max != key_max else float(key_max),
+            (spec.form if spec is not None else None), daily_over)
+
+
+_COMBO = ("name", "generic", "spec", "pack_count", "per_day", "doses_per_pack", "in_prep", "why_combo",
+          "key_drug", "key_max_days", "form", "daily_over")
+
+
 def _build_facts(ctx) -> pd.DataFrame:
     from . import catalogs
     from .validators.base import parse_datetime, parse_number
 
     cfg = ctx.config
     fd = ctx.combined("feedetail", _FD_COLS)
-    code = fd["med_list_codg"].astype("object")
-    dom = code.map(lambda c: catalogs.code_domain(c) if isinstance(c, str) else None)
+    codes, uniq = pd.factorize(fd["med_list_codg"].astype("object"))
     drug_facts, keys = knowledge(ctx)
     known = set(drug_facts.index) if len(drug_facts) else set()
-    is_drug = (dom == "drug") | code.isin(known) | fd["medins_list_codg"].isin(known)
-    fd = fd[is_drug.to_numpy()].reset_index(drop=True)
+    dom_ok = np.array([catalogs.code_domain(c) == "drug" or c in known for c in uniq] + [False])
+    is_drug = dom_ok[codes] | fd["medins_list_codg"].isin(known).to_numpy(dtype=bool)
+    fd = fd[is_drug].reset_index(drop=True)
     n = len(fd)
     out = pd.DataFrame({"_t": fd["_t"].to_numpy(), "_row": fd["_row"].to_numpy()})
-    out["feedetl_sn"] = fd["feedetl_sn"].to_numpy()
-    out["line_key"] = ("feedetail||" + fd["feedetl_sn"].astype("object").fillna("").astype(str)).to_numpy()
-    out["mdtrt_id"] = fd["mdtrt_id"].to_numpy()
-    out["psn_no"] = fd["psn_no"].to_numpy()
-    out["code"] = fd["med_list_codg"].to_numpy()
-    out["local_code"] = fd["medins_list_codg"].to_numpy()
+    out["feedetl_sn"] = fd["feedetl_sn"]
+    out["line_key"] = "feedetail||" + fd["feedetl_sn"].astype("string[pyarrow]").fillna("")
+    out["mdtrt_id"] = fd["mdtrt_id"]
+    out["psn_no"] = fd["psn_no"]
+    out["code"] = fd["med_list_codg"]
+    out["local_code"] = fd["medins_list_codg"]
     out["time"] = parse_datetime(fd["fee_ocur_time"]).to_numpy()
     out["cnt"] = parse_number(fd["cnt"]).to_numpy()
     out["pric"] = parse_number(fd["pric"]).to_numpy()
     out["amount"] = parse_number(fd["det_item_fee_sumamt"]).to_numpy()
     init = fd["init_feedetl_sn"].astype("object")
-    out["refund_of"] = np.where(init.notna() & (out["cnt"] < 0),
-                                "feedetail||" + init.fillna("").astype(str), None)
+    out["refund_of"] = np.where(init.notna().to_numpy() & (out["cnt"] < 0).to_numpy(),
+                                ("feedetail||" + init.fillna("").astype(str)).to_numpy(), None)
     out["setting"] = classify_setting(fd["med_type"], fd["dscg_tkdrug_flag"], fd["long_rx_flag"],
                                       fd["dise_codg"])
     out["long_rx"] = out["setting"] == "long_rx"
-    out["dr_code"] = fd["bilg_dr_codg"].to_numpy()
-    out["dr_name"] = fd["bilg_dr_name"].to_numpy()
-    out["dept_code"] = fd["bilg_dept_codg"].to_numpy()
-    out["dose_text"] = fd["sin_dos_dscr"].to_numpy()
-    out["freq_text"] = fd["used_frqu_dscr"].to_numpy()
+    out["dr_code"] = fd["bilg_dr_codg"]
+    out["dr_name"] = fd["bilg_dr_name"]
+    out["dept_code"] = fd["bilg_dept_codg"]
+    out["dose_text"] = fd["sin_dos_dscr"]
+    out["freq_text"] = fd["used_frqu_dscr"]
     out["prd_days"] = parse_number(fd["prd_days"]).to_numpy()
     out["source"] = "feedetail"
 
-    # catalogue facts by national code, else by the facility's code
-    def fact(col, default=None):
-        if not len(drug_facts) or col not in drug_facts.columns:
-            return pd.Series([default] * n, dtype="object")
-        m = drug_facts[col]
-        a = out["code"].map(m)
-        b = out["local_code"].map(m)
-        return a.where(a.notna(), b)
-
-    cat_name = fact("name")
+    # what depends on the drug and its dose/frequency text: computed once per distinct combination
     line_name = fd["med_list_name"].where(fd["med_list_name"].notna(), fd["medins_list_name"])
-    name = cat_name.where(cat_name.notna(), line_name.astype("object"))
-    out["name"] = name.to_numpy()
-    uniq_names = pd.unique(name.astype("object"))
-    gmap = {u: _fold_name(u) for u in uniq_names}
-    out["generic"] = name.map(gmap)
-    out["generic"] = out["generic"].where(out["generic"].notna(), out["code"])
-    out["spec"] = fact("spec").to_numpy()
-    cat_count = pd.to_numeric(fact("pack_count"), errors="coerce")
-    price_unit = fact("price_unit")
-    prep_unit = fact("prep_unit")
+    parts = [_text(fd[c]) for c in ("med_list_codg", "medins_list_codg")] + [_text(line_name)] + \
+        [_text(fd[c]) for c in ("sin_dos_dscr", "used_frqu_dscr")]
+    combo_key = pd.MultiIndex.from_arrays(parts) if n else pd.MultiIndex.from_arrays([[]] * 5)
+    ccodes, cuniq = pd.factorize(combo_key)
+    kd_code = {c: (md, dd) for c, md, dd in zip(keys.get("code", pd.Series(None, index=keys.index, dtype=object)),
+                                                keys["max_days"], keys["max_daily_dose"]) if isinstance(c, str) and c}
+    kd_names = [(g, md, dd) for g, md, dd in zip(keys["generic"], keys["max_days"], keys["max_daily_dose"])
+                if isinstance(g, str) and g]
+    table = [_drug_combo(*[None if (v is None or (isinstance(v, float) and v != v)) else v for v in combo],
+                         drug_facts, kd_code, kd_names, ctx.lang) for combo in cuniq]
+    for j, col in enumerate(_COMBO):
+        vals = np.array([row[j] for row in table] + [None], dtype=object)[ccodes] if n else np.array([], dtype=object)
+        out[col] = vals
+    for col in ("pack_count", "per_day", "doses_per_pack", "key_max_days"):
+        out[col] = out[col].astype("float64")
+    out["in_prep"] = out["in_prep"].astype(bool)
+    out["key_drug"] = out["key_drug"].astype(bool)
 
-    specs = out["spec"].map(parse_spec)
-    doses = out["dose_text"].map(parse_dose)
-    per_day = out["freq_text"].map(parse_frequency).astype("float64")
-    out["per_day"] = per_day
-    spec_count = specs.map(lambda s: s.count if s is not None and s.count else np.nan).astype("float64")
-    pack_count = spec_count.where(spec_count.notna(), cat_count)
-    out["pack_count"] = pack_count
-    dpp = pd.Series([doses_per_package(s, d, c if c == c else None) for s, d, c in
-                     zip(specs, doses, pack_count)], dtype="float64")
-    out["doses_per_pack"] = dpp
-    in_prep = (price_unit.notna() & (price_unit == prep_unit)).to_numpy(dtype=bool)
     cnt = out["cnt"].to_numpy(dtype="float64")
-    packs = np.where(in_prep, cnt / pack_count.to_numpy(), cnt)
-    out["packs"] = packs
-    computed = packs * dpp.to_numpy() / per_day.to_numpy()
-    computed[~np.isfinite(computed) | (computed <= 0)] = np.nan
-    # a quantity that only makes sense in 制剂 (tablets): a whole multiple of the pack count whose
-    # days as packages are absurd while as tablets they are a normal prescription
-    pc = pack_count.to_numpy(dtype="float64")
+    pc = out["pack_count"].to_numpy(dtype="float64")
+    in_prep = out["in_prep"].to_numpy(dtype=bool)
     with np.errstate(invalid="ignore", divide="ignore"):
+        packs = np.where(in_prep, cnt / pc, cnt)
+        computed = packs * out["doses_per_pack"].to_numpy() / out["per_day"].to_numpy()
+        computed[~np.isfinite(computed) | (computed <= 0)] = np.nan
+        # a quantity that only makes sense in 制剂 (tablets): a whole multiple of the pack count whose
+        # days as packages are absurd while as tablets they are a normal prescription
         as_prep = computed / pc
         multiple = (pc > 1) & (cnt >= pc) & (np.mod(cnt, pc) == 0)
-    unit_error = (~in_prep & multiple & (computed > cfg.threshold("unit_error_min_days"))
-                  & (as_prep <= cfg.threshold("unit_error_max_prep_days")))
+        unit_error = (~in_prep & multiple & (computed > cfg.threshold("unit_error_min_days"))
+                      & (as_prep <= cfg.threshold("unit_error_max_prep_days")))
+    out["packs"] = packs
     out["unit_error"] = unit_error
     computed = np.where(unit_error, as_prep, computed)
     out["computed_days"] = computed
@@ -395,35 +447,7 @@ def _build_facts(ctx) -> pd.DataFrame:
     supply = np.where(prd_ok, prd, computed)
     out["supply_days"] = supply
     out["supply_source"] = np.where(prd_ok, "prd_days", np.where(np.isnan(computed), None, "computed"))
-    why = np.full(n, None, dtype=object)
-    unknown = np.isnan(supply)
-    if unknown.any():
-        for i in np.flatnonzero(unknown):
-            if doses.iat[i] is None:
-                why[i] = "单次剂量缺失或无法解析" if ctx.lang != "en" else "dose missing or unparseable"
-            elif np.isnan(per_day.iat[i]):
-                why[i] = "频次未知（st/prn/遵医嘱/空或无法解析）" if ctx.lang != "en" else \
-                    "frequency unknown (st/prn/as directed/blank or unparseable)"
-            elif np.isnan(pc[i]) and doses.iat[i].kind == "count":
-                why[i] = "规格中无包装数量且目录无最小包装数量" if ctx.lang != "en" else \
-                    "no pack count in the spec nor the catalogue"
-            else:
-                why[i] = "规格缺失或与剂量单位不符" if ctx.lang != "en" else "spec missing or not in the dose's unit"
-    out["why"] = why
-    # key drugs: by code, or a listed generic name contained in the line's generic
-    kd_code = {c: (md if md == md else np.nan) for c, md in zip(keys.get("code", []), keys["max_days"])
-               if isinstance(c, str) and c}
-    kd_names = [(g, md) for g, md in zip(keys["generic"], keys["max_days"]) if isinstance(g, str) and g]
-    gen_hit: dict = {}
-    for g in pd.unique(out["generic"].astype("object")):
-        hit = next(((kg, md) for kg, md in kd_names if isinstance(g, str) and kg in g), None)
-        gen_hit[g] = hit
-    by_gen = out["generic"].map(lambda g: gen_hit.get(g) is not None)
-    by_code = out["code"].isin(kd_code)
-    out["key_drug"] = (by_gen | by_code).to_numpy(dtype=bool)
-    kmax = out["generic"].map(lambda g: gen_hit[g][1] if gen_hit.get(g) else np.nan).astype("float64")
-    kmax_code = out["code"].map(kd_code).astype("float64")
-    out["key_max_days"] = kmax_code.where(kmax_code.notna(), kmax)
+    out["why"] = np.where(np.isnan(supply), out["why_combo"].to_numpy(dtype=object), None)
     limits = setting_limits(cfg)
     lim = out["setting"].map(limits).astype("float64")
     out["limit_days"] = out["key_max_days"].where(out["key_max_days"].notna(), lim)

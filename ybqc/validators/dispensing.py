@@ -159,7 +159,20 @@ QTY = rule(
     doc_en="A drug line with a zero or non-numeric quantity has no days and looks wrong to the platform.",
     fix_zh="改正数量。", fix_en="Correct the quantity.", example_fail="cnt=0", example_pass="cnt=1")
 
-_ALL = (OVER, OVER_KEY, REPEAT, REPEAT_KEY, FREQUENT, BATCH, UNIT, UNKNOWN, PRD, QTY)
+DAILY = rule(
+    "YBQC-DSP-011", "over_quantity", "warning", "单日剂量超过重点监测药品清单的单日最大剂量",
+    "daily dose above the key-drug list's maximum daily dose",
+    "{person} {date} {drug}：单次 {dose} × {freq}，单日剂量 {daily}（清单上限）",
+    "{person} {date} {drug}: {dose} × {freq}, daily dose {daily} (the list's maximum)",
+    tables=("feedetail",),
+    doc_zh="机构加载的重点监测药品清单（--catalog）给出“单日最大剂量”时，单次剂量 × 每日次数 超过它即报告"
+           "（片数按注册规格换算为 mg 等）。未给出或单位无法换算时不判断。",
+    doc_en="Where the facility's key-drug list gives a 单日最大剂量, a dose × doses per day above it is "
+           "reported (tablets converted through the spec); not judged where the units do not meet.",
+    fix_zh="核对单次剂量与频次，超说明书用药应有医生记录。", fix_en="Check dose and frequency; document off-label use.",
+    example_fail="清单 阿托伐他汀钙片 单日最大剂量 20mg；2片 qd（20mg*7片）", example_pass="1片 qd")
+
+_ALL = (OVER, OVER_KEY, REPEAT, REPEAT_KEY, FREQUENT, BATCH, UNIT, UNKNOWN, PRD, QTY, DAILY)
 _SETTING_ZH = {"outpatient": "普通门诊", "emergency": "急诊", "chronic": "慢特病/慢性病", "long_rx": "长期处方",
                "discharge": "出院带药", "discharge_chronic": "出院带药（慢病）", "inpatient": "住院"}
 _SETTING_EN = {"outpatient": "outpatient", "emergency": "emergency", "chronic": "chronic disease",
@@ -177,10 +190,12 @@ def _date(t) -> str:
     return "" if t is None or pd.isna(t) else pd.Timestamp(t).strftime("%Y-%m-%d")
 
 
-def _persons(ctx, psn: pd.Series) -> pd.Series:
-    if not ctx.config.mask:
-        return psn.astype("object")
-    return psn.astype("object").map(lambda v: mask_value("psn_no", v) if isinstance(v, str) else v)
+def _persons(ctx, psn: pd.Series):
+    """idx -> the persons of those rows, masked (only the rows reported are masked)."""
+    def pick(idx):
+        s = psn.loc[idx].astype("object")
+        return s if not ctx.config.mask else s.map(lambda v: mask_value("psn_no", v) if isinstance(v, str) else v)
+    return pick
 
 
 @check("feedetail", scope="run")
@@ -201,11 +216,10 @@ def dispensing(ctx) -> None:
     ctx.checked(QTY, len(f))
     bad = ~(f["cnt"] > 0) & ~(f["cnt"] < 0)
     if bad.any():
-        raw = ctx.combined("feedetail", ("cnt",))
-        raw = raw.set_index(["_t", "_row"])["cnt"]
-        rawv = pd.Series([raw.get((t, r)) for t, r in zip(f["_t"], f["_row"])], index=f.index)
-        ctx.emit_rows(QTY, f[bad], field="cnt", value=rawv[bad],
-                      params={"drug": drug[bad], "raw": rawv[bad].fillna("")})
+        b = f[bad]
+        rawv = pd.Series([ctx.all_tables[int(t)].frame["cnt"].iat[int(r)] for t, r in zip(b["_t"], b["_row"])],
+                         index=b.index, dtype="object")
+        ctx.emit_rows(QTY, b, field="cnt", value=rawv, params={"drug": drug[bad], "raw": rawv.fillna("")})
 
     # --- days unknown: one finding per drug
     unk = judged & f["supply_days"].isna()
@@ -227,8 +241,7 @@ def dispensing(ctx) -> None:
         u = f[ue]
         ctx.emit_rows(UNIT, u, field="cnt", value=u["cnt"], params={
             "drug": drug[ue], "cnt": u["cnt"].map(_n), "spec": u["spec"].fillna(""),
-            "pack": u["pack_count"].map(_n), "form": u["spec"].map(lambda s: (supply.parse_spec(s).form if
-                                                                           supply.parse_spec(s) else None) or "片"),
+            "pack": u["pack_count"].map(_n), "form": u["form"].fillna("片" if not en else "units"),
             "days_pack": (u["computed_days"] * u["pack_count"]).map(_n), "days": u["computed_days"].map(_n)})
 
     # --- prd_days inconsistent with the quantity
@@ -251,167 +264,211 @@ def dispensing(ctx) -> None:
             how = np.where(u["supply_source"] == "prd_days", "prd_days" if en else "按周期天数",
                            "quantity × dose ÷ frequency" if en else "按数量、剂量与频次计算")
             ctx.emit_rows(r, u, field="cnt", value=u["cnt"], params={
-                "person": person[m], "date": u["time"].map(_date), "drug": drug[m],
+                "person": person(u.index), "date": u["time"].map(_date), "drug": drug[m],
                 "cnt": u["cnt"].map(_n), "days": u["supply_days"].map(_n),
                 "how": pd.Series(how, index=u.index), "setting": u["setting"].map(names),
                 "limit": u["limit_days"].map(_n)})
 
+    # --- daily dose above the key-drug list's maximum
+    has_limit = judged & f["key_drug"]
+    ctx.checked(DAILY, int(has_limit.sum()))
+    dd = has_limit & f["daily_over"].notna()
+    if dd.any():
+        u = f[dd]
+        ctx.emit_rows(DAILY, u, field="sin_dos_dscr", value=u["dose_text"], params={
+            "person": person(u.index), "date": u["time"].map(_date), "drug": drug[dd],
+            "dose": u["dose_text"], "freq": u["freq_text"], "daily": u["daily_over"]})
+
     ev = _events(ctx, f, judged)
     _repeat(ctx, f, ev, person, drug)
     _frequent(ctx, f, ev, person, drug)
-    _batch(ctx, f, ev, person, drug)
+    _batch(ctx, f, judged, person, drug)
+
+
+_EVENTS_SQL = """
+WITH pairs AS (
+    SELECT pid, generic, (row_number() OVER ()) - 1 AS gid FROM (SELECT DISTINCT pid, generic FROM _up)),
+hist AS (
+    SELECT p.gid, d.disp_time AS t, d.supply_days AS supply, d.qty AS cnt, -1 AS fi
+    FROM dispensing d JOIN pairs p ON d.person_key = p.pid AND d.generic = p.generic
+    WHERE d.disp_time >= ? AND d.disp_time <= ? AND d.qty > 0 AND coalesce(d.setting, '') <> 'inpatient'
+      AND (d.disp_time < ? OR d.line_key NOT IN (SELECT line_key FROM _up_lines))
+      AND d.line_key NOT IN (SELECT refund_of FROM dispensing WHERE refund_of IS NOT NULL
+                             AND disp_time >= ?)),
+allx AS (
+    SELECT p.gid, u.t, u.supply, u.cnt, u.fi FROM _up u JOIN pairs p ON u.pid = p.pid AND u.generic = p.generic
+    UNION ALL SELECT * FROM hist)
+SELECT gid, CAST(epoch(min(t)) AS BIGINT) AS ts, sum(supply) AS supply, sum(cnt) AS cnt, max(fi) AS fi
+FROM allx GROUP BY gid, date_trunc('day', t) ORDER BY gid, ts
+"""
+
+
+def _window_start(gid: np.ndarray, ts: np.ndarray, seconds: int) -> np.ndarray:
+    """For rows sorted by (gid, ts): the first row of the same group within `seconds` before each."""
+    comp = gid.astype(np.int64) * np.int64(10 ** 11) + ts.astype(np.int64)
+    return np.searchsorted(comp, comp - np.int64(seconds), side="left")
+
+
+def _grouped_cummax(x: np.ndarray, gid: np.ndarray) -> np.ndarray:
+    """Running maximum of x restarting at each group (gid sorted ascending)."""
+    span = float(np.nanmax(np.abs(x))) * 4 + 1 if len(x) else 1.0
+    off = gid.astype("float64") * span
+    return np.maximum.accumulate(x + off) - off
 
 
 def _events(ctx, f: pd.DataFrame, judged: pd.Series) -> pd.DataFrame:
-    """Dispensing events of the upload and the history: pid, generic, day, t, supply, cnt,
-    upload (bool), fi (index into f of the event's first line, -1 for history), dr, key_drug."""
+    """Upload dispensing events (one per person, drug and day) with the history before them:
+    fi (index into f of the event's last line), t, cnt, t_prev, rem (supply on hand before it),
+    carried (carried at the previous event), n_window (events within frequent_window_days, this
+    one included) and first_in_window. DuckDB joins the upload to the history and groups by day;
+    the carried supply c = max(0, c_prev − gap) + supply is computed in its closed form
+    c_n = A_n − t_n + max_k≤n (t_k − A_k−1) (A: cumulative supply) with numpy."""
+    import duckdb
+
+    cols = ["fi", "t", "cnt", "t_prev", "n_window", "first_in_window", "rem", "carried"]
     refunded = set(f["refund_of"].dropna())
     u = f[judged & f["time"].notna() & ~f["line_key"].isin(refunded)]
-    hist = ctx.history
+    hist = getattr(ctx, "history", None)
     pid = hist.person_keys(u["psn_no"]) if hist is not None else u["psn_no"].astype("object")
-    up = pd.DataFrame({"pid": pid.to_numpy(), "generic": u["generic"].to_numpy(), "t": u["time"].to_numpy(),
-                       "supply": u["supply_days"].to_numpy(), "cnt": u["cnt"].to_numpy(),
-                       "dr": u["dr_code"].to_numpy(), "key_drug": u["key_drug"].to_numpy(),
-                       "fi": u.index.to_numpy(), "upload": True})
-    parts = [up]
-    if hist is not None and len(up):
-        since = pd.Timestamp(up["t"].min()) - pd.Timedelta(days=ctx.config.threshold("history_lookback_days"))
-        h = hist.dispensing_for(pd.unique(up["pid"].dropna()), since=since, before=up["t"].max())
-        h = h[~h["line_key"].isin(set(f["line_key"])) & (h["setting"].fillna("") != "inpatient")]
-        if len(h):
-            kd = dict(zip(up["generic"], up["key_drug"]))
-            parts.append(pd.DataFrame({"pid": h["person_key"].to_numpy(), "generic": h["generic"].to_numpy(),
-                                       "t": h["disp_time"].to_numpy(), "supply": h["supply_days"].to_numpy(),
-                                       "cnt": h["qty"].to_numpy(), "dr": h["dr_code"].to_numpy(),
-                                       "key_drug": h["generic"].map(kd).fillna(False).to_numpy(dtype=bool),
-                                       "fi": -1, "upload": False}))
-    e = pd.concat(parts, ignore_index=True) if len(parts) > 1 else up
-    e = e[e["pid"].notna()]
-    e["day"] = pd.to_datetime(e["t"]).dt.floor("D")
-    e = e.sort_values(["pid", "generic", "t"], kind="stable")
-    # one event per person, drug and day: supply summed, first line reported, upload if any line is
-    g = e.groupby(["pid", "generic", "day"], sort=False)
-    out = g.agg(t=("t", "min"), supply=("supply", lambda s: s.sum(min_count=1)), cnt=("cnt", "sum"),
-                dr=("dr", "first"), key_drug=("key_drug", "max"), upload=("upload", "max"),
-                fi=("fi", "max")).reset_index()
-    return out.sort_values(["pid", "generic", "t"], kind="stable").reset_index(drop=True)
+    up = pd.DataFrame({"pid": pid.to_numpy(dtype=object), "generic": u["generic"].to_numpy(dtype=object),
+                       "t": u["time"].to_numpy(), "supply": u["supply_days"].to_numpy(dtype="float64"),
+                       "cnt": u["cnt"].to_numpy(dtype="float64"), "fi": u.index.to_numpy(dtype=np.int64)})
+    up = up[up["pid"].notna()]
+    if not len(up):
+        return pd.DataFrame(columns=cols).set_index("fi", drop=False)
+    if hist is not None:
+        con = hist.con
+    else:
+        from .. import history as hmod
+        con = duckdb.connect()
+        con.execute(f"CREATE TEMP TABLE dispensing ({', '.join(f'{c} {t}' for c, t in hmod.DISPENSING.items())})")
+    cfg = ctx.config
+    lo = (pd.Timestamp(up["t"].min()) - pd.Timedelta(days=cfg.threshold("history_lookback_days"))).to_pydatetime()
+    first = pd.Timestamp(up["t"].min()).to_pydatetime()
+    hi = pd.Timestamp(up["t"].max()).to_pydatetime()
+    con.register("_up", up)
+    con.register("_up_lines", pd.DataFrame({"line_key": f["line_key"].astype("object")}))
+    try:
+        e = con.execute(_EVENTS_SQL, [lo, hi, first, lo]).fetchnumpy()
+    finally:
+        con.unregister("_up")
+        con.unregister("_up_lines")
+        if hist is None:
+            con.close()
+    gid = np.asarray(e["gid"], dtype=np.int64)
+    ts = np.asarray(e["ts"], dtype=np.int64)
+    sup = np.ma.filled(np.ma.asarray(e["supply"], dtype="float64"), np.nan)
+    fi = np.asarray(e["fi"], dtype=np.int64)
+    cnt = np.ma.filled(np.ma.asarray(e["cnt"], dtype="float64"), np.nan)
+    n = len(gid)
+    td = ts / 86400.0
+    s0 = np.nan_to_num(sup, nan=0.0)
+    start = np.ones(n, dtype=bool)
+    start[1:] = gid[1:] != gid[:-1]
+    cs = np.cumsum(s0)
+    base = np.maximum.accumulate(np.where(start, np.arange(n), 0))     # first row of each group
+    a = cs - (cs[base] - s0[base])                                      # cumulative supply in the group
+    m = _grouped_cummax(td - (a - s0), gid)
+    prev = np.r_[0, np.arange(n - 1)]
+    valid = ~start
+    with np.errstate(invalid="ignore"):
+        rem = np.where(valid, np.maximum(0.0, a[prev] - td + m[prev]), np.nan)
+        carried = np.where(valid, np.maximum(0.0, a[prev] - td[prev] + m[prev]), np.nan)
+    window = max(1, int(cfg.threshold("frequent_window_days") * 86400) - 1)
+    lo_i = _window_start(gid, ts, window)
+    out = pd.DataFrame({
+        "fi": fi, "t": pd.to_datetime(ts, unit="s"), "cnt": cnt,
+        "t_prev": pd.Series(pd.to_datetime(ts[prev], unit="s")).where(valid),
+        "n_window": np.arange(n) - lo_i + 1, "first_in_window": pd.to_datetime(ts[lo_i], unit="s"),
+        "rem": rem, "carried": carried})
+    out = out[out["fi"] >= 0]
+    return out.set_index("fi", drop=False)
 
 
 def _repeat(ctx, f, ev, person, drug) -> None:
     cfg = ctx.config
     share, min_days = cfg.threshold("repeat_left_share"), cfg.threshold("repeat_left_min_days")
     allowance = int(cfg.threshold("repeat_stockups_per_year"))
-    n = len(ev)
-    pid, gen = ev["pid"].to_numpy(dtype=object), ev["generic"].to_numpy(dtype=object)
-    t = pd.to_datetime(ev["t"]).to_numpy().astype("datetime64[s]").astype("float64") / 86400.0
-    sup = ev["supply"].to_numpy(dtype="float64")
-    upl = ev["upload"].to_numpy(dtype=bool)
-    left = np.full(n, np.nan)
-    carried = np.full(n, np.nan)
-    since = np.full(n, np.nan)
-    flag = np.zeros(n, dtype=bool)
-    carry, last_t, start_t, tolerated = 0.0, 0.0, 0.0, []
-    for i in range(n):
-        if i == 0 or pid[i] != pid[i - 1] or gen[i] != gen[i - 1]:
-            carry, last_t, start_t, tolerated = 0.0, t[i], t[i], []
-        else:
-            rem = max(0.0, carry - (t[i] - last_t))
-            if rem <= 0:
-                start_t = t[i]
-            if rem > min_days and rem > share * carry and carry > 0:
-                tolerated = [x for x in tolerated if t[i] - x < 365]
-                if len(tolerated) < allowance:
-                    tolerated.append(t[i])
-                elif upl[i]:
-                    flag[i], left[i], carried[i], since[i] = True, rem, carry, start_t
-            carry, last_t = rem, t[i]
-        if sup[i] == sup[i]:
-            carry += sup[i]
-    judged = int(upl.sum())
-    for r, key in ((REPEAT, False), (REPEAT_KEY, True)):
-        m = flag & (ev["key_drug"].to_numpy(dtype=bool) == key)
-        ctx.checked(r, int((upl & (ev["key_drug"].to_numpy(dtype=bool) == key)).sum()))
+    key = f.loc[ev.index, "key_drug"].to_numpy(dtype=bool)
+    rem, carried = ev["rem"].to_numpy(dtype="float64"), ev["carried"].to_numpy(dtype="float64")
+    with np.errstate(invalid="ignore"):
+        flag = (rem > min_days) & (rem > share * carried) & (carried > 0)
+    if allowance > 0 and flag.any():
+        # the first `allowance` early refills of each person and drug in the look-back are stock-up
+        g = f.loc[ev.index, ["psn_no", "generic"]].astype(str).agg("|".join, axis=1)
+        tmp = pd.DataFrame({"g": g.to_numpy(), "t": ev["t"].to_numpy(), "flag": flag}).sort_values("t")
+        rank = tmp[tmp["flag"]].groupby("g").cumcount()          # index: positions in ev
+        flag[rank[rank < allowance].index.to_numpy()] = False
+    for r, is_key in ((REPEAT, False), (REPEAT_KEY, True)):
+        ctx.checked(r, int((key == is_key).sum()))
+        m = flag & (key == is_key)
         if not m.any():
             continue
-        fi = ev["fi"].to_numpy()[m]
-        rows = f.loc[fi]
+        e = ev[m]
+        rows = f.loc[e.index]
         idx = rows.index
-        prev = pd.to_datetime(since[m] * 86400.0, unit="s")
         ctx.emit_rows(r, rows, field="med_list_codg", value=rows["code"], params={
-            "person": person[idx], "date": rows["time"].map(_date), "drug": drug[idx],
-            "cnt": pd.Series([_n(v) for v in ev["cnt"].to_numpy()[m]], index=idx),
-            "prev": pd.Series([_date(p) for p in prev], index=idx),
-            "left": pd.Series([_n(v) for v in left[m]], index=idx),
-            "carried": pd.Series([_n(v) for v in carried[m]], index=idx)})
-    del judged
+            "person": person(idx), "date": rows["time"].map(_date), "drug": drug[idx],
+            "cnt": e["cnt"].map(_n), "prev": e["t_prev"].map(_date), "left": e["rem"].map(_n),
+            "carried": e["carried"].map(_n)})
 
 
 def _frequent(ctx, f, ev, person, drug) -> None:
     cfg = ctx.config
     limit, window = int(cfg.threshold("frequent_max_count")), cfg.threshold("frequent_window_days")
-    scope = ev if cfg.dispensing_all_drugs else ev[ev["key_drug"].astype(bool)]
-    ctx.checked(FREQUENT, int(scope["upload"].sum()))
-    if not len(scope):
-        return
-    gid = scope.groupby(["pid", "generic"], sort=False).ngroup().to_numpy(dtype=np.int64)
-    t = pd.to_datetime(scope["t"]).to_numpy().astype("datetime64[s]").astype(np.int64)
-    comp = gid * np.int64(10 ** 11) + t          # sorted already by (pid, generic, t)
-    order = np.lexsort((t, gid))
-    comp, t_s = comp[order], t[order]
-    lo = np.searchsorted(comp, comp - np.int64(window * 86400), side="right")
-    count = np.arange(len(comp)) - lo + 1
-    sc = scope.iloc[order]
-    m = (count > limit) & sc["upload"].to_numpy(dtype=bool)
+    scope = np.ones(len(ev), dtype=bool) if cfg.dispensing_all_drugs else \
+        f.loc[ev.index, "key_drug"].to_numpy(dtype=bool)
+    ctx.checked(FREQUENT, int(scope.sum()))
+    m = scope & (ev["n_window"].to_numpy() > limit)
     if not m.any():
         return
-    hit = sc[m]
-    first = pd.to_datetime(t_s[lo[m]], unit="s")
-    rows = f.loc[hit["fi"].to_numpy()]
+    e = ev[m]
+    rows = f.loc[e.index]
     idx = rows.index
     ctx.emit_rows(FREQUENT, rows, field="med_list_codg", value=rows["code"], params={
-        "person": person[idx], "drug": drug[idx], "date": rows["time"].map(_date),
-        "count": pd.Series(count[m], index=idx), "window": _n(window), "limit": limit,
-        "first": pd.Series([_date(x) for x in first], index=idx)})
+        "person": person(idx), "drug": drug[idx], "date": rows["time"].map(_date),
+        "count": e["n_window"], "window": _n(window), "limit": limit,
+        "first": e["first_in_window"].map(_date)})
 
 
-def _batch(ctx, f, ev, person, drug) -> None:
+def _batch(ctx, f, judged, person, drug) -> None:
     cfg = ctx.config
     k, w = int(cfg.threshold("batch_min_people")), cfg.threshold("batch_window_seconds")
-    up = ev[ev["upload"].astype(bool) & ev["dr"].notna()]
+    up = f[judged & f["time"].notna() & f["dr_code"].notna() & f["psn_no"].notna()]
     if not cfg.dispensing_all_drugs:
         up = up[up["key_drug"].astype(bool)]
     ctx.checked(BATCH, len(up))
     if len(up) < k:
         return
-    up = up.sort_values(["dr", "generic", "t"], kind="stable")
-    dr, gen, pid = (up[c].to_numpy(dtype=object) for c in ("dr", "generic", "pid"))
-    t = pd.to_datetime(up["t"]).to_numpy().astype("datetime64[s]").astype(np.int64)
+    up = up.sort_values(["dr_code", "generic", "time"], kind="stable")
+    gid = up.groupby(["dr_code", "generic"], sort=False).ngroup().to_numpy(dtype=np.int64)
+    t = up["time"].to_numpy().astype("datetime64[s]").astype(np.int64)
+    lo = _window_start(gid, t, int(w))                              # lines in [t - w, t]
+    cand = np.flatnonzero(np.arange(len(up)) - lo + 1 >= k)        # windows holding k lines or more
+    if not len(cand):
+        return
+    pid = up["psn_no"].to_numpy(dtype=object)
     n = len(up)
     hit = np.zeros(n, dtype=bool)
     people = np.zeros(n, dtype=np.int64)
     span = np.zeros((n, 2), dtype=np.int64)
-    start = 0
-    for i in range(n):                       # window [t_j, t_j + w] ending at i
-        if i and (dr[i] != dr[i - 1] or gen[i] != gen[i - 1]):
-            start = i
-        while t[i] - t[start] > w:
-            start += 1
-        if i - start + 1 >= k:
-            who = set(pid[start:i + 1])
-            if len(who) >= k:
-                for j in range(start, i + 1):
-                    if not hit[j] or people[j] < len(who):
-                        people[j], span[j] = len(who), (t[start], t[i])
-                    hit[j] = True
+    for i in cand:                           # distinct people only where the line count allows
+        start = lo[i]
+        who = len(set(pid[start:i + 1]))
+        if who >= k:
+            sl = slice(start, i + 1)
+            better = ~hit[sl] | (people[sl] < who)
+            people[sl] = np.where(better, who, people[sl])
+            span[sl] = np.where(better[:, None], [t[start], t[i]], span[sl])
+            hit[sl] = True
     if not hit.any():
         return
-    sel = up[hit]
-    rows = f.loc[sel["fi"].to_numpy()]
+    rows = up[hit]
     idx = rows.index
     fmt = "%Y-%m-%d %H:%M:%S"
     ctx.emit_rows(BATCH, rows, field="bilg_dr_codg", value=rows["dr_code"], params={
         "doctor": (rows["dr_name"].fillna("") + "（" + rows["dr_code"].fillna("") + "）"),
-        "drug": drug[idx], "person": person[idx], "seconds": _n(w),
+        "drug": drug[idx], "person": person(idx), "seconds": _n(w),
         "people": pd.Series(people[hit], index=idx),
         "first": pd.Series([pd.Timestamp(x, unit="s").strftime(fmt) for x in span[hit, 0]], index=idx),
         "last": pd.Series([pd.Timestamp(x, unit="s").strftime(fmt) for x in span[hit, 1]], index=idx)})
