@@ -29,6 +29,23 @@ def test_valid_doctor_code_passes():
     assert doctor_code_problem("D421002005282") is None
 
 
+@pytest.mark.parametrize("code,ok", [
+    ("D519999000123", False),    # Sichuan has no prefecture 5199: the region does not exist
+    ("D510205000123", False),    # nor 5102 (its number is unused in GB/T 2260)
+    ("D510105000123", True),     # 510105 青羊区, 成都市 5101
+    ("D110101000123", True),     # 北京市市辖区 1101
+    ("D429004000123", True),     # 仙桃市: 湖北省直辖县级 4290
+    ("D510000000123", True),     # registered at province level
+    ("D341402000123", True),     # 巢湖市 (3414, abolished 2011): codes issued then still exist
+    ("D990105000123", False),    # no province 99
+])
+def test_region_is_checked_at_prefecture_level(code, ok):
+    problem = doctor_code_problem(code)
+    assert (problem is None) is ok, problem
+    if not ok:
+        assert problem[0].startswith(f"行政区划 {code[1:7]} 不存在")
+
+
 def test_unknown_doctor_rows_are_flagged_and_aggregated(tmp_path):
     # 5 real doctors prescribe 3 each; 20 rows of 未知 add up to 60: 20x the per-doctor median
     real = [{"bilg_dr_name": n, "bilg_dr_codg": f"D51010500012{i}", "med_list_codg": "XA11HAY046A001010101234",
