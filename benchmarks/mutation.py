@@ -63,6 +63,7 @@ class Mutant:
     kind: str
     what: str
     source_line: str
+    function: str = ""
     status: str = "pending"     # killed | survived | timeout | error
     seconds: float = 0.0
 
@@ -91,10 +92,13 @@ class _Finder(ast.NodeVisitor):
 
     def __init__(self):
         self.points: list[tuple[ast.AST, str, str, object]] = []   # (node, kind, what, detail)
+        self.functions: list[str] = []                                # enclosing function per point
+        self._stack: list[str] = []
         self._in_fn = 0
         self._in_cmp = 0
 
     def visit_FunctionDef(self, node):
+        self._stack.append(node.name)
         args = node.args.args[-len(node.args.defaults):] if node.args.defaults else []
         for a, d in zip(args, node.args.defaults):
             if _is_num(d) and _LIMIT_PARAM.search(a.arg):
@@ -103,6 +107,7 @@ class _Finder(ast.NodeVisitor):
         for stmt in node.body:
             self.visit(stmt)
         self._in_fn -= 1
+        self._stack.pop()
 
     visit_AsyncFunctionDef = visit_FunctionDef
 
@@ -146,10 +151,34 @@ class _Finder(ast.NodeVisitor):
         self.generic_visit(node)
 
 
+class _Recorder(_Finder):
+    def __init__(self):
+        super().__init__()
+        self.points = _Points(self)
+
+
+class _Points(list):
+    """A list that notes the enclosing function of each point appended."""
+
+    def __init__(self, finder):
+        super().__init__()
+        self.finder = finder
+
+    def append(self, item):
+        super().append(item)
+        self.finder.functions.append(".".join(self.finder._stack))
+
+
 def decision_points(tree: ast.Module):
-    f = _Finder()
+    f = _Recorder()
     f.visit(tree)
-    return f.points
+    return list(f.points)
+
+
+def point_functions(tree: ast.Module) -> list[str]:
+    f = _Recorder()
+    f.visit(tree)
+    return f.functions
 
 
 def _apply(node, kind, detail):
@@ -194,9 +223,10 @@ def mutants_of(module: str) -> list[Mutant]:
     lines = text.splitlines()
     tree = ast.parse(text)
     out = []
+    fns = point_functions(tree)
     for i, (node, kind, what, _) in enumerate(decision_points(tree)):
         line = getattr(node, "lineno", 0)
-        out.append(Mutant(module, i, line, kind, what, lines[line - 1].strip() if line else ""))
+        out.append(Mutant(module, i, line, kind, what, lines[line - 1].strip() if line else "", fns[i]))
     return out
 
 
@@ -414,7 +444,7 @@ def _drain(workers, module, queue, deselect, verbose: bool, final: bool) -> None
         time.sleep(0.05)
 
 
-def run(modules: list[str], jobs: int, limit: int | None, verbose: bool) -> dict:
+def run(modules: list[str], jobs: int, limit: int | None, verbose: bool, only: list[str] | None = None) -> dict:
     _preimport()
     workers = [Worker(i) for i in range(jobs)]
     report = {"modules": {}, "mutants": []}
@@ -444,7 +474,7 @@ def run(modules: list[str], jobs: int, limit: int | None, verbose: bool) -> dict
                     continue
                 for ln in lines:
                     covering.setdefault(ln, []).append(nodeid)
-            muts = mutants_of(module)[:limit]
+            muts = [m for m in mutants_of(module) if not only or m.function.split(".")[-1] in only][:limit]
             spans = clean_spans(module)
             print(f"{module}: {len(muts)} mutants, {len(tests)} test files, clean run {clean_s:.1f} s",
                   flush=True)
@@ -487,6 +517,7 @@ def main(argv=None) -> int:
     ap.add_argument("modules", nargs="*", help="validator modules (default: all but base and __init__)")
     ap.add_argument("--jobs", type=int, default=1, help="parallel mutants (default 1; the machine is shared)")
     ap.add_argument("--limit", type=int, help="first N mutants per module (a quick look)")
+    ap.add_argument("--only", action="append", help="only mutants inside this function (repeatable)")
     ap.add_argument("--list", action="store_true", help="list the mutants and the test files, run nothing")
     ap.add_argument("--json", help="write the results here")
     ap.add_argument("-v", "--verbose", action="store_true", help="print every mutant, not only survivors")
@@ -496,10 +527,12 @@ def main(argv=None) -> int:
         for m in modules:
             print(f"{m}: tests {[Path(t).name for t in tests_for(m)]}")
             for x in mutants_of(m):
-                print(f"  #{x.index:3d} line {x.line:4d} {x.kind:7s} {x.what:28s} {x.source_line[:80]}")
+                if not a.only or x.function.split(".")[-1] in a.only:
+                    print(f"  #{x.index:3d} line {x.line:4d} {x.function[:24]:24s} {x.kind:7s} {x.what:24s} "
+                          f"{x.source_line[:70]}")
         return 0
     started = time.perf_counter()
-    report = run(modules, a.jobs, a.limit, a.verbose)
+    report = run(modules, a.jobs, a.limit, a.verbose, a.only)
     report["seconds"] = round(time.perf_counter() - started, 1)
     report["load"] = os.getloadavg()
     print()
