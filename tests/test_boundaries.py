@@ -131,6 +131,31 @@ def test_icd_age_limits_just_inside_on_and_just_outside(tmp_path):
     assert wrong == []
     # and the sex is never what fails here
     assert f[f["rule"].isin(set(SEX_RULE.values()))].empty
+    # denominators: the rows that carry an age row of that level (every age is known here)
+    def carries(system, code, level):
+        key = KEY[system](code)
+        return any(r["system"] == system and SEV[r["severity"]] == level and _covers(r, key)
+                   and not _off_override(r, key) for r in _icd_rows("age"))
+    n = {(k, lv): sum(1 for s, c, _ in AGE_CASES if (s == "icd9") == (k == "oprninfo") and carries(s, c, lv))
+         for k in ("diseinfo", "oprninfo") for lv in (1, 2)}
+    assert result.outcomes["YBQC-DX-002"].checked == n[("diseinfo", 2)]
+    assert result.outcomes["YBQC-DX-004"].checked == n[("oprninfo", 2)]
+    assert result.outcomes["YBQC-DX-006"].checked == n[("diseinfo", 1)] + n[("oprninfo", 1)]
+    assert result.outcomes["YBQC-DX-008"].checked == sum(n.values()) - sum(
+        1 for s, c, _ in AGE_CASES if carries(s, c, 1) and carries(s, c, 2))
+
+
+def test_an_error_on_one_dimension_hides_a_warning_on_the_other(tmp_path):
+    """A man of 70 with Z31.100: the age is an error (Z31 over 65), the sex only a warning
+    (Z31.1-Z31.3 on a man's record): the row needs fixing anyway, so only the error is reported.
+    A man of 40 with the same code gets the warning."""
+    visits = [dict(VISIT, mdtrt_id="OLD", setl_id="S1", gend="1", brdy=born_years_before(70), age=""),
+              dict(VISIT, mdtrt_id="MID", setl_id="S2", gend="1", brdy=born_years_before(40), age="")]
+    dise = [{"mdtrt_id": m, "diag_type": "1", "diag_code": "Z31.100", "diag_name": "人工授精", "maindiag_flag": "1"}
+            for m in ("OLD", "MID")]
+    f = check(tmp_path, {"visit": visits, "dise": dise}).findings
+    dx = f[f["rule"].str.startswith("YBQC-DX")]
+    assert sorted(zip(dx["key"], dx["rule"])) == [("MID/Z31.100", "YBQC-DX-005"), ("OLD/Z31.100", "YBQC-DX-002")]
 
 
 def test_icd_sex_rows_flag_the_other_sex_only(tmp_path):
