@@ -310,3 +310,21 @@ def test_placeholder_median_is_of_the_real_doctors_only(tmp_path):
     loud = hits(result, "YBQC-PH-008")
     assert len(loud) == 1 and loud.iloc[0]["key"] == "XA11HAY046A001010101234" and loud.iloc[0]["value"] == "未知"
     assert loud.iloc[0]["message"].endswith("是该项目每名医师数量中位数的 4 倍")
+
+
+def test_an_off_row_switches_off_only_broader_rows():
+    """64.5 (off) inside 60-64 (error) switches the chapter off for 64.5 only; an off row exactly as
+    specific as another row does not switch that row off."""
+    from ybqc.validators.diagnosis_conflicts import Restrictions
+
+    def row(id_, lo, hi, severity, sex="M"):
+        return {"id": id_, "system": "icd9", "code_from": lo, "code_to": hi, "restrict": "sex", "sex": sex,
+                "age_min": "", "age_max": "", "severity": severity, "label_zh": id_, "label_en": id_, "source": "test"}
+
+    r = Restrictions([row("CH", "60", "64", "error"), row("SR", "64.5", "64.5", "off"),
+                      row("SAME", "63", "63", "off"), row("F", "65", "71", "error", "F")])
+    ids = lambda code: [r.rows[i].id for i in r.for_code(code, "icd9")]   # noqa: E731
+    assert ids("64.5000") == []              # the more specific off row wins
+    assert ids("64.4400") == ["CH"]
+    assert ids("63.7300") == ["CH"]          # "63" is no more specific than "60"-"64": CH stays
+    assert ids("66.2901") == ["F"]
