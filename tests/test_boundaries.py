@@ -328,3 +328,18 @@ def test_an_off_row_switches_off_only_broader_rows():
     assert ids("64.4400") == ["CH"]
     assert ids("63.7300") == ["CH"]          # "63" is no more specific than "60"-"64": CH stays
     assert ids("66.2901") == ["F"]
+
+
+@pytest.mark.parametrize("system,code,age", AGE_CASES)
+def test_violations_agree_with_the_table_at_every_age_limit(system, code, age):
+    """Restrictions.violations (used to keep only the suggestions that fit the patient) against the
+    same independent reading of the table as the vectorised check above."""
+    from ybqc.validators.diagnosis_conflicts import restrictions
+
+    sexes = {r["sex"] for r in _icd_rows("sex") if r["system"] == system and _covers(r, KEY[system](code))}
+    gend = "2" if "F" in sexes else "1"
+    got = restrictions().violations(code, system, gend, float(age))
+    level = max((SEV[v.severity] for v in got if v.restrict == "age"), default=0)
+    assert level == expected_age_level(system, code, age)
+    assert not [v for v in got if v.restrict == "sex"]
+    assert restrictions().violations(code, system, gend, float("nan")) == []     # unknown age: nothing
