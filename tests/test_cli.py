@@ -201,11 +201,26 @@ def test_the_bundled_examples_show_all_three_documented_cases(tmp_path, capsys):
     assert "YBQC-PH-001" in by_rule and "YBQC-PH-008" in by_rule
     # case 2: 输尿管镜 mapped to 宫腔镜: the mapping row and the men's fee rows
     assert [f["key"] for f in by_rule["YBQC-MAP-003"]] == ["HIS-3001"]
-    assert all("对照" in f["message"] for f in by_rule["YBQC-SEX-001"])
-    # case 3: SGNSJ and 无痛, with what the doctor meant
-    dx = {f["value"]: f for f in by_rule["YBQC-DX-002"] + by_rule["YBQC-DX-004"]}
-    assert any(s["name"] == "肾功能衰竭" for f in dx.values() for s in f["suggestions"])
-    assert any(s["name"] == "无痛胃肠镜" for f in dx.values() for s in f["suggestions"])
+    # the exact hint: "likely a mapping error" naming the mapping row and the facet that differs
+    # (not just "对照", which the other two hints -- "check the patient" and "cannot tell" -- contain too)
+    wrong_map = ("很可能是目录对照错误，而不是临床问题：本地项目 HIS-3001“输尿管镜检查”（对照表 case2_mapping_3301.csv:0）"
+                 "对照到了 003313060030000“宫腔镜检查”，两者含义不同（部位 输尿管 ≠ 宫腔）。请先改正对照表再重新上传")
+    men = by_rule["YBQC-SEX-001"]
+    assert sorted(f["key"] for f in men) == ["C2F0003", "C2F0007", "C2F0010"]
+    assert all(f["message"].endswith("。" + wrong_map) for f in men), men[0]["message"]
+    assert all("请核实患者信息" not in f["message"] and "无法自动判断" not in f["message"] for f in men)
+    # case 1: the staff number as a doctor code, with the exact reason
+    assert [(f["value"], f["message"].split("：")[1].split("（")[0]) for f in by_rule["YBQC-PH-004"]] == [
+        ("000123", "像是院内工号")]
+    # case 3: SGNSJ and 无痛, with what the doctor meant, the first suggestion and why
+    dx = {f["value"]: f for f in by_rule["YBQC-DX-002"] + by_rule["YBQC-DX-004"] + by_rule["YBQC-DX-001"]}
+    assert set(dx) == {"Z31.200", "P01.100", "69.9201", "N47.x00x001"}
+    assert "医生可能本想选“肾功能衰竭”（N19.X03，拼音简码 SGNSJ 相同；" in dx["Z31.200"]["message"]
+    assert dx["Z31.200"]["suggestions"][0]["name"] == "肾功能衰竭"
+    assert "医生可能本想选“无痛胃肠镜”（45.2301，名称前缀“无痛”相同；" in dx["69.9201"]["message"]
+    assert dx["69.9201"]["suggestions"][0]["name"] == "无痛胃肠镜"
+    assert "医生可能本想选“闭经”（N91.201，拼音简码 BJ 相同；" in dx["N47.x00x001"]["message"]
+    assert "医生可能本想选“胎膜早破”（O42.901，简码前 4 位 TMZP 相同）" in dx["P01.100"]["message"]
     # the pick-list named in the settings is knowledge, not a data file
     assert "YBQC-ST-006" not in by_rule
     assert any(k["kind"] == "his_dictionary" for k in doc["knowledge"])

@@ -29,6 +29,23 @@ def test_valid_doctor_code_passes():
     assert doctor_code_problem("D421002005282") is None
 
 
+@pytest.mark.parametrize("code,ok", [
+    ("D519999000123", False),    # Sichuan has no prefecture 5199: the region does not exist
+    ("D510205000123", False),    # nor 5102 (its number is unused in GB/T 2260)
+    ("D510105000123", True),     # 510105 青羊区, 成都市 5101
+    ("D110101000123", True),     # 北京市市辖区 1101
+    ("D429004000123", True),     # 仙桃市: 湖北省直辖县级 4290
+    ("D510000000123", True),     # registered at province level
+    ("D341402000123", True),     # 巢湖市 (3414, abolished 2011): codes issued then still exist
+    ("D990105000123", False),    # no province 99
+])
+def test_region_is_checked_at_prefecture_level(code, ok):
+    problem = doctor_code_problem(code)
+    assert (problem is None) is ok, problem
+    if not ok:
+        assert problem[0].startswith(f"行政区划 {code[1:7]} 不存在")
+
+
 def test_unknown_doctor_rows_are_flagged_and_aggregated(tmp_path):
     # 5 real doctors prescribe 3 each; 20 rows of 未知 add up to 60: 20x the per-doctor median
     real = [{"bilg_dr_name": n, "bilg_dr_codg": f"D51010500012{i}", "med_list_codg": "XA11HAY046A001010101234",
@@ -78,3 +95,53 @@ def test_roster_disagreement(tmp_path):
     result = check(tmp_path, {"fee": fee, "staff": roster})
     assert hits(result, "YBQC-PH-006")["row"].tolist() == [1]
     assert hits(result, "YBQC-PH-007")["row"].tolist() == [2]
+
+
+def _fee(name, code, qty, item="XA11HAY046A001010101234"):
+    return {"bilg_dr_name": name, "bilg_dr_codg": code, "med_list_codg": item, "cnt": str(qty), "pric": "1.00",
+            "det_item_fee_sumamt": f"{qty}.00"}
+
+
+def test_who_the_platform_would_see_as_one_placeholder_doctor(tmp_path):
+    """A placeholder code with no name, a placeholder name, and no doctor at all are placeholders;
+    a real name beside a placeholder code is a real doctor (counted in the median)."""
+    fee = rows(FEE, [_fee("李红梅", "D510105000101", 2), _fee("王建国", "D510105000102", 2),
+                     _fee("陈静", "0", 2),                 # real name, placeholder code: a real doctor
+                     _fee("", "0", 5), _fee("", "0", 5),   # placeholder code, no name
+                     _fee("未知", "D510105000109", 4),      # placeholder name, plausible code
+                     _fee("", "", 7)])                    # nobody at all
+    result = check(tmp_path, {"fee": fee})
+    agg = {a["placeholder"]: a for a in result.aggregates["placeholder_doctors"]}
+    assert set(agg) == {"0", "未知", "（空）"}
+    assert (agg["0"]["rows"], agg["0"]["quantity"]) == (2, 10)
+    assert (agg["未知"]["rows"], agg["未知"]["quantity"]) == (1, 4)
+    assert (agg["（空）"]["rows"], agg["（空）"]["quantity"]) == (1, 7)
+    assert {a["real_doctors"] for a in agg.values()} == {3} and agg["0"]["median_per_doctor"] == 2
+    assert agg["0"]["multiple"] == 5.0 and agg["（空）"]["multiple"] == 3.5 and agg["未知"]["multiple"] == 2.0
+    loud = hits(result, "YBQC-PH-008")
+    assert sorted(loud["value"]) == ["0", "（空）"]
+
+
+@pytest.mark.parametrize("real_qty,ph_qty,multiple,loud", [
+    ([1, 1, 1], 4, 4.0, True),       # a median of exactly 1 is a baseline
+    ([0, 0, 0], 4, None, False),     # a median of 0 is none: no multiple, no finding
+])
+def test_a_median_of_zero_gives_no_multiple(tmp_path, real_qty, ph_qty, multiple, loud):
+    fee = rows(FEE, [_fee(n, f"D51010500010{i}", q) for i, (n, q) in enumerate(zip(["李红梅", "王建国", "陈静"], real_qty))]
+               + [_fee("未知", "", ph_qty)])
+    result = check(tmp_path, {"fee": fee})
+    (agg,) = result.aggregates["placeholder_doctors"]
+    assert agg["multiple"] == multiple
+    assert (len(hits(result, "YBQC-PH-008")) == 1) is loud
+
+
+def test_roster_checks_count_what_they_compare(tmp_path):
+    roster = [{"dr_code": "D510105000123", "dr_name": "李红梅"}, {"dr_code": "D510105000124", "dr_name": "王建国"}]
+    fee = rows(FEE, [{}, {"bilg_dr_name": "王建国"}, {"bilg_dr_codg": "D510105000999"}, {"bilg_dr_codg": "0"},
+                     {"bilg_dr_codg": "D510105000124", "bilg_dr_name": ""}])
+    result = check(tmp_path, {"fee": fee, "staff": roster})
+    assert hits(result, "YBQC-PH-006")["row"].tolist() == [1]
+    assert hits(result, "YBQC-PH-007")["row"].tolist() == [2]          # not the placeholder "0"
+    # PH-006 compares the rows whose code is in the roster and whose name is given: 0 and 1
+    assert result.outcomes["YBQC-PH-006"].checked == 2
+    assert result.outcomes["YBQC-PH-007"].checked == 5

@@ -1,4 +1,6 @@
 """Structure: pandera schemas per table kind, and a crashing check never crashes the run."""
+import pandas as pd
+
 from helpers import FEE, check, hits, rows
 from ybqc.validators import base
 
@@ -7,7 +9,9 @@ def test_missing_required_column_is_one_finding_per_table(tmp_path):
     fee = [{k: v for k, v in r.items() if k != "bilg_dr_codg"} for r in rows(FEE, [{}] * 50)]
     result = check(tmp_path, {"fee": fee})
     f = hits(result, "YBQC-ST-001")
-    assert len(f) == 1 and f.iloc[0]["field"] == "bilg_dr_codg" and f.iloc[0]["row"] is not None
+    # one finding for the table, not one per row: it names no row and no key
+    assert len(f) == 1 and f.iloc[0]["field"] == "bilg_dr_codg"
+    assert pd.isna(f.iloc[0]["row"]) and pd.isna(f.iloc[0]["key"]) and f.iloc[0]["table"] == "feedetail"
     assert hits(result, "YBQC-EXP-001").empty          # not 50 "empty field" findings as well
 
 

@@ -62,11 +62,12 @@ PH_FORMAT = rule(
     "YBQC-PH-004", "placeholder", "error", "医师代码不是医保医师代码", "doctor code is not a 医保医师代码",
     "{field}=“{value}” 不是医保医师代码：{reason}（应为 D + 6 位行政区划 + 6 位顺序号，如 D421002005282）",
     "{field} '{value}' is not a 医保医师代码: {reason_en} (expected D + 6-digit region + 6 digits)",
-    doc_zh="接口规范：开单医生编码“按照标准编码填写”，即《医保医师代码》。院内工号、小写 d、长度不对、顺序号全零都会让"
+    doc_zh="接口规范：开单医生编码“按照标准编码填写”，即《医保医师代码》。院内工号、小写 d、长度不对、顺序号全零、"
+           "行政区划不存在（按 GB/T 2260 核对到地市级：code_maps/gbt2260_prefectures.csv，2010–2019 各版的并集）都会让"
            "平台无法把费用归到真实医师。",
-    doc_en="Interface rule: the doctor code is 'filled by the standard code', i.e. the national "
-    "医保医师代码. A local staff number, a lower-case d, a wrong length or an all-zero sequence keep "
-    "the platform from attributing the fee to the real doctor.",
+    doc_en="Interface spec: the doctor code is the national 医保医师代码. Staff numbers, a lower-case d, a wrong "
+           "length, an all-zero sequence, or a region whose province or prefecture is not in GB/T 2260 "
+           "(code_maps/gbt2260_prefectures.csv, revisions 2010-2019) are reported.",
     fix_zh="在 HIS 的医师字典中维护每名医师的医保医师代码，并在导出时用它代替院内工号。",
     fix_en="Keep each doctor's 医保医师代码 in the HIS staff dictionary and export it instead of the "
     "local staff number.",
@@ -159,12 +160,22 @@ def placeholder_reason(value: str, applies: str) -> tuple[str, str] | None:
     return None
 
 
+@lru_cache(maxsize=1)
+def prefectures() -> frozenset[str]:
+    """First four digits of GB/T 2260 division codes (code_maps/gbt2260_prefectures.csv)."""
+    return frozenset(r["prefix"] for r in code_maps.load("gbt2260_prefectures"))
+
+
 def doctor_code_problem(code: str) -> tuple[str, str] | None:
-    """Why a code is not a 医保医师代码, or None when it is one."""
+    """Why a code is not a 医保医师代码, or None when it is one. The region is checked at the
+    prefecture level (the first four of its six digits) against GB/T 2260."""
     c = code.strip()
     if re.fullmatch(r"D\d{12}", c):
         if c[1:3] not in PROVINCES:
             return f"行政区划 {c[1:7]} 不存在", f"region {c[1:7]} does not exist"
+        if c[1:5] not in prefectures():
+            return (f"行政区划 {c[1:7]} 不存在（GB/T 2260 中没有地市级代码 {c[1:5]}xx）",
+                    f"region {c[1:7]} does not exist (GB/T 2260 has no prefecture {c[1:5]}xx)")
         if c[7:] == "000000":
             return "顺序号全为 0", "the sequence is all zeros"
         return None
