@@ -536,9 +536,28 @@ def _typed_table(b, path, cols, records):
             b.codes.append({"generic": name, "kind": kind, "code": code})
 
 
+#: bump when what the rule tables parse into changes (part of the cache key)
+RULEBASE_VERSION = "1"
+
+
 def for_run(ctx) -> RuleBase:
-    """The run's rule base, from the rule tables loaded with --catalog (parsed once)."""
-    return ctx.memo("rulebase", lambda: parse(catalogs.for_run(ctx).rule_tables))
+    """The run's rule base, from the rule tables loaded with --catalog: parsed once per run, and
+    cached by the content and the paths of the catalogue files (messages name the files) and by
+    code_maps/rulebase_periods.csv."""
+    def build():
+        import hashlib
+
+        from . import cache
+        cats = catalogs.for_run(ctx)
+        if not cats.rule_tables:
+            return RuleBase()
+        key = hashlib.sha1("|".join([RULEBASE_VERSION, repr(sorted(periods().items())),
+                                     *sorted(cats.digests), *sorted({p for p, _, _ in cats.rule_tables})])
+                           .encode()).hexdigest()[:32]
+        rb, _ = cache.cached(cache.entry(ctx.config.cache_path(), "catalogs", f"rulebase-{key}"),
+                             lambda: parse(cats.rule_tables), valid=lambda r: isinstance(r, RuleBase))
+        return rb
+    return ctx.memo("rulebase", build)
 
 
 # --------------------------------------------------------------------------- fee rows
