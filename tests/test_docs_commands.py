@@ -26,7 +26,7 @@ from conftest import ROOT, shared_data_dir
 
 DOCS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
 #: path prefixes that stand for a user's own files (uploads, HIS exports, catalogues)
-ALLOW_USER_FILES = ("upload/", "his/", "国家医保目录/")
+ALLOW_USER_FILES = ("upload/", "his/", "国家医保目录/", "today/", "qc/", "fee_today.csv")
 #: options followed by a value (the value is not a path argument)
 VALUE_OPTIONS = {"--select", "--ignore", "--format", "--output", "--catalog", "--dictionary", "--kind", "--columns",
                  "--config", "--lang", "--fail-on", "--expectations", "--report-dir", "--prefix", "--jm-prefix"}
@@ -35,6 +35,7 @@ ALLOW_NOT_RUN = {
     "synopsis": "a synopsis line with placeholders (PATH..., PICKLIST, RULE_ID, FILE, DIR, [options], a|b)",
     "mention": "a sub-command or option named in prose, without the arguments it needs",
     "generated": "needs a file a benchmark generates first (mapping_50k.csv, big.csv: docs/PERFORMANCE.md)",
+    "history": "reads the facility's own history database and key (docs/DISPENSING.md shows how one is made)",
 }
 
 
@@ -72,17 +73,20 @@ for _where, _cmd in COMMANDS:
 
 def classify(cmd: str) -> str:
     words = shlex.split(cmd)[1:]
-    if any(w in ("PATH...", "PICKLIST", "[RULE_ID]", "[options]", "DIR", "OUT", "FILE") or "|" in w or
+    if any(w in ("PATH...", "PICKLIST", "[RULE_ID]", "[options]", "DIR", "OUT", "FILE", "OLD.json", "NEW.json",
+                 "REPORT.json", "…", "...") or "|" in w or
            w.startswith("[") for w in words):
         return "synopsis"
-    if re.search(r"mapping_50k\.csv|big(_catalogue)?\.csv", cmd):
+    if re.search(r"mapping_50k\.csv|big(_catalogue)?\.csv|\bupload\.csv", cmd):
         return "generated"
     sub = words[0] if words else ""
     args = [w for prev, w in zip(words, words[1:]) if not w.startswith("-") and prev not in VALUE_OPTIONS]
     if sub == "check" and not args:
         return "mention"
-    if sub == "dictionary" and len(args) < 2:
+    if sub in ("dictionary", "history") and len(args) < 2:
         return "mention"
+    if sub == "history" and args[1:2] == ["info"]:
+        return "history"
     if any(w.startswith(ALLOW_USER_FILES) for w in words):
         return "user_files"
     if "../shared/data" in cmd:
