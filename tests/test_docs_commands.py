@@ -35,7 +35,8 @@ ALLOW_NOT_RUN = {
     "synopsis": "a synopsis line with placeholders (PATH..., PICKLIST, RULE_ID, FILE, DIR, [options], a|b)",
     "mention": "a sub-command or option named in prose, without the arguments it needs",
     "generated": "needs a file a benchmark generates first (mapping_50k.csv, big.csv: docs/PERFORMANCE.md)",
-    "history": "reads the facility's own history database and key (docs/DISPENSING.md shows how one is made)",
+    "history": "reads an existing history database and its key (`history info|forget`); tests/test_dispensing.py "
+               "runs them on a history it builds",
 }
 
 
@@ -85,7 +86,7 @@ def classify(cmd: str) -> str:
         return "mention"
     if sub in ("dictionary", "history") and len(args) < 2:
         return "mention"
-    if sub == "history" and args[1:2] == ["info"]:
+    if sub == "history" and args[:1] in (["info"], ["forget"]):
         return "history"
     if any(w.startswith(ALLOW_USER_FILES) for w in words):
         return "user_files"
@@ -110,7 +111,7 @@ def _argv(cmd: str, tmp_path: Path, shared: Path | None) -> list[str]:
         w = words[i]
         if shared is not None:
             w = w.replace("../shared/data", str(shared))
-        if w == "--output" and i + 1 < len(words):
+        if w in ("--output", "--history") and i + 1 < len(words):   # written files go to tmp, never the repo
             out += [w, str(tmp_path / Path(words[i + 1]).name)]
             i += 2
             continue
@@ -151,6 +152,7 @@ def test_documented_command(cmd, tmp_path, monkeypatch, capsys):
     argv = _argv(cmd, tmp_path, shared)
     if argv[0] == "check" and "--format" not in argv:
         argv += ["--format", "json", "--output", str(tmp_path / "report.json")]
+    monkeypatch.setenv("YBQC_HISTORY_KEY_FILE", str(tmp_path / "history.key"))   # no key in ~/.config
     monkeypatch.chdir(ROOT)
     code = _main(argv)                    # an exception here is a traceback the user would see
     err = capsys.readouterr().err
