@@ -179,16 +179,20 @@ def _show(value) -> str:
     return text if len(text) <= 60 else text[:57] + "..."
 
 
-def _closest(word: str, options) -> str:
+def _near(word: str, options) -> str | None:
     import difflib
     got = difflib.get_close_matches(word, list(options), n=1, cutoff=0.6)
-    return f"（是否想写 {got[0]}？）" if got else ""
+    return got[0] if got else None
+
+
+def _closest(word: str, options) -> str:
+    near = _near(word, options)
+    return f"（是否想写 {near}？）" if near else ""
 
 
 def _closest_en(word: str, options) -> str:
-    import difflib
-    got = difflib.get_close_matches(word, list(options), n=1, cutoff=0.6)
-    return f" (did you mean {got[0]}?)" if got else ""
+    near = _near(word, options)
+    return f" (did you mean {near}?)" if near else ""
 
 
 def _text(key, v, what_zh="文本", what_en="a text") -> str:

@@ -80,13 +80,15 @@ def _knowledge_files(cfg: Config) -> list[Path]:
     return [Path(p).resolve() for p in (*cfg.catalogs, *cfg.dictionaries)]
 
 
-def load_inputs(paths: list[str], cfg: Config, progress: Progress | None = None
+def load_inputs(paths: list[str], cfg: Config, progress: Progress | None = None,
+                expanded: list[tuple[Path, bool]] | None = None
                 ) -> tuple[list[Table], list[tuple[str, list[str]]]]:
     """Tables, and the files found in folders that are no interface table (label, headers).
-    Catalogues and pick-lists named as knowledge are not data, even inside a scanned folder."""
+    Catalogues and pick-lists named as knowledge are not data, even inside a scanned folder.
+    `expanded`: readers.expand(paths) when the caller has it already (folders are scanned once)."""
     aliases = Aliases(cfg.columns)
     knowledge = _knowledge_files(cfg)
-    files = [(f, explicit) for f, explicit in readers.expand(paths)
+    files = [(f, explicit) for f, explicit in (readers.expand(paths) if expanded is None else expanded)
              if explicit or not any(f.resolve() == k or k in f.resolve().parents for k in knowledge)]
     kinds = {str(Path(p).resolve()): k for p, k in cfg.kinds.items()}
     for k in kinds.values():
@@ -169,7 +171,7 @@ def check_selection(cfg: Config) -> list[str]:
     return chosen
 
 
-def _check_scopes(cfg: Config, tables: list[Table], files: list[Path]) -> None:
+def _check_scopes(cfg: Config, files: list[Path]) -> None:
     """--kind and --only name files that are among the inputs (else a typo checks the wrong thing)."""
     inputs = {f.resolve() for f in files}
 
@@ -230,10 +232,11 @@ def run(paths: list[str], cfg: Config | None = None, progress: Progress | None =
     check_knowledge_paths(cfg)
     expectations.register_suite_rules(cfg.expectations)
     chosen = check_selection(cfg)
-    files = [f for f, _ in readers.expand(paths)] if paths else []
+    expanded = readers.expand(paths) if paths else []
+    files = [f for f, _ in expanded]
     if tables is None:
-        _check_scopes(cfg, [], files)
-        tables, skipped = load_inputs(paths, cfg, progress)
+        _check_scopes(cfg, files)
+        tables, skipped = load_inputs(paths, cfg, progress, expanded)
     collector = Collector(cfg.lang, cfg.severity)
     ctx = Context(tables, collector, cfg, cfg.lang)
     from . import history_cli               # issue 8: the dispensing history, read-only (ctx.history)
