@@ -1,4 +1,4 @@
-"""Field expectations: Great Expectations suites (ybqc/expectations/<kind>.json), run by GE.
+"""Field expectations: Great Expectations suites (ybqc/expectations/<kind>.json).
 
 Room: loading suites (the defaults, or a facility's folder that replaces them kind by kind),
 registering each expectation's rule from its `meta`, and turning GE results into findings.
@@ -9,10 +9,16 @@ adapts a suite by copying it into its own folder, editing `meta.severity` (or kw
 expectations with new rule IDs), and pointing ybqc at the folder (`expectations` in ybqc.toml or
 --expectations).
 
+Who decides (issue 13): the expectation types ybqc's suites use are evaluated by
+ybqc.expectations_native, vectorised, with the semantics of Great Expectations' pandas engine
+(tests/test_expectations_native.py holds the two to identical results); any other type, kwarg or
+row condition runs through Great Expectations, imported only then. `expectation_engine =
+"great_expectations"` sends every expectation through GE (the reference).
+
 Speed: expectations whose verdict depends only on each value (not null, in set, regex, between,
-lengths) are validated by GE on the column's *distinct* values, and the failing values are
-mapped back to rows. The verdict is GE's; only the projection back to rows is ours. `mostly` is
-applied to row counts, as GE would on the full table. Other expectations run on the full table.
+lengths) are evaluated on the column's *distinct* values, and the failing values are mapped back
+to rows. `mostly` is applied to row counts, as GE would on the full table. Other expectations run
+on the full table.
 """
 from __future__ import annotations
 
@@ -25,6 +31,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from .. import expectations_native as native
 from ..errors import InputError
 from ..rules import REGISTRY, rule
 from ..tables import KINDS
@@ -81,9 +88,21 @@ def load_suite(kind: str, custom: str | None = None) -> dict | None:
 def _loadable(suite: dict, where: str) -> None:
     """Every expectation of a facility's suite must be one Great Expectations can build (a known
     type, valid kwargs): else exit 2 naming it, never a silently dropped rule."""
+    todo = []
+    for i, e in enumerate(suite.get("expectations", [])):
+        if native.supports(e):
+            bad = native.problems(e)
+            if bad:
+                rid = (e.get("meta") or {}).get("rule", "")
+                raise InputError(f"第 {i + 1} 条期望（{e['type']}，{rid}）参数无效：{bad}",
+                                 f"expectation {i + 1} ({e['type']}, {rid}) has invalid kwargs: {bad}", where)
+        else:
+            todo.append((i, e))
+    if not todo:
+        return
     _gx()
     from great_expectations.expectations.expectation_configuration import ExpectationConfiguration
-    for i, e in enumerate(suite.get("expectations", [])):
+    for i, e in todo:
         try:   # what ExpectationSuite does, minus its habit of logging the error and dropping it
             ExpectationConfiguration(type=e["type"], kwargs=e["kwargs"],
                                      meta=e.get("meta", {})).to_domain_obj()
@@ -165,6 +184,70 @@ def _validate(frame: pd.DataFrame, expectations: list[dict], index_col: str):
     return res.results
 
 
+class Outcome:
+    """One expectation's verdict on a frame, whoever computed it: the index values (of index_col)
+    of the unexpected rows, GE's success (mostly applied), or the error it raised."""
+    __slots__ = ("positions", "success", "error")
+
+    def __init__(self, positions=None, success=True, error=None):
+        self.positions = np.asarray([] if positions is None else positions, dtype=np.int64)
+        self.success, self.error = success, error
+
+
+def _native_outcome(frame: pd.DataFrame, e: dict, index_col: str) -> Outcome:
+    kw = e["kwargs"]
+    try:
+        data = frame
+        if kw.get("row_condition") is not None:
+            data = frame[native.condition_rows(frame, kw["row_condition"])]
+        values = data[kw["column"]]
+        bad = native.unexpected(values, e)
+    except (TypeError, ValueError, KeyError) as exc:
+        return Outcome(error=str(exc) or type(exc).__name__, success=False)
+    n_bad = int(bad.sum())
+    total = len(values)
+    considered = total if e["type"] in NULL_TYPES | {"expect_column_values_to_be_null"} \
+        else total - int(values.isnull().sum())
+    mostly = kw.get("mostly")
+    mostly = 1.0 if mostly is None else float(mostly)
+    success = considered == 0 or (considered - n_bad) / considered >= mostly
+    return Outcome(data[index_col].to_numpy()[bad], success)
+
+
+def _evaluate(ctx, frame: pd.DataFrame, expectations: list[dict], index_col: str) -> list[Outcome]:
+    """Outcomes in the order of `expectations`: natively where ybqc evaluates the type (unless the
+    settings say great_expectations), the rest in one GE validation."""
+    use_native = ctx.config.expectation_engine == "native"
+    out: list[Outcome | None] = [None] * len(expectations)
+    to_ge = []
+    for i, e in enumerate(expectations):
+        if use_native and native.supports(e):
+            out[i] = _native_outcome(frame, e, index_col)
+        else:
+            to_ge.append(i)
+    if to_ge:
+        for i, res in zip(to_ge, _validate(frame, [expectations[i] for i in to_ge], index_col)):
+            err = ge_error(res)
+            if err is not None:
+                out[i] = Outcome(error=err, success=False)
+            else:
+                out[i] = Outcome(_failed_positions(res, index_col), bool(res.success))
+    return out
+
+
+def ge_error(result) -> str | None:
+    """The message of the exception GE caught while validating, or None. GE 1.x puts it either at
+    the top of exception_info or under the ID of the metric that raised (then success is False and
+    the unexpected lists are empty: read as "no rows failed", a crash would pass silently)."""
+    info = result.exception_info or {}
+    if info.get("raised_exception"):
+        return str(info.get("exception_message"))
+    for v in info.values():
+        if isinstance(v, dict) and v.get("raised_exception"):
+            return str(v.get("exception_message"))
+    return None
+
+
 def _failed_positions(result, index_col: str) -> np.ndarray:
     idx = result.result.get("unexpected_index_list") or []
     return np.asarray([d[index_col] if isinstance(d, dict) else d for d in idx], dtype=np.int64)
@@ -214,12 +297,12 @@ def expectation_suite(ctx, t):
         vframe = pd.DataFrame({col: vals, "_v": np.arange(len(vals))})
         stripped = [{**e, "kwargs": {k: v for k, v in e["kwargs"].items() if k != "mostly"}}
                     for e in exps]
-        for e, res in zip(exps, _validate(vframe, stripped, "_v")):
+        for e, res in zip(exps, _evaluate(ctx, vframe, stripped, "_v")):
             rid = e["meta"]["rule"]
-            if res.exception_info and res.exception_info.get("raised_exception"):
-                ctx.collector.error(rid, str(res.exception_info.get("exception_message")))
+            if res.error is not None:
+                ctx.collector.error(rid, res.error)
                 continue
-            bad_v = _failed_positions(res, "_v")
+            bad_v = res.positions
             if direct:
                 mask = np.zeros(len(s), dtype=bool)
                 mask[bad_v] = True
@@ -235,14 +318,14 @@ def expectation_suite(ctx, t):
     if whole:
         full = frame.assign(_row=np.arange(len(frame)),
                             **{c: ctx.num(t, c) for c in numeric if c in frame.columns})
-        for e, res in zip(whole, _validate(full, whole, "_row")):
+        for e, res in zip(whole, _evaluate(ctx, full, whole, "_row")):
             rid = e["meta"]["rule"]
             ctx.checked(rid, len(frame))
-            if res.exception_info and res.exception_info.get("raised_exception"):
-                ctx.collector.error(rid, str(res.exception_info.get("exception_message")))
+            if res.error is not None:
+                ctx.collector.error(rid, res.error)
                 continue
             if not res.success:
-                rows = _failed_positions(res, "_row")
+                rows = res.positions
                 col = e["kwargs"].get("column")
                 if len(rows):
                     ctx.emit(rid, t, rows, field=col)
