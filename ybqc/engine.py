@@ -69,11 +69,15 @@ def load_tables(paths: list[str], cfg: Config, progress: Progress | None = None)
 
 
 def check_knowledge_paths(cfg: Config) -> None:
-    """Catalogues and pick-lists named in settings or flags must exist (else exit 2, up front)."""
+    """Catalogues and pick-lists named in settings or flags must exist and be readable (else exit 2,
+    up front, naming the file: issue 12), whether or not a table of this run needs them."""
     for label, paths in (("--catalog", cfg.catalogs), ("--dictionary", cfg.dictionaries)):
         for p in paths:
             if not Path(p).exists():
                 raise InputError(f"{label} 指定的文件或文件夹不存在", f"{label}: no such file or folder", p)
+    if cfg.dictionaries:
+        from . import picklist
+        picklist.check_dictionaries(cfg.dictionaries, cfg.cache_path())
 
 
 def _knowledge_files(cfg: Config) -> list[Path]:
