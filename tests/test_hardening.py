@@ -4,12 +4,13 @@ import json
 import os
 import re
 import zipfile
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from helpers import FEE, STAFF, VISIT, hits, rows, write_csv
+from helpers import FEE, MAPPING, STAFF, VISIT, hits, rows, write_csv
 from ybqc.cli import main
 from ybqc.config import Config
 from ybqc.engine import load_tables, run
@@ -310,3 +311,105 @@ def test_json_report_gives_row_and_line_as_numbers(tmp_path):
     f = [x for x in doc["findings"] if x["value"] == "未知"]
     assert f and {(x["row"], x["line"]) for x in f} == {(0, 3)}
     assert all(x["line"] is None for x in doc["findings"] if x["row"] is None)
+
+
+# --- knowledge files: a garbage --catalog is exit 2, up front (issue 12) --------------------
+
+CATALOGUE = "项目编码,项目名称,计价单位\n001102000050000,住院诊查费,日\n"
+
+
+def _catalog_run(tmp_path, capsys, catalog, data=None):
+    data = data or _staff_csv(tmp_path, "dr_code,dr_name\nD510105000123,李红梅\n")   # needs no catalogue
+    out = tmp_path / "r.json"
+    rc = main(["check", str(data), "--catalog", str(catalog), "--cache-dir", str(tmp_path / "cache"),
+               "--format", "json", "--output", str(out)])
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    return rc, err, (json.loads(out.read_text(encoding="utf-8")) if out.exists() else None)
+
+
+@pytest.mark.parametrize("name,content,words", [
+    ("README.txt", "这是目录文件夹的说明。\n请勿删除。\n".encode("utf-8"), "无法识别的目录文件"),
+    ("notes.csv", "序号,说明\n1,见附件\n".encode("utf-8"), "无法识别的目录文件"),
+    ("codes.csv", "项目编码,项目名称\nabc,宫腔镜检查\n".encode("utf-8"), "没有可识别的编码"),
+    ("empty.csv", b"", "文件为空"),
+    ("blob.dat", bytes(range(256)) * 16, "二进制"),
+    ("broken.xlsx", b"PK\x03\x04" + b"\x00" * 200, "Excel 文件损坏"),
+])
+def test_a_garbage_catalog_is_exit_2_even_when_no_table_needs_it(tmp_path, capsys, name, content, words):
+    bad = tmp_path / name
+    bad.write_bytes(content)
+    rc, err, doc = _catalog_run(tmp_path, capsys, bad)
+    assert rc == 2 and doc is None
+    assert "--catalog" in err and name in err and words in err, err
+
+
+def test_a_good_catalog_no_table_needs_is_not_an_error(tmp_path, capsys):
+    good = tmp_path / "items.csv"
+    good.write_text(CATALOGUE, encoding="gb18030")
+    rc, err, doc = _catalog_run(tmp_path, capsys, good)
+    assert rc in (0, 1) and doc is not None, err
+
+
+def test_a_catalogue_folder_skips_and_lists_its_readme(tmp_path, capsys):
+    folder = tmp_path / "catalogs"
+    folder.mkdir()
+    (folder / "items.csv").write_text(CATALOGUE, encoding="utf-8")
+    (folder / "README.txt").write_text("国家医保目录，2025 年 3 月下载。\n", encoding="utf-8")
+    (folder / "说明.xlsx").write_bytes(b"")                    # an empty workbook placeholder
+    mapping = write_csv(tmp_path / "mapping.csv", rows(MAPPING, [{}]))
+    rc, err, doc = _catalog_run(tmp_path, capsys, folder, data=mapping)
+    assert rc in (0, 1), err
+    kinds = {Path(k["path"]).name: k["kind"] for k in doc["knowledge"]}
+    assert kinds["items.csv"] == "items"
+    assert kinds["README.txt"] == "skipped" and kinds["说明.xlsx"] == "skipped"
+    # a damaged catalogue in a folder is not skipped: it is a catalogue that cannot be read
+    (folder / "drugs.xlsx").write_bytes(b"PK\x03\x04" + b"\x00" * 200)
+    rc, err, doc = _catalog_run(tmp_path, capsys, folder, data=mapping)
+    assert rc == 2 and "drugs.xlsx" in err
+
+
+def test_catalogues_are_read_once_per_run(tmp_path, monkeypatch):
+    from ybqc import catalogs
+    calls = []
+    real = catalogs.parse_file
+    monkeypatch.setattr(catalogs, "parse_file", lambda p, d=None: calls.append(p) or real(p, d))
+    good = tmp_path / "items.csv"
+    good.write_text(CATALOGUE, encoding="utf-8")
+    mapping = write_csv(tmp_path / "mapping.csv", rows(MAPPING, [{}]))
+    result = run([str(mapping)], Config(catalogs=[str(good)], cache_dir=str(tmp_path / "cache")))
+    assert [Path(p).name for p in calls] == ["items.csv"]
+    assert any(k["kind"] == "items" for k in result.knowledge)
+
+
+# --- rule-base tables (两库) never crash a check -----------------------------------------------
+
+RULEBASE_TABLES = str(Path(__file__).parent / "data" / "rulebase")
+
+
+@pytest.mark.parametrize("codes", [["999999999999999"], ["999999999999999", "XX999"], []])
+def test_no_fee_under_a_rule_base_code_is_not_an_internal_error(tmp_path, codes):
+    """payment_scope.main_secondary crashed on np.isfinite of an empty object column when no fee
+    row carried a rule-base code (found by the rule_tables fuzz category)."""
+    fees = rows(FEE, [{"med_list_codg": c} for c in codes] or [{}])
+    result = run([str(write_csv(tmp_path / "f.csv", fees)),
+                  str(write_csv(tmp_path / "v.csv", [dict(VISIT, dscg_time="2025-04-30 09:00:00")]))],
+                 Config(catalogs=[RULEBASE_TABLES], select=["YBQC-RB"]))
+    assert hits(result, "YBQC-ST-999").empty
+    assert result.outcomes["YBQC-RB-009"].status in ("passed", "not_applicable")
+    assert hits(result, "YBQC-RB-009").empty
+
+
+def test_main_secondary_still_finds_the_second_operation_at_full_price(tmp_path):
+    """The legitimate neighbour: the coercion must not lose real breaches."""
+    main_op, second = "003310010140000", "003310010160000"          # b2 胃肠手术组
+    fees = rows(FEE, [{"med_list_codg": main_op, "det_item_fee_sumamt": "1000", "pric": "1000"},
+                      {"med_list_codg": second, "det_item_fee_sumamt": "800", "pric": "800"},
+                      {"med_list_codg": second, "mdtrt_id": "M9", "det_item_fee_sumamt": "800",
+                       "pric": "800", "fee_ocur_time": "2025-03-09 10:00:00"}])
+    result = run([str(write_csv(tmp_path / "f.csv", fees)),
+                  str(write_csv(tmp_path / "v.csv", [dict(VISIT, dscg_time="2025-04-30 09:00:00"),
+                                                    dict(VISIT, mdtrt_id="M9")]))],
+                 Config(catalogs=[RULEBASE_TABLES], select=["YBQC-RB"]))
+    assert hits(result, "YBQC-ST-999").empty
+    assert hits(result, "YBQC-RB-009")["key"].tolist() == ["F2"]
