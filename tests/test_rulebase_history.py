@@ -232,3 +232,34 @@ def test_a_failed_migration_leaves_version_1(tmp_path, monkeypatch):
             HistoryStore.open(db, write=True)
     with HistoryStore.open(db) as h:
         assert h.info()["schema_version"] == 1 and not h.has_fee_events()
+
+
+def test_generator_cross_upload_scenarios_on_the_real_rule_tables(tmp_path, shared_data):
+    """benchmarks/gen_rulebase.py --history on ../shared/data/nhsa_rules: every cross-upload breach
+    is found with the history, none without it, and no neighbour is flagged."""
+    import csv
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).parent.parent / "benchmarks"))
+    import gen_rulebase
+
+    rules = str(shared_data / "nhsa_rules")
+    out, earlier, db = tmp_path / "now", tmp_path / "earlier", tmp_path / "his.duckdb"
+    gen_rulebase.generate(rules, str(out), per_type=4, seed=3, history=str(earlier))
+    with open(out / ".labels.csv", encoding="utf-8") as fh:
+        labels = list(csv.DictReader(fh))
+    cross = [r for r in labels if r["type"].endswith("_hist")]
+    assert {r["type"] for r in cross} == {"cycle_hist", "course_hist", "pay_course_hist"}
+    assert main(["history", "add", str(earlier), "--catalog", rules, "--history", str(db)]) == 0
+
+    def flagged(history):
+        res = run_paths([str(out)], Config(catalogs=[rules], facility_level="二级", select=["YBQC-RB"],
+                                           history=history))
+        return set(zip(res.findings["key"], res.findings["rule"]))
+
+    with_h, without = flagged(str(db)), flagged(None)
+    breaches = [(r["feedetl_sn"], r["rule"]) for r in cross if r["label"] == "breach"]
+    neighbours = {r["feedetl_sn"] for r in labels if r["label"] == "neighbour"}
+    assert all(b in with_h for b in breaches)
+    assert not any(b in without for b in breaches)
+    assert not neighbours & {k for k, _ in with_h}
