@@ -455,8 +455,12 @@ SIL_VALUES = (
 SIL_FREQ = re.compile(r"(\d+)次(?:每|/)(日|天|周|月|年)")
 
 
+#: 诊疗限制 columns no check reads (性别/年龄 are batch 1's, item_restrictions)
+SIL_UNCHECKED = ("专科限制", "疾病限制", "总额限制")
+
+
 def _sil(b, path, cols, records):
-    skipped_qty = 0
+    skipped_qty, unchecked = 0, {}
     for i, r in enumerate(records):
         code = _code(b, "frequency", path, i, r.get("诊疗编码"), None)
         if code is None:
@@ -486,8 +490,15 @@ def _sil(b, path, cols, records):
                       **({"emergency": False} if kind == "setting" else {}))
         if _text(r.get("数量限制")):
             skipped_qty += 1
+        for col in SIL_UNCHECKED:
+            if _text(r.get(col)):
+                unchecked[col] = unchecked.get(col, 0) + 1
     if skipped_qty:
         b.notes["frequency"].append(f"{Path(path).name}：数量限制 {skipped_qty} 条（单位各异：24小时、2部位……）未检查")
+    if unchecked:
+        # loaded but no check reads them: said, never silently ignored
+        b.notes["frequency"].append(f"{Path(path).name}：" + "、".join(f"{c} {n} 条" for c, n in unchecked.items())
+                                    + " 已加载，未检查（本工具不判断科室与诊断、总额限制）")
 
 
 def _typed_table(b, path, cols, records):
@@ -537,7 +548,7 @@ def _typed_table(b, path, cols, records):
 
 
 #: bump when what the rule tables parse into changes (part of the cache key)
-RULEBASE_VERSION = "1"
+RULEBASE_VERSION = "2"        # 2: notes for 专科/疾病/总额限制
 
 
 def for_run(ctx) -> RuleBase:
