@@ -626,9 +626,10 @@ def _build_fees(ctx) -> pd.DataFrame:
     f["net_cnt"] = net_cnt
     f["net_amt"] = net_amt
     # issue 10: every row (refunds and rows refunded to nothing too) for the history: recording
-    # and telling which stored charges are this upload's own
-    ctx.memo("rulebase_fees_all", lambda: f.assign(_refund=refund)[
-        ["mdtrt_id", "feedetl_sn", "init_feedetl_sn", "psn_no", "med_list_codg", "time", "net_cnt", "_refund"]])
+    # and telling which stored charges are this upload's own (only when a history is named)
+    if getattr(ctx.config, "history", None):
+        ctx.memo("rulebase_fees_all", lambda: f.assign(_refund=refund)[
+            ["mdtrt_id", "feedetl_sn", "init_feedetl_sn", "psn_no", "med_list_codg", "time", "net_cnt", "_refund"]])
     f = f[~refund & (net_cnt > 1e-9)]
     ns = f["time"].to_numpy(dtype="datetime64[ns]")
     day = ns.astype("datetime64[D]").astype(np.int64)
