@@ -82,7 +82,7 @@ def render(run, findings, console: Console | None = None, path: str | None = Non
     counts = run.counts_by_severity()
     rows_read = sum(t.rows_read for t in run.tables)
     c.print(f"[bold]{tx['summary']}[/bold]  " + tx["totals"].format(
-        n=f"{len(findings):,}", lines=f"{len(lines):,}", rows=f"{rows_read:,}"), highlight=False)
+        n=f"{len(findings):,}", lines=f"{wl.rows_with_findings(lines):,}", rows=f"{rows_read:,}"), highlight=False)
     c.print("  " + "  ".join(f"[{SEV_STYLE[s]}]{wl.severity_label(s, lang)} {n:,}[/]"
                              for s, n in counts.items()), highlight=False)
     _gate_summary(c, run)

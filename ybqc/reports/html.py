@@ -176,7 +176,7 @@ def context(run, findings: pd.DataFrame, lines: pd.DataFrame) -> dict:
     return {
         "lang": lang, "tx": tx, "version": __version__, "seconds": run.seconds,
         "counts": [(wl.severity_label(s, lang), n, SEV_COLOR[s]) for s, n in counts.items()],
-        "n_findings": len(findings), "n_lines": len(lines),
+        "n_findings": len(findings), "n_lines": wl.rows_with_findings(lines),
         "rows_read": sum(t.rows_read for t in run.tables),
         "gate": None if run.fail_on == "never" else (
             tx["gate_fail"].format(n=f"{gating:,}", gate=run.fail_on) if gating else tx["gate_pass"].format(gate=run.fail_on)),

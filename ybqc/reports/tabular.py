@@ -122,9 +122,10 @@ def summary_sheet(run, lines: pd.DataFrame) -> pd.DataFrame:
     h = wl.HEAD[lang]
     dim = {"zh": {"all": "合计", "dept": "科室", "doctor": "医生", "item": "项目"},
            "en": {"all": "total", "dept": "department", "doctor": "doctor", "item": "item"}}[lang]
-    amt = wl.amount(lines).fillna(0.0) if len(lines) else pd.Series(dtype=float)
-    err = int((lines["severity"] == "error").sum()) if len(lines) else 0
-    recs = [{"dim": dim["all"], "code": "", "group": "", "rows": len(lines), "error_rows": err,
+    real = lines[lines["n"] > 0] if len(lines) else lines      # not the rule-table lines
+    amt = wl.amount(real).fillna(0.0) if len(real) else pd.Series(dtype=float)
+    err = int((real["severity"] == "error").sum()) if len(real) else 0
+    recs = [{"dim": dim["all"], "code": "", "group": "", "rows": len(real), "error_rows": err,
              "money": round(float(amt.sum()), 2), "worst": "", "top_rule": ""}]
     for name, df in wl.summary(lines, lang).items():
         for r in df.to_dict("records"):

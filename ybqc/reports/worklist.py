@@ -87,6 +87,8 @@ def category_label(cat: str, lang: str) -> str:
 
 
 def table_label(kind: str, lang: str) -> str:
+    if kind == "rule_table":
+        return "两库规则表" if lang == "zh" else "rule table"
     return KINDS[kind].title_zh if lang == "zh" and kind in KINDS else (kind or "")
 
 
@@ -247,6 +249,8 @@ def lines(run, findings: pd.DataFrame) -> pd.DataFrame:
     line_of_finding = np.repeat(np.arange(len(starts)), ends - starts)
     out = out.reset_index(drop=True)
     out = pd.concat([out, _context(run, out)], axis=1)
+    out = _rule_rows(out, "en" if run.lang == "en" else "zh")
+    causes = out["cause"].tolist()
 
     # root causes: which line does each link name? Only the links some finding makes are looked up.
     wanted = {c for c in causes if isinstance(c, str)}
@@ -298,6 +302,64 @@ def lines(run, findings: pd.DataFrame) -> pd.DataFrame:
     return out[cols]
 
 
+#: a rule-table row that at least this many lines rest on becomes a line of its own (see _rule_rows)
+RULE_ROW_MIN = 2
+RULE_ROW_TEXT = {
+    "zh": "两库规则行：{src}。本次上传有 {n} 行按这条规则被判定为问题（{rules}）：先核对这条规则是否适用"
+          "（版本、地区、编码）；适用时，这些行往往有同一个来源（如 HIS 收费套餐同时收取主项与从项、"
+          "医嘱模板的频次），改正来源比逐行改正更快",
+    "en": "rule-base row: {src}. {n} rows of this upload break it ({rules}): check first that the rule "
+          "applies (version, region, codes); if it does, the rows usually share one source (an HIS "
+          "charging package billing the main and the secondary item together, an order template's "
+          "frequency), and fixing that source is quicker than fixing each row",
+}
+
+
+def _rule_rows(out: pd.DataFrame, lang: str) -> pd.DataFrame:
+    """Rule-base findings (YBQC-RB-*) name the loaded rule-table row they rest on
+    ("rule_table|<src>", rulebase.report). That row has no finding of its own, so a row that
+    RULE_ROW_MIN or more lines rest on is added as a line (n = 0: it is not itself a problem),
+    which the root-cause ordering then lists first with its lines under it."""
+    c = out["cause"]
+    rb = c[c.astype(object).fillna("").astype(str).str.startswith("rule_table|")]
+    if not len(rb):
+        return out
+    have = set((out["table"].astype(object).fillna("").astype(str) + "|" +
+                out["key"].astype(object).fillna("").astype(str)).tolist())
+    counts = rb.value_counts()
+    counts = counts[(counts >= RULE_ROW_MIN) & ~counts.index.isin(list(have))]
+    if not len(counts):
+        return out
+    rank = out["severity"].map(SEVERITY_RANK).fillna(0).astype(int)
+    inv = {v: k for k, v in SEVERITY_RANK.items()}
+    recs = []
+    for link, n in counts.items():
+        kids = out[c == link]
+        src = link.split("|", 1)[1]
+        rules = "、".join(dict.fromkeys(r for x in kids["rules"] for r in str(x).split("、")
+                                       if r.startswith("YBQC-RB-")))
+        codes = kids["nat_code"].dropna().unique()
+        rec = {k: None for k in out.columns}
+        rec.update(severity=inv[int(rank[kids.index].max())], table="rule_table", path=None, row=pd.NA,
+                   key=src, rules=rules, n=0, messages=RULE_ROW_TEXT[lang].format(src=src, n=f"{int(n):,}",
+                                                                                   rules=rules),
+                   suggestions="", cause=None, fingerprint="")
+        if len(codes) == 1:
+            rec["nat_code"] = codes[0]
+            names = kids["nat_name"].dropna().unique()
+            rec["nat_name"] = names[0] if len(names) == 1 else None
+        recs.append(rec)
+    add = pd.DataFrame(recs, columns=out.columns).astype(object)
+    add["row"] = pd.array([pd.NA] * len(add), dtype=out["row"].dtype)
+    add["n"] = np.zeros(len(add), dtype=out["n"].dtype)
+    return pd.concat([out, add], ignore_index=True)
+
+
+def rows_with_findings(lines: pd.DataFrame) -> int:
+    """Source rows with findings (the rule-table lines of _rule_rows are not counted)."""
+    return int((lines["n"] > 0).sum()) if len(lines) else 0
+
+
 def _num(v) -> int:
     return -1 if _blank(v) else int(v)
 
@@ -330,6 +392,7 @@ def summary(lines: pd.DataFrame, lang: str = "zh", top: int = 10) -> dict[str, p
     """By department, doctor and item: rows affected, rows with errors, money, worst severity.
     The `top` groups of each, most rows with errors first, then rows, then money."""
     out = {}
+    lines = lines[lines["n"] > 0] if len(lines) else lines
     if not len(lines):
         return {k: pd.DataFrame(columns=["code", "group", "rows", "error_rows", "money", "worst", "top_rule"])
                 for k in ("dept", "doctor", "item")}
