@@ -387,3 +387,32 @@ def test_key_drug_daily_dose_limit(tmp_path, catalog):
     r = run([str(u.write(tmp_path / "fee.csv"))], Config(catalogs=[str(catalog), str(kd)], select=["YBQC-DSP"]))
     assert _keys(r, "YBQC-DSP-011") == [high]
     assert "40mg>20mg" in r.findings.loc[r.findings["rule"] == "YBQC-DSP-011", "message"].iloc[0]
+
+
+def test_facts_over_two_files_one_without_dose_columns(tmp_path, catalog):
+    """The facts take only drug lines, file by file: a file lacking sin_dos_dscr/prd_days gives
+    NA there (days unknown), a fee item is no drug line, and _t/_row point to each file's row."""
+    from ybqc import supply
+    from ybqc.engine import load_tables
+    from ybqc.findings import Collector
+    from ybqc.validators.base import Context
+    a = Upload("A")
+    a.line("P1", ATV, "2026-01-05 09:00:00", 1, prd_days="7")
+    b = Upload("B")
+    b.line("P2", LT4, "2026-01-06 09:00:00", 1)
+    b.line("P3", ATV, "2026-01-06 10:00:00", 2)
+    for r in b.rows:
+        for c in ("sin_dos_dscr", "used_frqu_dscr", "prd_days", "long_rx_flag", "dise_codg"):
+            r.pop(c, None)
+    item = dict(b.rows[0], feedetl_sn="B9", med_list_codg="001102000010000", medins_list_codg="XM1",
+                med_list_name="普通门诊诊查费")
+    b.rows.insert(0, item)
+    cfg = Config(catalogs=[str(catalog)])
+    tables = load_tables([str(a.write(tmp_path / "a.csv")), str(b.write(tmp_path / "b.csv"))], cfg)
+    f = supply.facts(Context(tables, Collector(), cfg))
+    assert f["feedetl_sn"].tolist() == ["A1", "B1", "B2"]
+    assert f["_row"].tolist() == [0, 1, 2]
+    assert f["supply_days"].iloc[0] == 7 and f["supply_days"].iloc[1:].isna().all()
+    assert f["dose_text"].iloc[1:].isna().all() and f["dose_text"].iloc[0] == "1片"
+    assert f["generic"].tolist() == ["阿托伐他汀钙片", "左甲状腺素钠片", "阿托伐他汀钙片"]
+    assert f["setting"].tolist() == ["outpatient"] * 3 and f["source"].eq("feedetail").all()
