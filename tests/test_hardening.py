@@ -413,3 +413,80 @@ def test_main_secondary_still_finds_the_second_operation_at_full_price(tmp_path)
                  Config(catalogs=[RULEBASE_TABLES], select=["YBQC-RB"]))
     assert hits(result, "YBQC-ST-999").empty
     assert hits(result, "YBQC-RB-009")["key"].tolist() == ["F2"]
+
+
+# --- the history store survives faults (issue 12 item 6) --------------------------------------
+
+def _history(tmp_path, monkeypatch, n=20000):
+    from ybqc.history import HistoryStore
+    monkeypatch.delenv("YBQC_HISTORY_KEY", raising=False)
+    monkeypatch.setenv("YBQC_HISTORY_KEY_FILE", str(tmp_path / "keys" / "facility.key"))
+    db = tmp_path / "base.duckdb"
+    t0 = pd.Timestamp("2025-01-01")
+    with HistoryStore.open(db, write=True) as h:
+        h.add_dispensing(pd.DataFrame({
+            "line_key": [f"feedetail||SN{i}" for i in range(n)], "source": "feedetail",
+            "person_key": h.person_keys(pd.Series([f"P{i % 500}" for i in range(n)])),
+            "med_list_codg": "XA10BJS123A001010100000", "generic": "司美格鲁肽",
+            "disp_time": [t0 + pd.Timedelta(hours=i) for i in range(n)], "qty": 1.0, "amount": 3.0}))
+        h.con.execute("CHECKPOINT")
+    return db.read_bytes()
+
+
+def test_truncated_or_damaged_file_is_refused_untouched(tmp_path, monkeypatch):
+    """A truncated or byte-damaged history is refused when it is opened (exit 2), before anything is
+    written, and left byte-identical; damage DuckDB cannot see (in free space) must leave a history
+    that reads whole. Opening probes every table (a hash of every row: min() is answered from
+    statistics and missed a damaged block of `batches`)."""
+    import duckdb
+
+    from ybqc.history import HistoryStore
+    base = _history(tmp_path, monkeypatch)
+    variants = [("cut", base[:int(len(base) * f)]) for f in (0.02, 0.1, 0.3, 0.5, 0.7, 0.9, 0.98)]
+    for k in range(40):                              # one byte changed, every 2.5 % of the file
+        b = bytearray(base)
+        pos = int(len(b) * (k + 0.5) / 40)
+        b[pos] ^= 0x5A
+        variants.append((f"flip@{pos}", bytes(b)))
+    refused = 0
+    for name, data in variants:
+        p = tmp_path / "h.duckdb"
+        p.write_bytes(data)
+        new = pd.DataFrame({"line_key": ["new"], "disp_time": [pd.Timestamp("2026-01-01")], "qty": [1.0]})
+        try:
+            with HistoryStore.open(p, write=True) as h:
+                h.add_dispensing(new)
+        except InputError as exc:
+            refused += 1
+            assert p.read_bytes() == data, f"{name}: refused but changed"
+            assert "未作任何修改" in exc.message("zh") or "无法打开历史库" in exc.message("zh"), exc.message("zh")
+        else:                                        # accepted: every table reads whole
+            con = duckdb.connect(str(p), read_only=True)
+            for t in ("dispensing", "trace_events", "batches", "ybqc_meta"):
+                con.execute(f"SELECT * FROM {t}").fetchall()
+            assert con.execute("SELECT count(*) FROM dispensing").fetchall()[0][0] == 20001, name
+            con.close()
+        p.unlink()
+        Path(str(p) + ".wal").unlink(missing_ok=True)
+    assert refused >= len(variants) // 2
+    # the half-cut file is refused through the CLI as well, exit 2 and untouched
+    p = tmp_path / "half.duckdb"
+    p.write_bytes(base[:len(base) // 2])
+    assert main(["history", "info", "--history", str(p)]) == 2
+    assert p.read_bytes() == base[:len(base) // 2]
+
+
+def test_a_history_without_its_tables_is_refused(tmp_path, monkeypatch):
+    import duckdb
+
+    from ybqc.history import HistoryStore
+    base = _history(tmp_path, monkeypatch, n=10)
+    p = tmp_path / "h.duckdb"
+    p.write_bytes(base)
+    con = duckdb.connect(str(p))
+    con.execute("DROP TABLE trace_events")
+    con.close()
+    data = p.read_bytes()
+    with pytest.raises(InputError, match="trace_events"):
+        HistoryStore.open(p, write=True)
+    assert p.read_bytes() == data
