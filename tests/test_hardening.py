@@ -490,3 +490,71 @@ def test_a_history_without_its_tables_is_refused(tmp_path, monkeypatch):
     with pytest.raises(InputError, match="trace_events"):
         HistoryStore.open(p, write=True)
     assert p.read_bytes() == data
+
+
+# --- scale: the tables of one kind are validated together (issue 12) ---------------------------
+
+def _mixed_fees(n):
+    import random
+    rng = random.Random(5)
+    odd = {"med_type": ["", "99", "x"], "fee_ocur_time": ["2025-13-01", "9999-12-31 00:00:00", ""],
+           "cnt": ["-1", "x", "1e308", ""], "pric": ["", "abc"], "med_list_codg": ["", "12", "未知"],
+           "bilg_dr_codg": ["", "0", "UNKNOWN"], "det_item_fee_sumamt": ["", "-5"]}
+    out = []
+    for i in range(n):
+        r = dict(FEE, feedetl_sn=f"F{i}", mdtrt_id=f"M{i // 4}")
+        for col, values in odd.items():
+            if rng.random() < 0.15:
+                r[col] = rng.choice(values)
+        out.append(r)
+    return out
+
+
+def _exp_findings(result, offsets):
+    f = result.findings
+    f = f[f["rule"].str.startswith("YBQC-EXP")]
+    glob = [offsets[p] + r if r is not None and r == r else None for p, r in zip(f["path"], f["row"])]
+    return sorted(zip(f["rule"], f["field"].astype(str), f["value"].astype(str), glob, f["severity"]),
+                  key=str)
+
+
+def test_many_small_files_find_what_one_file_finds(tmp_path):
+    """The same rows as 40 files of 3 rows (validated together) and as one file (validated alone,
+    as before the change): the same expectation findings, modulo path and row."""
+    recs = _mixed_fees(120)
+    one = write_csv(tmp_path / "one.csv", recs)
+    folder = tmp_path / "many"
+    folder.mkdir()
+    offsets = {str(one): 0}
+    for j in range(40):
+        p = write_csv(folder / f"f{j:02d}.csv", recs[3 * j:3 * j + 3])
+        offsets[str(p)] = 3 * j
+    cfg = Config(select=["YBQC-EXP"])
+    a, b = run([str(one)], cfg), run([str(folder)], cfg)
+    assert len(b.tables) == 40
+    fa, fb = _exp_findings(a, offsets), _exp_findings(b, offsets)
+    assert fa and fa == fb
+    for rid, o in a.outcomes.items():
+        if rid.startswith("YBQC-EXP") and o.status != "not_applicable":
+            assert (o.status, o.checked) == (b.outcomes[rid].status, b.outcomes[rid].checked), rid
+
+
+def test_batched_validation_equals_table_by_table(tmp_path, monkeypatch):
+    """Batching (many tables per GE call) against one GE call per table: identical findings and
+    outcomes, including a table whose column is missing and a staff table beside the fees."""
+    from ybqc.validators import expectations
+    recs = _mixed_fees(60)
+    paths = [str(write_csv(tmp_path / f"f{j}.csv", recs[10 * j:10 * j + 10])) for j in range(6)]
+    paths.append(str(write_csv(tmp_path / "nopric.csv", [{k: v for k, v in r.items() if k != "pric"}
+                                                          for r in recs[:5]])))
+    paths.append(str(_staff_csv(tmp_path, "dr_code,dr_name\nD510105000123,李红梅\n0,未知\n,王\n")))
+    together = run(paths, Config(select=["YBQC-EXP"]))
+    monkeypatch.setattr(expectations, "BATCH_VALUES", 0)        # each table on its own
+    alone = run(paths, Config(select=["YBQC-EXP"]))
+    cols = ["rule", "path", "row", "field", "value", "severity", "message"]
+    pd.testing.assert_frame_equal(together.findings[cols].reset_index(drop=True),
+                                  alone.findings[cols].reset_index(drop=True))
+    assert {k: (o.status, o.checked) for k, o in together.outcomes.items()} == \
+        {k: (o.status, o.checked) for k, o in alone.outcomes.items()}
+    assert len(hits(together, "YBQC-EXP-010")) or len(together.findings[
+        together.findings["rule"].str.startswith("YBQC-EXP")]) > 5
