@@ -23,6 +23,7 @@ earlier course).
 """
 from __future__ import annotations
 
+from collections import deque
 from datetime import date, timedelta
 
 import numpy as np
@@ -192,26 +193,36 @@ def cycle_limits(ctx):
         while end < n and person[end] == person[start] and code[end] == code[start]:
             end += 1
         for rr in by_code[code[start]]:
-            paid: list[tuple[int, float, bool]] = []    # (day, count, from the history) of the charges paid
+            # the charges paid within the window (days ascending: the window only moves forward),
+            # their running sum, and the last paid day (and whether only the history had it)
+            paid: deque = deque()
+            used, last_day, last_h = 0.0, None, False
             for i in range(start, end):
                 lo = day[i] - rr.days
-                used = sum(c for d, c, _ in paid if d > lo)
+                while paid and paid[0][0] <= lo:
+                    used -= paid.popleft()[1]
                 allowed = rr.limit - used
+                take = cnt[i]
                 if cnt[i] > allowed + 1e-9:
                     if fi[i] >= 0 and fi[i] not in seen:
                         seen.add(fi[i])
-                        last = max(d for d, _, _ in paid) if paid else day[i]
+                        last = last_day if last_day is not None else day[i]
                         out_i.append(fi[i])
                         out["last"].append(last)
-                        last_hist.append(bool(paid) and all(hh for d, _, hh in paid if d == last))
+                        last_hist.append(last_day is not None and last_h)
                         out["gap"].append(int(day[i] - last))
                         for k in ("days", "limit", "src", "src_en"):
                             out[k].append(getattr(rr, k))
                         out["name"].append(rr.name or "（名称未知）")
-                    if allowed > 1e-9:
-                        paid.append((day[i], allowed, fi[i] < 0))
-                else:
-                    paid.append((day[i], cnt[i], fi[i] < 0))
+                    take = allowed
+                if take > 1e-9:
+                    paid.append((day[i], take))
+                    used += take
+                    hist_i = bool(fi[i] < 0)
+                    if last_day is None or day[i] > last_day:
+                        last_day, last_h = day[i], hist_i
+                    else:
+                        last_h = last_h and hist_i
         start = end
     bad = f.iloc[out_i].reset_index(drop=True)
     lasts = _date(np.asarray(out["last"], dtype=np.int64))
