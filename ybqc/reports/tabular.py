@@ -171,6 +171,19 @@ def render_xlsx(run, findings, path: str, split_by: str | None = None,
         dept = wt[heads["dept"]].fillna("未填科室" if lang == "zh" else "(no department)")
         for d, idx in dept.groupby(dept, sort=True).groups.items():
             worklist_sheet(_sheet_name(d, used), wt.loc[idx])
+    # the dispensing and traceability families: a summary and one line per alarm / code problem
+    from . import families
+    fam = families.sheets(run, findings, lines)
+    for fname, df, widths in fam:
+        name = _sheet_name(fname, used)
+        book.freeze(row=1, sheet=name)
+        fx = families.TEXT[lang]
+        nums = {fx[k] for k in ("qty", "line", "n", "value", "other_qty")} | {f"{fx['persons']}/{fx['drugs']}"}
+        book.sheet(name, _plain(df, numeric=nums), column_widths=widths, header_format=head_fmt, autofilter=True,
+                   column_formats=[wrap if w >= 60 else None for w in widths])
+    shown_aggs = {"traceability", "traceability_top_drugs", "traceability_top_pharmacists",
+                  "traceability_pairs"} if any(n == families.TEXT[lang]["sheet_trc_sum"] for n, _, _ in fam) \
+        else {"traceability_pairs"}
     # the finding-level sheet for tools: codes, no repeated titles (the rules sheet has them).
     # Beyond XLSX_FINDINGS_LIMIT it would cost more than the worklist; tools read the CSV/JSON.
     if len(findings) <= XLSX_FINDINGS_LIMIT:
@@ -196,7 +209,7 @@ def render_xlsx(run, findings, path: str, split_by: str | None = None,
     book.sheet(name, _plain(rules.rename(columns=RULE_HEADERS[lang])), column_width=16,
                header_format=head_fmt, autofilter=True)
     for agg, rows in run.aggregates.items():
-        if rows:
+        if rows and agg not in shown_aggs:
             name = _sheet_name(agg, used)
             book.freeze(row=1, sheet=name)
             book.sheet(name, _plain(pd.DataFrame(rows).rename(columns=AGG_HEADERS[lang])), column_width=14,

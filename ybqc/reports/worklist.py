@@ -42,13 +42,19 @@ CONTEXT = {
     "sales": {"patient": ("psn_no", "psn_name"), "doctor": ("prsc_dr_name",), "nat_code": ("med_list_codg",),
               "local_code": ("fixmedins_hilist_id",), "local_name": ("fixmedins_hilist_name",),
               "time": ("sel_retn_time",), "qty": ("sel_retn_cnt",)},
+    "returns": {"patient": ("psn_no", "psn_name"), "nat_code": ("med_list_codg",),
+                "local_code": ("fixmedins_hilist_id",), "local_name": ("fixmedins_hilist_name",),
+                "time": ("sel_retn_time",), "qty": ("sel_retn_cnt",)},
     "staff": {"dept": ("dept_name", "dept"), "doctor": ("dr_name",), "local_code": ("dr_code",)},
 }
 
 SEV_ZH = {"error": "错误", "warning": "警告", "info": "提示"}
 CAT_ZH = {"structure": "表结构", "completeness": "完整性", "format": "格式", "value_set": "取值范围",
           "range": "数值范围", "consistency": "一致性", "placeholder": "占位值", "mapping": "目录对照",
-          "sex_conflict": "性别冲突", "age_conflict": "年龄冲突", "duplicate": "重复", "volume": "用量异常"}
+          "sex_conflict": "性别冲突", "age_conflict": "年龄冲突", "duplicate": "重复", "volume": "用量异常",
+          "frequency": "频次/周期/疗程", "payment_scope": "支付范围", "over_quantity": "超量开药",
+          "repeat_purchase": "重复开药", "frequent_purchase": "频繁购药", "batch_prescribing": "批量开方",
+          "dispensing_data": "发药数据", "trace_code": "追溯码", "spend_line": "月度购药金额"}
 SEX_TEXT = {"zh": {"1": "男", "2": "女", "0": "未知", "9": "未说明"},
             "en": {"1": "male", "2": "female", "0": "unknown", "9": "unstated"}}
 
