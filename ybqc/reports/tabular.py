@@ -62,11 +62,12 @@ def worklist_table(run, lines: pd.DataFrame) -> pd.DataFrame:
     lang = "en" if run.lang == "en" else "zh"
     d = pd.DataFrame(index=lines.index)
     d["no"] = lines["no"]
-    d["severity"] = lines["severity"].map(lambda s: wl.severity_label(s, lang))
+    by_value = lambda col, fn: col.map({v: fn(v) for v in col.dropna().unique()})   # once per distinct value
+    d["severity"] = by_value(lines["severity"], lambda s: wl.severity_label(s, lang))
     d["rules"] = lines["rules"]
     d["n"] = lines["n"]
     d["root"] = wl.root_text(lines, lang)
-    d["table"] = lines["table"].map(lambda k: wl.table_label(k, lang))
+    d["table"] = by_value(lines["table"], lambda k: wl.table_label(k, lang))
     names = {p: str(p).replace("\\", "/").rsplit("/", 1)[-1] for p in lines["path"].dropna().unique()}
     d["path"] = lines["path"].map(names)
     d["line"] = (lines["row"].astype("Int64") + 2)
@@ -96,6 +97,9 @@ def _plain(df: pd.DataFrame, numeric=()) -> pd.DataFrame:
     """Cells as the writer wants them: None for blanks, numbers where a number column parses."""
     out = {}
     for c in df.columns:
+        if c not in numeric and isinstance(df[c].dtype, pd.StringDtype):
+            out[c] = df[c]           # text columns as they are: the writer reads them fastest, NA is blank
+            continue
         vals = df[c].to_numpy(dtype=object)
         if c in numeric:
             num = pd.to_numeric(pd.Series(vals, dtype=object), errors="coerce").to_numpy()
@@ -103,7 +107,7 @@ def _plain(df: pd.DataFrame, numeric=()) -> pd.DataFrame:
         vals = vals.copy()
         vals[pd.isna(vals)] = None
         out[c] = vals
-    return pd.DataFrame(out, columns=df.columns)
+    return pd.DataFrame(out, columns=df.columns, index=df.index)
 
 
 def _sheet_name(name, used: set) -> str:
