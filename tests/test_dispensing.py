@@ -178,6 +178,50 @@ def test_repeat_stockup_allowance_setting(tmp_path, catalog):
     assert _keys(_check([path], catalog, thresholds=cfg_th), "YBQC-DSP-003") == []
 
 
+def _stockup_case(u, psn, second_early_at):
+    """28 days (4 boxes) on 2026-01-02, early again on 01-09 (21 days left); a year later 4 boxes
+    on 2027-01-02 (nothing left) and early again at `second_early_at`."""
+    u.line(psn, ATV, "2026-01-02 09:00:00", 4, med_type="14")
+    u.line(psn, ATV, "2026-01-09 09:00:00", 4, med_type="14")
+    u.line(psn, ATV, "2027-01-02 09:00:00", 4, med_type="14")
+    return u.line(psn, ATV, second_early_at, 4, med_type="14")
+
+
+def test_stockup_allowance_is_rolling_365_days(tmp_path, catalog):
+    """repeat_stockups_per_year = 1: an early refill is tolerated while the person had no other
+    early refill of the drug in the 365 days before it. 2026-01-09 09:00 + 365 days = 2027-01-09
+    09:00: exactly then the allowance is back; one second earlier it is not."""
+    th = {**Config().thresholds, "repeat_stockups_per_year": 1}
+    u = Upload()
+    in_year = _stockup_case(u, "P1", "2027-01-09 08:59:59")      # 1 s short of 365 days: flagged
+    _stockup_case(u, "P2", "2027-01-09 09:00:00")                # 365 days: tolerated again
+    in_day = _stockup_case(u, "P3", "2027-01-08 09:00:00")       # 364 days: flagged
+    path = u.write(tmp_path / "fee.csv")
+    assert _keys(_check([path], catalog, thresholds=th), "YBQC-DSP-003") == sorted([in_year, in_day])
+    # without an allowance every early refill is reported (the 2026 ones too)
+    assert len(_keys(_check([path], catalog), "YBQC-DSP-003")) == 6
+    th2 = {**th, "repeat_stockups_per_year": 2}
+    assert _keys(_check([path], catalog, thresholds=th2), "YBQC-DSP-003") == []
+
+
+def test_stockup_allowance_counts_early_refills_in_the_history(tmp_path, catalog):
+    """The early refill of January 2026 is in the history: it uses up the allowance of the
+    December one (upload), which is then reported; without the history it is tolerated."""
+    db = tmp_path / "his.duckdb"
+    th = {**Config().thresholds, "repeat_stockups_per_year": 1}
+    h = Upload("H")
+    h.line("P1", ATV, "2026-01-02 09:00:00", 4, med_type="14")
+    h.line("P1", ATV, "2026-01-09 09:00:00", 4, med_type="14")
+    assert main(["history", "add", str(h.write(tmp_path / "h.csv")), "--catalog", str(catalog),
+                 "--history", str(db)]) == 0
+    u = Upload("U")
+    u.line("P1", ATV, "2026-12-01 09:00:00", 4, med_type="14")
+    early = u.line("P1", ATV, "2026-12-08 09:00:00", 4, med_type="14")
+    path = u.write(tmp_path / "u.csv")
+    assert _keys(_check([path], catalog, thresholds=th), "YBQC-DSP-003") == []
+    assert _keys(_check([path], catalog, thresholds=th, history=str(db)), "YBQC-DSP-003") == [early]
+
+
 def test_frequent_purchase_of_key_drug(tmp_path, catalog):
     u = Upload()
     freq = [u.line("P1", DS, f"2026-01-{d:02d} 09:00:00", 1, sin_dos_dscr="1片", used_frqu_dscr="prn")

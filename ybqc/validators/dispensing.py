@@ -64,10 +64,14 @@ REPEAT = rule(
     tables=("feedetail",),
     doc_zh="按通用名（换厂家仍是同一药）和人员，把本次上传与历史库中的每次取药按时间排列，"
            "结转余量：余量 = max(0, 上次余量 − 间隔天数) + 本次天数（用友 iih CheckOpHoldRule 的算法）。"
-           "再次取药时余量超过上次累计量的一半且超过 3 天即报告（阈值可设置）。国家医保局通知中的“短时间内重复购药”。",
+           "再次取药时余量超过上次累计量的一半且超过 3 天即报告（阈值可设置）。国家医保局通知中的“短时间内重复购药”。"
+           "节假日/出行备药：repeat_stockups_per_year = N 时，此前 365 天内（滚动，含历史库）提前取药少于 N 次的，"
+           "本次提前取药不报告。",
     doc_en="Per person and generic name, dispensings of the upload and the history in time order with "
            "carried-over supply; a dispensing while more than half (and more than 3 days) of the "
-           "carried supply is left is reported. Thresholds and a stock-up allowance are settings.",
+           "carried supply is left is reported. Thresholds are settings; a stock-up allowance "
+           "(repeat_stockups_per_year = N) tolerates an early refill when fewer than N happened in the "
+           "365 days before it (rolling, history included).",
     fix_zh="核实是否确有病情变化、遗失或出行备药，并在病历中记录；否则按余量调整开药时间与数量。",
     fix_en="Confirm a change of condition, loss or travel stock-up and record it; otherwise time the "
            "refill by the supply left.",
@@ -190,11 +194,28 @@ def _date(t) -> str:
     return "" if t is None or pd.isna(t) else pd.Timestamp(t).strftime("%Y-%m-%d")
 
 
+def _ns(s: pd.Series) -> pd.Series:
+    """_n of each value, formatted once per distinct value."""
+    codes, uniq = pd.factorize(s)
+    txt = np.array([_n(v) for v in uniq] + ["?"], dtype=object)
+    return pd.Series(txt[codes], index=s.index, dtype=object)
+
+
+def _dates(s: pd.Series) -> pd.Series:
+    """YYYY-MM-DD of each time ('' for none)."""
+    return pd.to_datetime(s).dt.strftime("%Y-%m-%d").fillna("").astype(object)
+
+
 def _persons(ctx, psn: pd.Series):
     """idx -> the persons of those rows, masked (only the rows reported are masked)."""
     def pick(idx):
         s = psn.loc[idx].astype("object")
-        return s if not ctx.config.mask else s.map(lambda v: mask_value("psn_no", v) if isinstance(v, str) else v)
+        if not ctx.config.mask:
+            return s
+        codes, uniq = pd.factorize(s)                 # masked once per person
+        masked = np.array([mask_value("psn_no", v) if isinstance(v, str) else v for v in uniq] + [None],
+                          dtype=object)
+        return pd.Series(masked[codes], index=s.index, dtype=object)
     return pick
 
 
@@ -240,9 +261,9 @@ def dispensing(ctx) -> None:
     if ue.any():
         u = f[ue]
         ctx.emit_rows(UNIT, u, field="cnt", value=u["cnt"], params={
-            "drug": drug[ue], "cnt": u["cnt"].map(_n), "spec": u["spec"].fillna(""),
-            "pack": u["pack_count"].map(_n), "form": u["form"].fillna("片" if not en else "units"),
-            "days_pack": (u["computed_days"] * u["pack_count"]).map(_n), "days": u["computed_days"].map(_n)})
+            "drug": drug[ue], "cnt": _ns(u["cnt"]), "spec": u["spec"].fillna(""),
+            "pack": _ns(u["pack_count"]), "form": u["form"].fillna("片" if not en else "units"),
+            "days_pack": _ns((u["computed_days"] * u["pack_count"])), "days": _ns(u["computed_days"])})
 
     # --- prd_days inconsistent with the quantity
     pi = judged & ~f["unit_error"] & f["prd_days"].notna() & (f["supply_source"] == "computed")
@@ -250,8 +271,8 @@ def dispensing(ctx) -> None:
     if pi.any():
         u = f[pi]
         ctx.emit_rows(PRD, u, field="prd_days", value=u["prd_days"], params={
-            "drug": drug[pi], "prd": u["prd_days"].map(_n), "cnt": u["cnt"].map(_n),
-            "days": u["computed_days"].map(_n)})
+            "drug": drug[pi], "prd": _ns(u["prd_days"]), "cnt": _ns(u["cnt"]),
+            "days": _ns(u["computed_days"])})
 
     # --- over-quantity
     known = judged & f["supply_days"].notna() & ~f["unit_error"]
@@ -264,10 +285,10 @@ def dispensing(ctx) -> None:
             how = np.where(u["supply_source"] == "prd_days", "prd_days" if en else "按周期天数",
                            "quantity × dose ÷ frequency" if en else "按数量、剂量与频次计算")
             ctx.emit_rows(r, u, field="cnt", value=u["cnt"], params={
-                "person": person(u.index), "date": u["time"].map(_date), "drug": drug[m],
-                "cnt": u["cnt"].map(_n), "days": u["supply_days"].map(_n),
+                "person": person(u.index), "date": _dates(u["time"]), "drug": drug[m],
+                "cnt": _ns(u["cnt"]), "days": _ns(u["supply_days"]),
                 "how": pd.Series(how, index=u.index), "setting": u["setting"].map(names),
-                "limit": u["limit_days"].map(_n)})
+                "limit": _ns(u["limit_days"])})
 
     # --- daily dose above the key-drug list's maximum
     has_limit = judged & f["key_drug"]
@@ -276,7 +297,7 @@ def dispensing(ctx) -> None:
     if dd.any():
         u = f[dd]
         ctx.emit_rows(DAILY, u, field="sin_dos_dscr", value=u["dose_text"], params={
-            "person": person(u.index), "date": u["time"].map(_date), "drug": drug[dd],
+            "person": person(u.index), "date": _dates(u["time"]), "drug": drug[dd],
             "dose": u["dose_text"], "freq": u["freq_text"], "daily": u["daily_over"]})
 
     ev = _events(ctx, f, judged)
@@ -319,13 +340,17 @@ def _grouped_cummax(x: np.ndarray, gid: np.ndarray) -> np.ndarray:
 def _events(ctx, f: pd.DataFrame, judged: pd.Series) -> pd.DataFrame:
     """Upload dispensing events (one per person, drug and day) with the history before them:
     fi (index into f of the event's last line), t, cnt, t_prev, rem (supply on hand before it),
-    carried (carried at the previous event), n_window (events within frequent_window_days, this
-    one included) and first_in_window. DuckDB joins the upload to the history and groups by day;
-    the carried supply c = max(0, c_prev − gap) + supply is computed in its closed form
-    c_n = A_n − t_n + max_k≤n (t_k − A_k−1) (A: cumulative supply) with numpy."""
+    carried (carried at the previous event), early (a repeat: rem above the thresholds),
+    early_before (early refills of the same person and drug in the 365 days before it, upload and
+    history), n_window (events within frequent_window_days, this one included) and
+    first_in_window. DuckDB joins the upload to the history and groups by day; the carried supply
+    c = max(0, c_prev − gap) + supply is computed in its closed form
+    c_n = A_n − t_n + max_k≤n (t_k − A_k−1) (A: cumulative supply) with numpy, over history and
+    upload events alike; only the upload's events are returned."""
     import duckdb
 
-    cols = ["fi", "t", "cnt", "t_prev", "n_window", "first_in_window", "rem", "carried"]
+    cols = ["fi", "t", "cnt", "t_prev", "n_window", "first_in_window", "rem", "carried", "early",
+            "early_before"]
     refunded = set(f["refund_of"].dropna())
     u = f[judged & f["time"].notna() & ~f["line_key"].isin(refunded)]
     hist = getattr(ctx, "history", None)
@@ -374,31 +399,30 @@ def _events(ctx, f: pd.DataFrame, judged: pd.Series) -> pd.DataFrame:
     with np.errstate(invalid="ignore"):
         rem = np.where(valid, np.maximum(0.0, a[prev] - td + m[prev]), np.nan)
         carried = np.where(valid, np.maximum(0.0, a[prev] - td[prev] + m[prev]), np.nan)
+        early = valid & (rem > cfg.threshold("repeat_left_min_days")) & \
+            (rem > cfg.threshold("repeat_left_share") * carried) & (carried > 0)
+    # early refills of the group in the 365 days before each event (upload and history)
+    lo_y = _window_start(gid, ts, 365 * 86400 - 1)
+    ce = np.r_[0, np.cumsum(early)]
+    early_before = ce[np.arange(n)] - ce[lo_y]
     window = max(1, int(cfg.threshold("frequent_window_days") * 86400) - 1)
     lo_i = _window_start(gid, ts, window)
+    k = np.flatnonzero(fi >= 0)                                         # the upload's events
+    t = pd.to_datetime(ts[k], unit="s")
     out = pd.DataFrame({
-        "fi": fi, "t": pd.to_datetime(ts, unit="s"), "cnt": cnt,
-        "t_prev": pd.Series(pd.to_datetime(ts[prev], unit="s")).where(valid),
-        "n_window": np.arange(n) - lo_i + 1, "first_in_window": pd.to_datetime(ts[lo_i], unit="s"),
-        "rem": rem, "carried": carried})
-    out = out[out["fi"] >= 0]
+        "fi": fi[k], "t": t, "cnt": cnt[k],
+        "t_prev": pd.Series(pd.to_datetime(ts[prev[k]], unit="s")).where(valid[k]),
+        "n_window": (k - lo_i[k] + 1), "first_in_window": pd.to_datetime(ts[lo_i[k]], unit="s"),
+        "rem": rem[k], "carried": carried[k], "early": early[k], "early_before": early_before[k]})
     return out.set_index("fi", drop=False)
 
 
 def _repeat(ctx, f, ev, person, drug) -> None:
-    cfg = ctx.config
-    share, min_days = cfg.threshold("repeat_left_share"), cfg.threshold("repeat_left_min_days")
-    allowance = int(cfg.threshold("repeat_stockups_per_year"))
+    allowance = int(ctx.config.threshold("repeat_stockups_per_year"))
     key = f.loc[ev.index, "key_drug"].to_numpy(dtype=bool)
-    rem, carried = ev["rem"].to_numpy(dtype="float64"), ev["carried"].to_numpy(dtype="float64")
-    with np.errstate(invalid="ignore"):
-        flag = (rem > min_days) & (rem > share * carried) & (carried > 0)
-    if allowance > 0 and flag.any():
-        # the first `allowance` early refills of each person and drug in the look-back are stock-up
-        g = f.loc[ev.index, ["psn_no", "generic"]].astype(str).agg("|".join, axis=1)
-        tmp = pd.DataFrame({"g": g.to_numpy(), "t": ev["t"].to_numpy(), "flag": flag}).sort_values("t")
-        rank = tmp[tmp["flag"]].groupby("g").cumcount()          # index: positions in ev
-        flag[rank[rank < allowance].index.to_numpy()] = False
+    # stock-up (holiday/travel): an early refill is tolerated while the person had fewer than
+    # `allowance` early refills of the drug (tolerated or not) in the 365 days before it
+    flag = ev["early"].to_numpy(dtype=bool) & (ev["early_before"].to_numpy() >= allowance)
     for r, is_key in ((REPEAT, False), (REPEAT_KEY, True)):
         ctx.checked(r, int((key == is_key).sum()))
         m = flag & (key == is_key)
@@ -408,9 +432,9 @@ def _repeat(ctx, f, ev, person, drug) -> None:
         rows = f.loc[e.index]
         idx = rows.index
         ctx.emit_rows(r, rows, field="med_list_codg", value=rows["code"], params={
-            "person": person(idx), "date": rows["time"].map(_date), "drug": drug[idx],
-            "cnt": e["cnt"].map(_n), "prev": e["t_prev"].map(_date), "left": e["rem"].map(_n),
-            "carried": e["carried"].map(_n)})
+            "person": person(idx), "date": _dates(rows["time"]), "drug": drug[idx],
+            "cnt": _ns(e["cnt"]), "prev": _dates(e["t_prev"]), "left": _ns(e["rem"]),
+            "carried": _ns(e["carried"])})
 
 
 def _frequent(ctx, f, ev, person, drug) -> None:
@@ -426,9 +450,9 @@ def _frequent(ctx, f, ev, person, drug) -> None:
     rows = f.loc[e.index]
     idx = rows.index
     ctx.emit_rows(FREQUENT, rows, field="med_list_codg", value=rows["code"], params={
-        "person": person(idx), "drug": drug[idx], "date": rows["time"].map(_date),
+        "person": person(idx), "drug": drug[idx], "date": _dates(rows["time"]),
         "count": e["n_window"], "window": _n(window), "limit": limit,
-        "first": e["first_in_window"].map(_date)})
+        "first": _dates(e["first_in_window"])})
 
 
 def _batch(ctx, f, judged, person, drug) -> None:
