@@ -54,7 +54,8 @@ DEFAULT_THRESHOLDS = {
     # the supply carried at the previous dispensing, and more than this many days
     "repeat_left_share": 0.5,
     "repeat_left_min_days": 3.0,
-    # 重复: early refills tolerated per person and drug in any 365 days (holiday/travel stock-up)
+    # 重复: stock-up allowance (holiday/travel): an early refill is tolerated while the person had
+    # fewer than this many early refills of the drug (tolerated or not) in the 365 days before it
     "repeat_stockups_per_year": 0,
     # 频繁: more than this many dispensings of a key drug to one person within the window (days)
     "frequent_max_count": 6,

@@ -302,7 +302,7 @@ FACT_COLUMNS = ("_t", "_row", "line_key", "feedetl_sn", "mdtrt_id", "psn_no", "c
                 "long_rx", "dr_code", "dr_name", "dept_code", "spec", "form", "dose_text", "freq_text",
                 "pack_count", "packs", "per_day", "doses_per_pack", "prd_days", "computed_days",
                 "supply_days", "supply_source", "why", "unit_error", "key_drug", "key_max_days",
-                "limit_days", "daily_over", "source")
+                "limit_days", "daily_over", "source", "rxno", "same_rx", "cnt_net")
 
 _FD_COLS = ("feedetl_sn", "mdtrt_id", "psn_no", "med_type", "fee_ocur_time", "med_list_codg",
             "medins_list_codg", "cnt", "pric", "det_item_fee_sumamt", "bilg_dr_codg", "bilg_dr_name",
@@ -380,16 +380,19 @@ _COMBO = ("name", "generic", "spec", "pack_count", "per_day", "doses_per_pack", 
           "key_drug", "key_max_days", "form", "daily_over")
 
 
-def _drug_lines(ctx, known: set) -> tuple[dict, int]:
-    """The feedetail drug lines of the run: {column: Series (None when no file has it)} over the
-    drug rows only, with _t and _row. Numbers and times are parsed per table through the Context
-    (shared with the other checks), then only the drug rows are taken."""
+def _drug_lines(ctx, known: set, kind: str = "feedetail", cols: tuple = None, num: tuple = None,
+                time_col: str = "fee_ocur_time", local_col: str = "medins_list_codg") -> tuple[dict, int]:
+    """The drug lines of the run's tables of one kind: {column: Series (None when no file has it)}
+    over the drug rows only, with _t and _row. Numbers and times are parsed per table through
+    the Context (shared with the other checks), then only the drug rows are taken."""
     from . import catalogs
     from .validators.base import isin
 
+    cols = cols or _FD_COLS
+    num = num if num is not None else _FD_NUM
     parts = []
     for i, t in enumerate(ctx.all_tables):
-        if t.kind != "feedetail":
+        if t.kind != kind:
             continue
         fr = t.frame
         m = np.zeros(len(fr), dtype=bool)
@@ -398,36 +401,111 @@ def _drug_lines(ctx, known: set) -> tuple[dict, int]:
             dom = np.array([isinstance(c, str) and (catalogs.code_domain(c) == "drug" or c in known)
                             for c in uniq] + [False])
             m |= dom[codes]
-        if known and "medins_list_codg" in fr.columns:
-            m |= isin(fr["medins_list_codg"], known)
+        if known and local_col in fr.columns:
+            m |= isin(fr[local_col], known)
         idx = np.flatnonzero(m)
-        cols = {}
-        for c in _FD_COLS:
+        part = {}
+        for c in cols:
             if c not in fr.columns:
-                cols[c] = None
-            elif c in _FD_NUM:
-                cols[c] = ctx.num(t, c).iloc[idx].reset_index(drop=True)
-            elif c == "fee_ocur_time":
-                cols[c] = ctx.dt(t, c).iloc[idx].reset_index(drop=True)
+                part[c] = None
+            elif c in num:
+                part[c] = ctx.num(t, c).iloc[idx].reset_index(drop=True)
+            elif c == time_col:
+                part[c] = ctx.dt(t, c).iloc[idx].reset_index(drop=True)
             else:
-                cols[c] = fr[c].iloc[idx].reset_index(drop=True)
-        cols["_t"] = pd.Series(np.full(len(idx), i, dtype=np.int64))
-        cols["_row"] = pd.Series(idx.astype(np.int64))
-        parts.append(cols)
+                part[c] = fr[c].iloc[idx].reset_index(drop=True)
+        part["_t"] = pd.Series(np.full(len(idx), i, dtype=np.int64))
+        part["_row"] = pd.Series(idx.astype(np.int64))
+        parts.append(part)
+    return _concat_parts(parts, (*cols, "_t", "_row"))
+
+
+def _concat_parts(parts: list[dict], cols) -> tuple[dict, int]:
+    """Column dicts (Series or None) of several tables, one after the other."""
     n = sum(len(p["_t"]) for p in parts)
     if len(parts) == 1:
         return parts[0], n
     out = {}
-    for c in (*_FD_COLS, "_t", "_row"):
-        have = [p[c] for p in parts if p[c] is not None]
+    for c in cols:
+        have = [p[c] for p in parts if p.get(c) is not None]
         if not have:
             out[c] = None
             continue
-        out[c] = pd.concat([p[c] if p[c] is not None else
-                            pd.Series(pd.NA if c not in _FD_NUM else np.nan, index=range(len(p["_t"])),
-                                      dtype=have[0].dtype)
-                            for p in parts], ignore_index=True) if parts else None
+        dtype = have[0].dtype
+        out[c] = pd.concat([p[c] if p.get(c) is not None else
+                            pd.Series(np.full(len(p["_t"]), np.nan) if dtype.kind in "fi" else
+                                      pd.array(pa.nulls(len(p["_t"]), pa.large_string()), dtype="str")
+                                      if dtype == "str" else pd.Series(pd.NaT, index=range(len(p["_t"]))),
+                                      dtype=dtype if dtype.kind != "i" else "float64")
+                            for p in parts], ignore_index=True)
     return out, n
+
+
+#: 3505 sales / 3506 returns: the columns the facts take (they carry no dose, frequency or days)
+_SL_COLS = ("fixmedins_bchno", "fixmedins_hilist_id", "fixmedins_hilist_name", "med_list_codg",
+            "sel_retn_cnt", "sel_retn_time", "finl_trns_pric", "psn_no", "certno", "mdtrt_sn", "setl_id",
+            "prsc_dr_name", "rxno", "trdn_flag", "medins_prod_sel_no")
+_SL_NUM = ("sel_retn_cnt", "finl_trns_pric")
+
+
+def _sales_parts(ctx, known: set) -> list[dict]:
+    """3505 sales and 3506 returns as fact parts in the fee-line namespace (_FD_COLS), each with
+    its line_key, refund_of and source. A sale is one dispensing (setting 普通门诊, days unknown:
+    no dose is given); a return (or a negative sale) is a negative quantity whose refund_of is its
+    sale: medins_prod_sel_no = the sale's fixmedins_bchno (this also names a sale in the history),
+    else the same mdtrt_sn, then setl_id, with the same fixmedins_hilist_id (the order
+    tracecodes.link_returns uses)."""
+    out = []
+    sales = None
+    for kind in ("sales", "returns"):
+        d, n = _drug_lines(ctx, known, kind, _SL_COLS, _SL_NUM, "sel_retn_time", "fixmedins_hilist_id")
+        if not n:
+            continue
+
+        def text(c):
+            v = d.get(c)
+            return v if v is not None else pd.Series(pd.array(pa.nulls(n, pa.large_string()), dtype="str"))
+        bch, hil = text("fixmedins_bchno"), text("fixmedins_hilist_id")
+        qty = d["sel_retn_cnt"] if d["sel_retn_cnt"] is not None else pd.Series(np.full(n, np.nan))
+        pric = d["finl_trns_pric"] if d["finl_trns_pric"] is not None else pd.Series(np.full(n, np.nan))
+        is_ret = np.full(n, kind == "returns") | (qty.to_numpy() < 0)
+        cnt = pd.Series(np.where(is_ret, -qty.abs().to_numpy(), qty.to_numpy()))
+        psn = text("psn_no")
+        if d["certno"] is not None:
+            psn = psn.where(psn.notna(), d["certno"])
+        line_key = kind + "||" + bch.fillna("") + "/" + hil.fillna("")
+        part = {c: None for c in _FD_COLS}
+        part.update({"_t": d["_t"], "_row": d["_row"], "feedetl_sn": bch, "mdtrt_id": d["mdtrt_sn"],
+                     "psn_no": psn, "fee_ocur_time": d["sel_retn_time"], "med_list_codg": d["med_list_codg"],
+                     "medins_list_codg": d["fixmedins_hilist_id"], "med_list_name": d["fixmedins_hilist_name"],
+                     "cnt": cnt, "pric": pric, "det_item_fee_sumamt": cnt.abs() * pric,
+                     "bilg_dr_name": d["prsc_dr_name"], "rxno": d["rxno"], "line_key": line_key,
+                     "source": _str_codes(np.zeros(n, dtype=np.int64), [kind]),
+                     "trdn": pd.Series(_flag(d["trdn_flag"], n).astype("float64"))})
+        ref = pd.Series(pd.array(pa.nulls(n, pa.large_string()), dtype="str"))
+        if is_ret.any():
+            sel = text("medins_prod_sel_no")
+            ref = ("sales||" + sel + "/" + hil.fillna("")).where(sel.notna() & pd.Series(is_ret))
+            if sales is not None:
+                for col in ("mdtrt_sn", "setl_id"):
+                    if d.get(col) is None or sales.get(col) is None:
+                        continue
+                    todo = pd.Series(is_ret) & ref.isna() & d[col].notna()
+                    if not todo.any():
+                        continue
+                    a = pd.DataFrame({"k": d[col][todo], "h": hil[todo], "i": np.flatnonzero(todo)})
+                    b = pd.DataFrame({"k": sales[col], "h": sales["hil"], "lk": sales["line_key"],
+                                      "t": sales["time"]}).dropna(subset=["k"]).sort_values("t", kind="stable")
+                    m = a.merge(b, on=["k", "h"]).drop_duplicates("i")
+                    if len(m):
+                        ref = ref.copy()
+                        ref.iloc[m["i"].to_numpy()] = m["lk"].to_numpy()
+        part["refund_of"] = ref
+        if kind == "sales":
+            sales = {"mdtrt_sn": d["mdtrt_sn"], "setl_id": d["setl_id"], "hil": hil,
+                     "line_key": line_key, "time": d["sel_retn_time"]}
+        out.append(part)
+    return out
 
 
 _FD_NUM = ("cnt", "pric", "det_item_fee_sumamt", "prd_days")
@@ -464,6 +542,20 @@ def _build_facts(ctx) -> pd.DataFrame:
     drug_facts, keys = knowledge(ctx)
     known = set(drug_facts.index) if len(drug_facts) else set()
     fd, n = _drug_lines(ctx, known)
+    sn = fd["feedetl_sn"]
+    if n and sn is None:
+        sn = pd.Series(pd.array(pa.nulls(n, pa.large_string()), dtype="str"))
+    fd["line_key"] = "feedetail||" + sn.fillna("") if n else None
+    init = fd["init_feedetl_sn"]
+    cnt0 = fd["cnt"] if fd["cnt"] is not None else pd.Series(np.full(n, np.nan))
+    fd["refund_of"] = None if init is None or not n else \
+        ("feedetail||" + init).where(init.notna() & (cnt0 < 0))
+    fd["source"] = _str_codes(np.zeros(n, dtype=np.int64), ["feedetail"]) if n else None
+    fd["trdn"] = None
+    extra = _sales_parts(ctx, known)
+    if extra:
+        fd, n = _concat_parts([fd, *extra] if n else extra,
+                              (*_FD_COLS, "_t", "_row", "line_key", "refund_of", "source", "trdn"))
 
     def col(c, na=None):
         v = fd[c]
@@ -475,9 +567,8 @@ def _build_facts(ctx) -> pd.DataFrame:
 
     out = {"_t": fd["_t"].to_numpy() if n else np.array([], dtype=np.int64),
            "_row": fd["_row"].to_numpy() if n else np.array([], dtype=np.int64)}
-    sn = col("feedetl_sn")
-    out["feedetl_sn"] = sn
-    out["line_key"] = "feedetail||" + sn.fillna("")
+    out["feedetl_sn"] = col("feedetl_sn")
+    out["line_key"] = col("line_key")
     out["mdtrt_id"] = col("mdtrt_id")
     out["psn_no"] = col("psn_no")
     out["code"] = col("med_list_codg")
@@ -488,9 +579,7 @@ def _build_facts(ctx) -> pd.DataFrame:
     out["cnt"] = cnt
     out["pric"] = col("pric", "num").to_numpy(dtype="float64")
     out["amount"] = col("det_item_fee_sumamt", "num").to_numpy(dtype="float64")
-    init = fd["init_feedetl_sn"]
-    out["refund_of"] = col("init_feedetl_sn") if init is None else \
-        ("feedetail||" + init).where(init.notna() & pd.Series(cnt < 0))
+    out["refund_of"] = col("refund_of")
     setting = classify_setting(fd["med_type"], fd["dscg_tkdrug_flag"], fd["long_rx_flag"],
                                fd["dise_codg"], n)
     out["setting"] = _str_of(setting)
@@ -501,7 +590,8 @@ def _build_facts(ctx) -> pd.DataFrame:
     out["dose_text"] = col("sin_dos_dscr")
     out["freq_text"] = col("used_frqu_dscr")
     out["prd_days"] = col("prd_days", "num").to_numpy(dtype="float64")
-    out["source"] = _str_codes(np.zeros(n, dtype=np.int64), ["feedetail"])
+    out["source"] = col("source")
+    out["rxno"] = col("rxno")
 
     # what depends on the drug and its dose/frequency text: computed once per distinct combination
     name_s = fd["med_list_name"]
@@ -531,7 +621,9 @@ def _build_facts(ctx) -> pd.DataFrame:
         else:
             out[c] = np.array(vals, dtype="float64" if c not in ("in_prep", "key_drug") else bool)[ccodes] \
                 if n else np.array([], dtype="float64" if c not in ("in_prep", "key_drug") else bool)
-    in_prep = out["in_prep"]
+    trdn = fd["trdn"].to_numpy(dtype="float64") > 0 if n and fd.get("trdn") is not None else False
+    in_prep = out["in_prep"] | trdn                     # 拆零 (trdn_flag 1): a sale counted in 制剂
+    out["in_prep"] = in_prep
 
     pc = out["pack_count"]
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -557,6 +649,8 @@ def _build_facts(ctx) -> pd.DataFrame:
     out["supply_source"] = _str_codes(np.where(prd_ok, 1, np.where(np.isnan(computed), 0, 2)),
                                       [None, "prd_days", "computed"])
     out["why"] = out["why_combo"].where(pd.Series(np.isnan(supply)))
+    out["same_rx"] = _same_rx(out, n)
+    out["cnt_net"] = _net_quantity(out, n)
     limits = setting_limits(cfg)
     sc, su = pd.factorize(setting)
     lim = np.array([limits.get(v, np.nan) for v in su] + [np.nan], dtype="float64")[sc]
@@ -565,10 +659,47 @@ def _build_facts(ctx) -> pd.DataFrame:
     return pd.DataFrame({c: out[c] for c in FACT_COLUMNS}, index=pd.RangeIndex(n))
 
 
+def _same_rx(out: dict, n: int) -> np.ndarray:
+    """A sale (3505) that carries the prescription of a fee line of the run (same rxno and psn_no)
+    for the same drug (通用名) is that fee line's dispensing, not a second one."""
+    same = np.zeros(n, dtype=bool)
+    src = out["source"]
+    is_sale = (src == "sales").to_numpy(dtype=bool) & out["rxno"].notna().to_numpy(dtype=bool) & \
+        out["psn_no"].notna().to_numpy(dtype=bool)
+    is_fee = (src == "feedetail").to_numpy(dtype=bool) & out["rxno"].notna().to_numpy(dtype=bool)
+    if not is_sale.any() or not is_fee.any():
+        return same
+
+    def keys(m):
+        return pd.MultiIndex.from_arrays([out["rxno"][m].astype(str).str.strip(),
+                                          out["psn_no"][m].astype(str).str.strip(),
+                                          out["generic"][m].astype(str)])
+    same[np.flatnonzero(is_sale)] = keys(is_sale).isin(keys(is_fee))
+    return same
+
+
+def _net_quantity(out: dict, n: int) -> np.ndarray:
+    """The quantity a line dispensed after the refunds (fee lines, init_feedetl_sn) and returns
+    (3506) that name it: cnt − Σ|returned|, never below 0; NaN for the refund rows themselves."""
+    cnt = out["cnt"]
+    net = np.where(cnt > 0, cnt, np.nan)
+    ref = out["refund_of"]
+    has = ref.notna().to_numpy(dtype=bool) & (cnt < 0)
+    if has.any():
+        back = pd.Series(np.abs(cnt[has])).groupby(ref[has].to_numpy()).sum()
+        lk = out["line_key"]
+        hit = lk.isin(back.index).to_numpy(dtype=bool)
+        if hit.any():
+            got = back.reindex(lk[hit].to_numpy()).to_numpy()
+            net[hit] = np.maximum(0.0, net[hit] - got)
+    return net
+
+
 def history_rows(f: pd.DataFrame, store) -> pd.DataFrame:
     """The facts as history rows (persons keyed, no identifiers)."""
     rows = f.rename(columns={"time": "disp_time", "cnt": "qty", "code": "med_list_codg"})
-    rows = rows[rows["disp_time"].notna()]
+    # a sale carrying a fee line's prescription is that line's dispensing: recorded once
+    rows = rows[rows["disp_time"].notna() & ~rows["same_rx"].astype(bool)]
     out = pd.DataFrame({
         "line_key": rows["line_key"], "facility_code": getattr(store, "facility_code", "") or "",
         "source": rows["source"], "person_key": store.person_keys(rows["psn_no"]),
