@@ -448,35 +448,40 @@ def code_states(ev: pd.DataFrame) -> pd.DataFrame:
             out[c] = np.array([], dtype=v)
         return out
     cid = pd.factorize(ev["code"])[0]
+    cid = np.where(cid < 0, cid.max() + 1, cid)          # events without a code: one group
     t = pd.to_datetime(ev["time"]).to_numpy().astype("datetime64[ns]").astype(np.int64)
     t = np.where(pd.isna(ev["time"]).to_numpy(), np.iinfo(np.int64).max, t)
     is_ret = (ev["kind"] == RETURN).to_numpy()
     trdn = ev["trdn"].to_numpy(dtype=bool)
     typ = np.where(is_ret, np.where(trdn, R_SPLIT, R_WHOLE), np.where(trdn, S_SPLIT, S_WHOLE))
-    order = np.lexsort((np.arange(n), is_ret.astype(np.int8), t, cid))
-    c_s, typ_s = cid[order], typ[order]
-    same = np.r_[False, c_s[1:] == c_s[:-1]]
-    prev_typ = np.where(same, np.r_[-1, typ_s[:-1]], -1)
-    prev_pos = np.where(same, np.r_[-1, order[:-1]], -1)
-    dup = ((typ_s == S_WHOLE) & ((prev_typ == S_WHOLE) | (prev_typ == S_SPLIT))) | \
-          ((typ_s == S_SPLIT) & (prev_typ == S_WHOLE))
-    unsold = (typ_s == R_WHOLE) & (prev_typ == R_WHOLE)
-    first_return = (typ_s >= R_WHOLE) & (prev_typ == -1)
-    split = (typ_s == S_SPLIT) | (typ_s == R_SPLIT)
-    prev_split = (prev_typ == S_SPLIT) | (prev_typ == R_SPLIT)
-    run = np.cumsum(~(split & prev_split & same))
-    qty = ev["qty"].to_numpy(dtype=float)[order]
-    signed = np.where(typ_s == S_SPLIT, qty, np.where(typ_s == R_SPLIT, -qty, 0.0))
-    signed = np.nan_to_num(signed)
-    used = pd.Series(signed).groupby(run).cumsum().to_numpy()
-    pac = ev["pac"].to_numpy(dtype=float)[order]
-    over = (typ_s == S_SPLIT) & ~np.isnan(pac) & (used > pac + 1e-9)
-    res = {"prev": prev_pos, "dup": dup, "unsold": unsold, "first_return": first_return,
-           "over": over, "box_used": np.where(split, used, np.nan)}
+    qty = ev["qty"].to_numpy(dtype=float)
+    pac = ev["pac"].to_numpy(dtype=float)
+    split = (typ == S_SPLIT) | (typ == R_SPLIT)
+    signed = np.nan_to_num(np.where(typ == S_SPLIT, qty, np.where(typ == R_SPLIT, -qty, 0.0)))
+    # a code seen once (nearly all of them) has no previous event: its state is its own event
+    res = {"prev": np.full(n, -1, dtype=np.int64), "dup": np.zeros(n, dtype=bool),
+           "unsold": np.zeros(n, dtype=bool), "first_return": typ >= R_WHOLE, "used": signed.copy()}
+    # codes seen more than once: sorted by code, time, sales before returns, input order
+    multi = np.flatnonzero(np.bincount(cid)[cid] > 1)
+    if len(multi):
+        order = multi[np.lexsort((np.arange(len(multi)), is_ret[multi].astype(np.int8), t[multi], cid[multi]))]
+        c_s, typ_s = cid[order], typ[order]
+        same = np.r_[False, c_s[1:] == c_s[:-1]]
+        prev_typ = np.where(same, np.r_[-1, typ_s[:-1]], -1)
+        res["prev"][order] = np.where(same, np.r_[-1, order[:-1]], -1)
+        res["dup"][order] = ((typ_s == S_WHOLE) & ((prev_typ == S_WHOLE) | (prev_typ == S_SPLIT))) | \
+            ((typ_s == S_SPLIT) & (prev_typ == S_WHOLE))
+        res["unsold"][order] = (typ_s == R_WHOLE) & (prev_typ == R_WHOLE)
+        res["first_return"][order] = (typ_s >= R_WHOLE) & (prev_typ == -1)
+        split_s = split[order]
+        prev_split = (prev_typ == S_SPLIT) | (prev_typ == R_SPLIT)
+        run = np.cumsum(~(split_s & prev_split & same))
+        res["used"][order] = pd.Series(signed[order]).groupby(run).cumsum().to_numpy()
+    used = res.pop("used")
+    res["over"] = (typ == S_SPLIT) & ~np.isnan(pac) & (used > pac + 1e-9)
+    res["box_used"] = np.where(split, used, np.nan)
     for k, v in res.items():
-        arr = np.empty(n, dtype=v.dtype)
-        arr[order] = v
-        out[k] = arr
+        out[k] = v
     return out
 
 

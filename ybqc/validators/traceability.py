@@ -522,7 +522,10 @@ def _returns(ctx, tr, st, allev, link) -> None:
             continue
         _emit_events(ctx, RETURN_UNSOLD, allev.iloc[idx], {"reason": zh, "reason_en": en})
     if not have_history:
-        ctx.not_applicable(RETURN_UNSOLD, "没有历史库时只查重复退货（销售可能在以前的上传中）")
+        note = "没有历史库时只查重复退货（销售可能在以前的上传中）"
+        ctx.not_applicable(RETURN_UNSOLD, note)
+        o = ctx.collector.outcome(RETURN_UNSOLD.id)
+        o.note = o.note or note      # a pass of the returned-twice half only: the report says so
 
 
 def _summary(ctx, tr, st, allev, link=None) -> None:
