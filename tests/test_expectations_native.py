@@ -41,6 +41,8 @@ CUSTOM = [
     {"type": "expect_column_values_to_match_regex", "kwargs": {"column": "n", "regex": r"^\d+\.0$"}},
     {"type": "expect_column_values_to_be_in_set", "kwargs": {"column": "t", "value_set": ["A1", "", " ", "肾"]}},
     {"type": "expect_column_values_to_be_in_set", "kwargs": {"column": "n", "value_set": [1, 2.5, 0]}},
+    {"type": "expect_column_values_to_not_be_in_set", "kwargs": {"column": "t", "value_set": ["0", "", "无", "A1"]}},
+    {"type": "expect_column_values_to_not_be_in_set", "kwargs": {"column": "n", "value_set": [0, -0.0, 7]}},
     {"type": "expect_column_values_to_not_be_null", "kwargs": {"column": "t", "mostly": 0.7}},
     {"type": "expect_column_values_to_be_null", "kwargs": {"column": "t"}},
     {"type": "expect_column_values_to_match_regex",

@@ -13,7 +13,8 @@ pass/fail examples and on generated values, and asserts identical results.
 
 Semantics copied from great_expectations/expectations/metrics/column_map_metrics (pandas):
 - nulls (`Series.isnull`) are outside the domain of every type but not_be_null / be_null;
-- in_set: `isin(value_set)` (a value_set of None is vacuously true);
+- in_set: `isin(value_set)`, not_in_set its negation (a value_set of None is vacuously true;
+  on a datetime column GE parses the set as dates, and so does this);
 - match_regex: `astype(str).str.contains(regex)` (a search, not a full match; pyarrow strings use
   RE2, so the same call is made here);
 - be_between: vectorised comparisons on int/float columns; on object columns the per-value rule,
@@ -36,6 +37,7 @@ KWARGS = {
     "expect_column_values_to_not_be_null": _COMMON,
     "expect_column_values_to_be_null": _COMMON,
     "expect_column_values_to_be_in_set": _COMMON | {"value_set"},
+    "expect_column_values_to_not_be_in_set": _COMMON | {"value_set"},
     "expect_column_values_to_match_regex": _COMMON | {"regex"},
     "expect_column_values_to_be_between": _COMMON | {"min_value", "max_value", "strict_min", "strict_max"},
     "expect_column_value_lengths_to_be_between": _COMMON | {"min_value", "max_value", "strict_min",
@@ -55,7 +57,7 @@ def supports(e: dict) -> bool:
     t = e["type"]
     if t == "expect_column_values_to_match_regex" and not isinstance(kw.get("regex"), str):
         return False
-    if t == "expect_column_values_to_be_in_set" and not (kw.get("value_set") is None or
+    if t in ("expect_column_values_to_be_in_set", "expect_column_values_to_not_be_in_set") and not (kw.get("value_set") is None or
                                                           isinstance(kw.get("value_set"), (list, tuple, set))):
         return False
     if t.endswith("_to_be_between"):
@@ -123,6 +125,11 @@ def unexpected(values: pd.Series, e: dict) -> np.ndarray:
     if t == "expect_column_values_to_be_in_set":
         vs = kw.get("value_set")
         ok = np.ones(len(dom), dtype=bool) if vs is None else dom.isin(list(vs)).to_numpy(dtype=bool)
+    elif t == "expect_column_values_to_not_be_in_set":
+        vs = kw.get("value_set")
+        if vs is not None and pd.api.types.is_datetime64_any_dtype(dom):
+            vs = pd.to_datetime(list(vs))                      # GE's parse_value_set
+        ok = np.ones(len(dom), dtype=bool) if vs is None else ~dom.isin(list(vs)).to_numpy(dtype=bool)
     elif t == "expect_column_values_to_match_regex":
         ok = dom.astype(str).str.contains(kw["regex"]).to_numpy(dtype=bool, na_value=False)
     elif t == "expect_column_values_to_be_between":
