@@ -64,7 +64,8 @@ def test_dispensing_view_counts_alarms_and_names_drugs_doctors_and_masked_person
 def test_traceability_view_gives_each_code_problem_with_the_other_event(case5):
     v = families.views(case5, prepared(case5), lines(case5))
     t = v["traceability"]
-    assert v["dispensing"] is None
+    # the 3505 sales are dispensings too (issue 8), but carry no dose: only the days-unknown notes
+    assert set(v["dispensing"]["kinds"]["rule"]) == {"YBQC-DSP-008"}
     assert (t["codes"], t["lines"]) == (29, 25)                   # the validator's aggregate, as it is
     dups = {x["rule"]: x["n"] for x in t["dups"]}
     assert dups["YBQC-TRC-004"] == 1 and dups["YBQC-TRC-011"] == 1
@@ -135,7 +136,8 @@ def test_console_and_html_show_the_family_sections(case4, case5, tmp_path):
     assert "检查的追溯码 29 个（25 行带码）" in text and "涉及最多的药师" in text
     assert re.search(r"YBQC-TRC-004 83857930000879766660 case5_sales_3505\.csv 第 3 行 .*另一笔：销售 "
                      r"case5_sales_3505\.csv 第 2 行 2025-01-19 09:30 王芳", text)
-    assert "发药预警" not in text
+    assert "发药预警（超量、重复、频繁、批量开方）  共 5" in text and "YBQC-DSP-008 无法计算用药天数" in text
+    assert not re.search(r"YBQC-DSP-00[1-7]", text)                # no alarm on the pharmacy's sales
 
     write(case4, "html", str(tmp_path / "4.html"))
     page = (tmp_path / "4.html").read_text(encoding="utf-8")
@@ -145,7 +147,7 @@ def test_console_and_html_show_the_family_sections(case4, case5, tmp_path):
     assert not _raw_persons("case4_feedetail_2026-03.csv") & set(re.findall(r"\d{14}", page))
     write(case5, "html", str(tmp_path / "5.html"))
     page = (tmp_path / "5.html").read_text(encoding="utf-8")
-    assert 'id="traceability"' in page and 'id="chart-trc-dups"' in page and 'id="dispensing"' not in page
+    assert 'id="traceability"' in page and 'id="chart-trc-dups"' in page
     pairs = re.search(r'<table class="mgr" id="trc-pairs">(.*?)</table>', page, re.S).group(1)
     assert pairs.count("<tr>") == 1 + 3 and "case5_sales_3505.csv 第 24 行" in pairs
     assert not re.search(r"https?://", page)
