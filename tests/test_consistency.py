@@ -1,4 +1,6 @@
 """Cross-field consistency: arithmetic, refunds, times, ages, duplicates, orphan visits."""
+import pytest
+
 from helpers import FEE, VISIT, check, hits, rows
 
 
@@ -125,3 +127,61 @@ def test_a_15_digit_resident_id_is_accepted_and_other_lengths_are_not(tmp_path):
     result = check(tmp_path, {"visit": visits})
     cert = hits(result, "YBQC-CON-009")
     assert cert["row"].tolist() == [1] and "18 位" in cert.iloc[0]["message"]
+
+
+def test_visit_times_in_order(tmp_path):
+    """CON-007: a day case (discharged at its admission time) and a normal stay are in order; a
+    discharge before admission is not."""
+    visits = [dict(VISIT), dict(VISIT, mdtrt_id="M2", setl_id="S2", dscg_time="2025-03-01 09:00:00"),
+              dict(VISIT, mdtrt_id="M3", setl_id="S3", dscg_time="2025-02-28 09:00:00")]
+    f = hits(check(tmp_path, {"visit": visits}), "YBQC-CON-007")
+    assert f["row"].tolist() == [2] and f.iloc[0]["field"] == "dscg_time"
+
+
+@pytest.mark.parametrize("brdy,age,flagged", [
+    ("2025-01-10", "0", False),     # a 7-week-old recorded as 0
+    ("2025-01-10", "1", True),      # ... as 1 (full years 0, calendar years 0)
+    ("2024-06-01", "1", False),     # 9 months: calendar years 1 is accepted
+    ("2024-06-01", "5", True),      # an infant recorded as 5
+    ("2024-01-01", "0", True),      # 14 months recorded as 0 (full 1, calendar 1)
+    ("1950-01-01", "", False),      # no age: not compared
+])
+def test_age_against_birth_date_around_the_first_year(tmp_path, brdy, age, flagged):
+    visit = dict(VISIT, brdy=brdy, age=age, certno="", adm_time="2025-03-01 09:00:00")
+    result = check(tmp_path, {"visit": [visit]})
+    assert (not hits(result, "YBQC-CON-004").empty) is flagged
+    assert result.outcomes["YBQC-CON-004"].checked == (0 if age == "" else 1)
+
+
+def test_duplicate_serial_counts_per_group(tmp_path):
+    fee = rows(FEE, [{"feedetl_sn": "A"}, {"feedetl_sn": "A"}, {"feedetl_sn": "A"}, {"feedetl_sn": "B"},
+                     {"feedetl_sn": "B"}, {"feedetl_sn": "C"}])
+    f = hits(check(tmp_path, {"fee": fee}), "YBQC-CON-005")
+    assert dict(zip(f["row"], f["message"].str.extract(r"出现 (\d+) 次")[0])) == \
+        {0: "3", 1: "3", 2: "3", 3: "2", 4: "2"}
+
+
+def test_only_resident_id_cards_are_checked_as_such(tmp_path):
+    """patn_cert_type 01 is the resident ID card; another type (e.g. 02 军官证) with its own number is
+    not an ID-card error; an ID-like number with no type is checked."""
+    visits = [dict(VISIT, patn_cert_type="02", certno="E12345678"),
+              dict(VISIT, mdtrt_id="M2", setl_id="S2", patn_cert_type="01", certno="E12345678"),
+              dict(VISIT, mdtrt_id="M3", setl_id="S3", patn_cert_type="", certno="510105195001011230")]
+    f = hits(check(tmp_path, {"visit": visits}), "YBQC-CON-009")
+    assert f["row"].tolist() == [1, 2]
+
+
+def test_a_number_with_a_wrong_check_digit_is_not_also_compared_with_brdy(tmp_path):
+    v = dict(VISIT, patn_cert_type="01", certno="510105196001011230", brdy="1950-01-01")  # wrong digit, 1960
+    result = check(tmp_path, {"visit": [v]})
+    assert len(hits(result, "YBQC-CON-009")) == 1 and hits(result, "YBQC-CON-010").empty
+
+
+@pytest.mark.parametrize("brdy,compared", [("2024-03-02", False), ("2024-03-01", True)])
+def test_an_infant_under_365_days_may_carry_a_parents_id(tmp_path, brdy, compared):
+    """Admission 2025-03-01: born 2024-03-02 is 364 days old (a parent's ID is normal), born
+    2024-03-01 is 365 days old and compared."""
+    v = dict(VISIT, patn_cert_type="01", certno="510105195001011239", brdy=brdy, age="0",
+             adm_time="2025-03-01 09:00:00")
+    result = check(tmp_path, {"visit": [v]})
+    assert (not hits(result, "YBQC-CON-010").empty) is compared

@@ -201,7 +201,7 @@ def age_matches_birth(ctx, t):
     by_year = (ref.dt.year - brdy.dt.year).astype("float64")
     known = age.notna() & full.notna()
     ctx.checked(AGE, int(known.sum()))
-    bad = known & (age != full) & (age != by_year) & ~((full < 1) & (age == 0))
+    bad = known & (age != full) & (age != by_year)     # full years, or the calendar-year difference
     ctx.emit(AGE, t, bad, field="age", params={"brdy": _day(brdy), "adm": _day(ref), "calc": full})
 
 
@@ -214,7 +214,7 @@ def duplicate_serials(ctx):
     dup = fee[counts > 1]
     if len(dup):
         ctx.emit_rows(DUP_SN, dup, field="feedetl_sn", value=dup["feedetl_sn"],
-                      params={"mdtrt_id": dup["mdtrt_id"], "count": counts[counts > 1]})
+                      params={"mdtrt_id": dup["mdtrt_id"], "count": counts})   # aligned on dup's rows
 
 
 @check("setlinfo", scope="run")
