@@ -809,8 +809,13 @@ def report(ctx, kind: str, rule_, checked: int, flagged: pd.DataFrame | None, pa
     ctx.checked(rule_, checked)
     n, money = 0, 0.0
     if flagged is not None and len(flagged):
+        # cause (issue 11): the rule-table row the finding rests on ("rule_table|<its src>"), so the
+        # worklist groups a rule's findings under that row
+        src = (params or {}).get("src")
+        cause = ("rule_table|" + src.astype(object).astype(str)).where(src.notna(), None) \
+            if isinstance(src, pd.Series) else None
         n = ctx.emit_rows(rule_, flagged, field="med_list_codg", value=flagged["med_list_codg"],
-                          params=params or {})
+                          params=params or {}, cause=cause)
         money = float(flagged["net_amt"].sum())
     summarise(ctx, kind, rule_, checked, n, money, note)
     return n
