@@ -38,6 +38,7 @@ sys.path.insert(0, str(HERE))
 import bench_check  # noqa: E402
 
 CONFIGS = {"base": [], "batch1": ["--ignore", "YBQC-RB"], "all": [], "warm": []}
+RB_MODULES = ("duplicate_charges", "frequency_limits", "payment_scope")   # the YBQC-RB checks
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -66,7 +67,15 @@ def main(argv: list[str] | None = None) -> int:
         base_args = bench_check.check_args
         if a.stages:
             bench_check.check_args = lambda f, o: [*base_args(f, o), "--catalog", rules]
-            return bench_check.stage_times(folder, out_json, os.path.join(tmp, "cache"))
+            rc = bench_check.stage_times(folder, out_json, os.path.join(tmp, "cache"))
+            st = bench_check.LAST_STAGES
+            rb = [k for k in st if k.strip().startswith("check ") and k.strip().split(" ")[-1].split(".")[0] in RB_MODULES]
+            w, c = sum(st[k][0] for k in rb), sum(st[k][2] for k in rb)
+            whole_w, whole_c = st["cli.main"][0], st["cli.main"][2]
+            print(f"YBQC-RB checks ({len(rb)} stages): {w:.2f} s wall, {c:.2f} s CPU; the whole run without "
+                  f"them {whole_w - w:.1f} s wall, {whole_c - c:.1f} s CPU: +{100 * w / (whole_w - w):.1f}% wall, "
+                  f"+{100 * c / (whole_c - c):.1f}% CPU (budget +20%); load {os.getloadavg()[0]:.1f}")
+            return rc
         exe = bench_check.ybqc_exe()
         best: dict[str, dict] = {}
         for i in range(max(1, a.runs)):
