@@ -1,14 +1,16 @@
 """Report speed at scale (issue 11): the HTML and XLSX reports of a 1,000,000-row upload with
 200,000 findings, written in at most 20 s, the HTML at most 30 MB.
 
-    python benchmarks/bench_reports.py [--rows 1000000] [--findings 200000] [--out /tmp/ybqc-bench-reports]
+    python benchmarks/bench_reports.py [--rows 1000000] [--findings 200000] [--repeat 3] [--out /tmp/ybqc-bench-reports]
 
 The run is synthesised (the checks are benchmarked by bench_check.py; this measures the reports
 alone): canonical tables as normalise() makes them — a fee table of --rows rows, its visits and a
 200-row mapping table — and findings added through the real Collector with the real rules'
 templates: placeholder doctors under their PH-008 aggregates, fee rows whose sex conflict comes
 through a wrong mapping row (MAP-003), amount mismatches, malformed doctor codes, and rows with
-two or three findings. It prints the time of each stage and the sizes.
+two or three findings. It prints the time of each stage and the sizes; with --repeat N the
+reports are written N times from scratch (no cached lines or summary) and each stage's best wall
+and best CPU time are printed — on a shared machine the best of several runs is the honest figure.
 """
 from __future__ import annotations
 
@@ -114,6 +116,7 @@ def main() -> int:
     ap.add_argument("--rows", type=int, default=1_000_000)
     ap.add_argument("--findings", type=int, default=200_000)
     ap.add_argument("--out", default="/tmp/ybqc-bench-reports")
+    ap.add_argument("--repeat", type=int, default=1, help="write the reports N times, report the best of each stage")
     a = ap.parse_args()
     from ybqc.reports import lines, prepared, write
     rng = np.random.default_rng(11)
@@ -130,14 +133,20 @@ def main() -> int:
     def stage(name, fn):
         s, c = time.perf_counter(), time.process_time()
         out = fn()
-        t[name], cpu[name] = time.perf_counter() - s, time.process_time() - c
+        w, u = time.perf_counter() - s, time.process_time() - c
+        t[name], cpu[name] = min(t.get(name, w), w), min(cpu.get(name, u), u)
         return out
 
-    stage("mask", lambda: prepared(run))
-    L = stage("worklist lines", lambda: lines(run))
-    stage("xlsx", lambda: write(run, "xlsx", os.path.join(a.out, "r.xlsx")))
-    stage("html", lambda: write(run, "html", os.path.join(a.out, "r.html")))
-    print(f"{'stage':>16}  wall s   CPU s (this process, all threads)")
+    from ybqc.reports import worklist as wl
+    for _ in range(max(a.repeat, 1)):
+        for cached in ("_prepared", "_lines"):          # from scratch each time
+            run.__dict__.pop(cached, None)
+        wl._SUMMARY.clear()
+        stage("mask", lambda: prepared(run))
+        L = stage("worklist lines", lambda: lines(run))
+        stage("xlsx", lambda: write(run, "xlsx", os.path.join(a.out, "r.xlsx")))
+        stage("html", lambda: write(run, "html", os.path.join(a.out, "r.html")))
+    print(f"{'stage':>16}  wall s   CPU s (this process, all threads)" + (f"  best of {a.repeat}" if a.repeat > 1 else ""))
     for k in t:
         print(f"{k:>16}: {t[k]:6.1f}  {cpu[k]:6.1f}")
     total, total_cpu = sum(t.values()), sum(cpu.values())

@@ -255,3 +255,11 @@ def test_rule_base_findings_are_grouped_under_the_rule_row_they_rest_on(tmp_path
     assert {x["key"]: x["cause"] for x in doc["findings"]}["F7"].startswith("rule_table|")
     text = root_text(L, "zh")
     assert text[0].startswith("根源") and "两库规则表" in text[1]
+
+
+def test_summary_names_the_most_frequent_rule_of_each_group(tmp_path):
+    fees = rows(FEE, [{"bilg_dept_name": "内科", "bilg_dr_name": "未知"}, {"bilg_dept_name": "内科", "bilg_dr_name": "未知"},
+                      {"bilg_dept_name": "内科", "det_item_fee_sumamt": "999.00"}])
+    s = summary(worklist_lines(check(tmp_path, {"fee": fees})), "zh")
+    dept = s["dept"].set_index("code")
+    assert dept.loc["内科", "top_rule"] == "YBQC-PH-001" and dept.loc["内科", "rows"] == 3

@@ -429,39 +429,53 @@ def _summary(lines: pd.DataFrame, lang: str, top: int) -> dict[str, pd.DataFrame
     if not len(lines):
         return {k: pd.DataFrame(columns=["code", "group", "rows", "error_rows", "money", "worst", "top_rule"])
                 for k in ("dept", "doctor", "item")}
-    amt = amount(lines).fillna(0.0)
-    rank = lines["severity"].map(SEVERITY_RANK).fillna(0).astype(int)
-    first_rule = pd.Series([r.split("、", 1)[0] for r in lines["rules"].to_numpy(dtype=object)],
-                           index=lines.index, dtype=object)
-    base = pd.DataFrame({"rank": rank, "err": (rank == SEVERITY_RANK["error"]).astype(int), "amt": amt,
-                         "rule": first_rule})
-    groups = {
-        "dept": (lines["dept"], None),
-        "doctor": (lines["doctor"], lines["dept"]),
-        "item": (lines["nat_code"].where(lines["table"] == "feedetail"),
-                 lines["nat_name"].where(lines["table"] == "feedetail").fillna(lines["local_name"])),
-    }
+    amt = amount(lines).fillna(0.0).to_numpy(dtype=float)
+    rank = np.fromiter((SEVERITY_RANK.get(x, 0) for x in lines["severity"].to_numpy(dtype=object)),
+                       dtype=np.int64, count=len(lines))
+    err = (rank == SEVERITY_RANK["error"]).astype(float)
+    first_rule = np.array([str(r).split("、", 1)[0] for r in lines["rules"].to_numpy(dtype=object)], dtype=object)
+    fee = (lines["table"].to_numpy(dtype=object) == "feedetail")
+    col = lambda c: lines[c].to_numpy(dtype=object)
+    nat_name = np.where(fee, col("nat_name"), None)
+    nat_name = np.where(pd.isna(nat_name), col("local_name"), nat_name)
+    groups = {"dept": (col("dept"), None), "doctor": (col("doctor"), col("dept")),
+              "item": (np.where(fee, col("nat_code"), None), nat_name)}
     inv = {v: k for k, v in SEVERITY_RANK.items()}
-    for name, (keycol, labelcol) in groups.items():
-        k = keycol.astype(object).where(keycol.notna())
-        b = base[k.notna()].assign(k=k[k.notna()])
-        if b.empty:
-            out[name] = pd.DataFrame(columns=["code", "group", "rows", "error_rows", "money", "worst", "top_rule"])
+    cols = ["code", "group", "rows", "error_rows", "money", "worst", "top_rule"]
+    for name, (keys, labels) in groups.items():
+        # vectorised group-by: keys factorised once (first-appearance order), sums by bincount
+        codes, uniq = pd.factorize(pd.Series(keys, dtype=object))
+        m = codes >= 0
+        if not m.any():
+            out[name] = pd.DataFrame(columns=cols)
             continue
-        agg = b.groupby("k", sort=False).agg(rows=("rank", "size"), error_rows=("err", "sum"),
-                                             money=("amt", "sum"), worst=("rank", "max"))
-        pair = b.groupby(["k", "rule"], sort=True).size().sort_values(ascending=False, kind="stable")
-        agg["top_rule"] = pair[~pair.index.get_level_values(0).duplicated()].droplevel(1)
-        agg = agg.sort_values(["error_rows", "rows", "money"], ascending=False).head(top)
-        if labelcol is not None:
-            lab = labelcol.astype(object)[k.notna()].groupby(k[k.notna()]).first()
-            agg["group"] = agg.index.map(lambda x: lab.get(x))
-        else:
-            agg["group"] = None
-        agg["worst"] = agg["worst"].map(lambda r: severity_label(inv[int(r)], lang))
-        agg["money"] = agg["money"].round(2)
-        agg = agg.reset_index().rename(columns={"k": "code"})
-        out[name] = agg[["code", "group", "rows", "error_rows", "money", "worst", "top_rule"]]
+        c, g = codes[m], len(uniq)
+        rows = np.bincount(c, minlength=g)
+        err_rows = np.bincount(c, weights=err[m], minlength=g).astype(np.int64)
+        money = np.bincount(c, weights=amt[m], minlength=g)
+        worst = np.full(g, -1, dtype=np.int64)
+        np.maximum.at(worst, c, rank[m])
+        pick = np.lexsort((-money, -rows, -err_rows))[:top]       # most rows with errors, rows, money
+        # the most frequent rule of each group (ties: the first rule id in sort order)
+        rc, runiq = pd.factorize(pd.Series(first_rule[m], dtype=object))
+        alpha = np.empty(len(runiq), dtype=np.int64)
+        alpha[np.argsort(np.asarray(runiq, dtype=str), kind="stable")] = np.arange(len(runiq))
+        pu, pc = np.unique(c.astype(np.int64) * len(runiq) + rc, return_counts=True)
+        pg, pr = pu // len(runiq), pu % len(runiq)
+        o = np.lexsort((alpha[pr], -pc, pg))
+        firsts = o[np.r_[True, pg[o][1:] != pg[o][:-1]]]
+        top_rule = np.empty(g, dtype=object)
+        top_rule[pg[firsts]] = np.asarray(runiq, dtype=object)[pr[firsts]]
+        group = np.full(g, None, dtype=object)
+        if labels is not None:                              # the first label a group's rows carry
+            has = np.flatnonzero(m & ~pd.isna(labels))
+            gi, at = np.unique(codes[has], return_index=True)
+            group[gi] = labels[has[at]]
+        out[name] = pd.DataFrame({
+            "code": np.asarray(uniq, dtype=object)[pick], "group": group[pick], "rows": rows[pick],
+            "error_rows": err_rows[pick], "money": np.round(money[pick], 2),
+            "worst": [severity_label(inv[int(r)], lang) for r in worst[pick]], "top_rule": top_rule[pick]},
+            columns=cols)
     return out
 
 
