@@ -146,6 +146,8 @@ STAGES = [
 ]
 #: shown under the check of the same name
 WITHIN_CHECK = {"expectations.expectation_suite": [
+    ("    expectations._native_outcome (ybqc's own evaluator, issue 13)", "ybqc.validators.expectations",
+     "_native_outcome"),
     ("    expectations._validate (GE validation, incl. _gx)", "ybqc.validators.expectations",
      "_validate"),
     ("      expectations._gx (GE import + context; cached after the first call)",

@@ -58,5 +58,12 @@ SALES = {"med_list_codg": "XL02BBA326A001010102180", "fixmedins_hilist_id": "YP0
          "fixmedins_bchno": "B1", "sel_retn_cnt": "1", "sel_retn_time": "2025-03-02 10:00:00",
          "drug_trac_codg": "83857930000879766601"}
 STAFF = {"dr_code": "D510105000123", "dr_name": "李红梅", "dept": "内科"}
+# issue 9: a 3506 return (no prescriber/pharmacist; medins_prod_sel_no names its sale)
+RETURNS = {"med_list_codg": "ZC09AAS0001010100001", "fixmedins_hilist_id": "YP101",
+           "fixmedins_hilist_name": "参松养心胶囊", "fixmedins_bchno": "R1", "psn_cert_type": "01",
+           "manu_lotnum": "L2024", "manu_date": "2024-06-01", "expy_end": "2026-06-01", "rx_flag": "1",
+           "trdn_flag": "0", "sel_retn_cnt": "1", "sel_retn_time": "2025-01-11 09:00:00",
+           "sel_retn_opter_name": "王芳", "mdtrt_sn": "M1", "setl_id": "S1", "psn_no": "P1",
+           "finl_trns_pric": "45", "medins_prod_sel_no": "B1", "mdtrt_setl_type": "1"}
 BASE = {"feedetail": FEE, "setlinfo": VISIT, "diseinfo": DIAG, "oprninfo": OPRN, "mapping": MAPPING,
-        "sales": SALES, "staff": STAFF}
+        "sales": SALES, "staff": STAFF, "returns": RETURNS}

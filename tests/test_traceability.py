@@ -380,3 +380,80 @@ def test_split_pack_takes_the_package_size_from_the_drug_catalogue(tmp_path):
     res = check(data, {"sales": rows}, Config(catalogs=[str(cat)]))
     f = hits(res, "YBQC-TRC-008")
     assert f["key"].tolist() == ["B3/YP01"] and "24" in f["message"].iat[0]
+
+
+# --- the returns (3506) expectation suite ------------------------------------------------------
+def test_returns_suite_runs_on_case5_and_adds_no_finding():
+    from conftest import EXAMPLES
+    res = run([str(EXAMPLES / "case5_sales_3505.csv"), str(EXAMPLES / "case5_returns_3506.json")], Config())
+    assert not res.findings["rule"].str.startswith("YBQC-EXP-7").any()
+    for rid in ("YBQC-EXP-701", "YBQC-EXP-702", "YBQC-EXP-703", "YBQC-EXP-704", "YBQC-EXP-706",
+                "YBQC-EXP-707"):
+        assert res.outcomes[rid].status == "passed" and res.outcomes[rid].checked > 0, rid
+    # the example has no mdtrt_setl_type column: said, not passed
+    assert res.outcomes["YBQC-EXP-705"].status == "not_applicable"
+
+
+def test_returns_suite_flags_bad_returns_and_passes_good_ones(tmp_path):
+    from helpers import RETURNS
+    rows = [{**RETURNS, "fixmedins_bchno": f"R{i}", **ch} for i, ch in enumerate([
+        {},                                              # a good return
+        {"sel_retn_cnt": "0"},                           # EXP-702
+        {"sel_retn_cnt": "-1"},                          # EXP-703 (warning), not 702
+        {"trdn_flag": "2"},                              # EXP-704
+        {"mdtrt_sn": ""},                                # EXP-701
+        {"finl_trns_pric": "-45"},                       # EXP-706
+        {"sel_retn_time": "2025-13-45 99:00"},           # unparseable: ST-004 (not a suite rule)
+        {"mdtrt_setl_type": "2", "trdn_flag": "1"},      # self-pay split-pack return: fine
+    ])]
+    res = check(tmp_path, {"returns": rows})
+    assert [t.kind for t in res.tables] == ["returns"]
+    got = {(r, int(row)) for r, row in zip(res.findings["rule"], res.findings["row"])
+           if r.startswith(("YBQC-EXP-7", "YBQC-ST-004"))}
+    assert got == {("YBQC-EXP-702", 1), ("YBQC-EXP-703", 2), ("YBQC-EXP-704", 3), ("YBQC-EXP-701", 4),
+                   ("YBQC-EXP-706", 5), ("YBQC-ST-004", 6)}
+    assert hits(res, "YBQC-EXP-703")["severity"].tolist() == ["warning"]
+
+
+# --- bad input (issue 9): findings, never a crash ----------------------------------------------
+def test_bad_trace_input_in_one_upload_gives_findings_and_no_internal_error(tmp_path, store):
+    """drugtracinfo not a list, a 1,000-character code, a return of a code never sold, a return
+    dated before its sale: each is a finding, the run completes (no YBQC-ST-999), exit 1 not 2."""
+    from ybqc.cli import main
+    make_history(store, [hist(C, "2025-01-01", "H1")])
+    long_code = A * 50                                   # 1,000 digits
+    s = {"infno": "3505", "input": {"selinfo": [
+        {**sale(1, None), "drugtracinfo": 83857930000879766601},          # a number, not a list
+        {**sale(2, None), "drugtracinfo": [{"drug_trac_codg": long_code}]},
+        {**sale(3, None, "2025-03-05 10:00:00"), "drugtracinfo": [{"drug_trac_codg": B}]}]}}
+    r = {"infno": "3506", "input": {"selinfo": [
+        {**{k: v for k, v in ret(9, None, "2025-03-03 10:00:00").items() if k != "drug_trac_codg"},
+         "drugtracinfo": [{"drug_trac_codg": "83857930000879766699"}]},  # never sold anywhere
+        {**{k: v for k, v in ret(3, None, "2025-03-04 09:00:00").items() if k != "drug_trac_codg"},
+         "drugtracinfo": [{"drug_trac_codg": B}]}]}}                     # before its sale (3-05)
+    p = tmp_path / "upload.jsonl"
+    p.write_text("\n".join(json.dumps(m, ensure_ascii=False) for m in (s, r)), "utf-8")
+    res = run([str(p)], Config(history=str(store)))
+    assert hits(res, "YBQC-ST-999").empty
+    assert len(hits(res, "YBQC-TRC-012")) == 1
+    long = hits(res, "YBQC-TRC-002")
+    assert len(long) == 1 and len(long["value"].iat[0]) <= 60 and "100" in long["message"].iat[0]
+    assert "83857930000879766699" in hits(res, "YBQC-TRC-010")["value"].tolist()
+    assert hits(res, "YBQC-TRC-011")["key"].tolist() == ["R3/YP01"]
+    out = tmp_path / "r.json"
+    code = main(["check", str(p), "--history", str(store), "--format", "json", "--output", str(out),
+                 "--no-progress"])
+    assert code == 1 and json.loads(out.read_text("utf-8"))["findings"]
+
+
+def test_returns_only_upload_does_not_crash(tmp_path, store):
+    """A 3506 file alone (its sales were uploaded before): without a history the never-sold half
+    of TRC-010 is not applicable (said), with one the unsold return is a finding."""
+    tables = {"returns": [ret(1, A, "2025-03-03 10:00:00"), ret(2, B, "2025-03-03 11:00:00")]}
+    res = check(tmp_path, tables)
+    assert hits(res, "YBQC-ST-999").empty and hits(res, "YBQC-TRC-010").empty
+    assert "历史库" in res.outcomes["YBQC-TRC-010"].note
+    make_history(store, [hist(A, "2025-02-01", "H1")])
+    res = check(tmp_path, tables, Config(history=str(store)))
+    assert hits(res, "YBQC-ST-999").empty
+    assert hits(res, "YBQC-TRC-010")["value"].tolist() == [B]

@@ -27,7 +27,8 @@ def test_split_keeps_a_1000_character_code_whole():
 
 def classify(*codes, extra=None):
     got = tc.classify(pd.Series(list(codes), dtype="str"), tc.families(extra))
-    return list(zip(got["family"], got["problem"]))
+    # family/problem are categoricals: missing (NA) is shown as None here
+    return [tuple(None if pd.isna(v) else v for v in pair) for pair in zip(got["family"], got["problem"])]
 
 
 def test_families_accept_the_20_digit_code_and_gs1():
@@ -113,3 +114,54 @@ def test_returns_without_a_sale():
 
 def test_empty_events():
     assert len(states([])) == 0
+
+
+def _reference_states(ev: pd.DataFrame) -> pd.DataFrame:
+    """The state machine as first written: one sort of every event (code, time, sales first,
+    input order). code_states now sorts only the codes seen more than once; same answers."""
+    import numpy as np
+    n = len(ev)
+    cid = pd.factorize(ev["code"])[0]
+    t = pd.to_datetime(ev["time"]).to_numpy().astype("datetime64[ns]").astype(np.int64)
+    t = np.where(pd.isna(ev["time"]).to_numpy(), np.iinfo(np.int64).max, t)
+    is_ret = (ev["kind"] == tc.RETURN).to_numpy()
+    trdn = ev["trdn"].to_numpy(dtype=bool)
+    typ = np.where(is_ret, np.where(trdn, 3, 2), np.where(trdn, 1, 0))
+    order = np.lexsort((np.arange(n), is_ret.astype(np.int8), t, cid))
+    c_s, typ_s = cid[order], typ[order]
+    same = np.r_[False, c_s[1:] == c_s[:-1]]
+    prev_typ = np.where(same, np.r_[-1, typ_s[:-1]], -1)
+    prev_pos = np.where(same, np.r_[-1, order[:-1]], -1)
+    dup = ((typ_s == 0) & ((prev_typ == 0) | (prev_typ == 1))) | ((typ_s == 1) & (prev_typ == 0))
+    split = (typ_s == 1) | (typ_s == 3)
+    run = np.cumsum(~(split & ((prev_typ == 1) | (prev_typ == 3)) & same))
+    qty = ev["qty"].to_numpy(dtype=float)[order]
+    signed = np.nan_to_num(np.where(typ_s == 1, qty, np.where(typ_s == 3, -qty, 0.0)))
+    used = pd.Series(signed).groupby(run).cumsum().to_numpy()
+    pac = ev["pac"].to_numpy(dtype=float)[order]
+    res = {"prev": prev_pos, "dup": dup, "unsold": (typ_s == 2) & (prev_typ == 2),
+           "first_return": (typ_s >= 2) & (prev_typ == -1),
+           "over": (typ_s == 1) & ~np.isnan(pac) & (used > pac + 1e-9),
+           "box_used": np.where(split, used, np.nan)}
+    out = pd.DataFrame(index=ev.index)
+    for k, v in res.items():
+        arr = np.empty(n, dtype=v.dtype)
+        arr[order] = v
+        out[k] = arr
+    return out
+
+
+def test_code_states_equal_the_full_sort_on_random_events():
+    import numpy as np
+    rng = np.random.default_rng(9)
+    for _ in range(30):
+        n = int(rng.integers(1, 300))
+        ev = pd.DataFrame({
+            "code": pd.Series([f"8{int(c):019d}" for c in rng.integers(0, max(2, n // 2), n)], dtype="str"),
+            "kind": np.where(rng.random(n) < 0.3, tc.RETURN, tc.SALE),
+            "time": pd.to_datetime("2025-03-01") + pd.to_timedelta(rng.integers(0, 5, n), unit="D"),
+            "trdn": rng.random(n) < 0.4, "qty": rng.integers(1, 12, n).astype(float),
+            "pac": np.where(rng.random(n) < 0.8, 24.0, np.nan)})
+        ev.loc[rng.random(n) < 0.05, "time"] = pd.NaT
+        got, want = tc.code_states(ev), _reference_states(ev)
+        pd.testing.assert_frame_equal(got[want.columns], want)

@@ -145,6 +145,9 @@ class Config:
     memory_limit_mb: int = 4096          # refuse a file whose declared sizes would need more
     time_limit_seconds: float = 0        # 0: proportional (120 s + 30 s per MB of input)
     # --- end issue 12 ---
+    # issue 13: how suites run: "native" (ybqc's vectorised evaluator for the types it knows,
+    # Great Expectations for the rest) or "great_expectations" (every expectation through GE)
+    expectation_engine: str = "native"
 
     def threshold(self, name: str) -> float:
         return float(self.thresholds.get(name, DEFAULT_THRESHOLDS.get(name, 0)))
@@ -165,6 +168,7 @@ class Config:
 
 
 FAIL_ON = ("error", "warning", "info", "never")
+EXPECTATION_ENGINES = ("native", "great_expectations")
 LANGS = ("zh", "en")
 
 
@@ -360,6 +364,8 @@ def _coerce(key: str, value, rel):
         return _number(key, value, 0.0)
     if key == "facility_level":                                   # issue 10
         return _enum(key, value, FACILITY_LEVELS)
+    if key == "expectation_engine":                               # issue 13
+        return _enum(key, value, EXPECTATION_ENGINES)
     raise _Bad(key, value, "未知设置", "unknown setting")       # pragma: no cover (checked before)
 
 
@@ -368,6 +374,7 @@ def _check(cfg: Config) -> Config:
     try:
         _enum("fail_on", cfg.fail_on, FAIL_ON)
         _enum("lang", cfg.lang, LANGS)
+        _enum("expectation_engine", cfg.expectation_engine, EXPECTATION_ENGINES)
         if cfg.facility_level is not None:                       # issue 10
             _enum("facility_level", cfg.facility_level, FACILITY_LEVELS)
         for rid, sev in cfg.severity.items():

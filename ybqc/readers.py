@@ -247,9 +247,44 @@ def _header_record(text: str, delim: str, where: str, limits: Limits) -> tuple[l
     return names, span
 
 
-def _record_lines(body: bytes, text_body: str | None, delim: str) -> np.ndarray:
+def _quoted_record_lines(body: bytes, delim: str) -> np.ndarray | None:
+    """Record starts of a body with quotes, by quote parity (numpy), when every quote stands
+    where Python's csv dialect makes it special: an opening quote at the start of a field (or
+    right after a closing one: an escaped ""), a closing quote before a delimiter, a line end,
+    the end, or an escaped quote. Then a line end outside quotes ends a record exactly as the
+    csv module reads it. Anything else (a quote inside an unquoted field, text after a closing
+    quote, an odd number of quotes) returns None and the csv module decides."""
+    arr = np.frombuffer(body, dtype=np.uint8)
+    n = len(arr)
+    q = np.flatnonzero(arr == 34)
+    if len(q) % 2 or len(delim) != 1 or ord(delim) > 127:
+        return None
+    d = ord(delim)
+    opening, closing = q[0::2], q[1::2]
+    before = arr[np.maximum(opening - 1, 0)]
+    after_pos = closing + 1
+    after = arr[np.minimum(after_pos, n - 1)]
+    follows_close = np.zeros(len(opening), dtype=bool)        # "" : closing then opening
+    follows_close[1:] = opening[1:] == closing[:-1] + 1
+    ok_open = (opening == 0) | (before == d) | (before == 10) | follows_close
+    ok_close = (after_pos >= n) | (after == d) | (after == 10)
+    ok_close[:-1] |= opening[1:] == after_pos[:-1]
+    if not (ok_open.all() and ok_close.all()):
+        return None
+    nl = np.flatnonzero(arr == 10)
+    outside = (np.searchsorted(q, nl) % 2) == 0                # line ends outside quotes
+    starts = np.concatenate(([0], nl[outside] + 1))
+    lines = np.concatenate(([1], np.flatnonzero(outside) + 2))
+    keep = starts < n
+    keep[keep] = arr[starts[keep]] != 10                       # blank lines are no record
+    return lines[keep].astype(np.int64)
+
+
+def _record_lines(body: bytes, text_body, delim: str) -> np.ndarray:
     """1-based line (within `body`) where each record starts, counted independently of pyarrow:
-    non-empty lines when the body has no quote, else records per Python's csv dialect."""
+    non-empty lines when the body has no quote, else records per Python's csv dialect (by quote
+    parity when the quotes are all well placed, else the csv module itself). `text_body`: the
+    body as text, or a function giving it (only needed by the csv module), or None."""
     if b'"' not in body:
         arr = np.frombuffer(body, dtype=np.uint8)
         nl = np.flatnonzero(arr == 10)
@@ -257,6 +292,10 @@ def _record_lines(body: bytes, text_body: str | None, delim: str) -> np.ndarray:
         ends = np.concatenate((nl, [len(body)]))
         nonempty = ends > starts
         return (np.flatnonzero(nonempty) + 1).astype(np.int64)
+    fast = _quoted_record_lines(body, delim)
+    if fast is not None:
+        return fast
+    text_body = text_body() if callable(text_body) else text_body
     csv.field_size_limit(_NO_FIELD_LIMIT)
     reader = csv.reader(io.StringIO(text_body if text_body is not None else body.decode("utf-8"),
                                     newline=""), delimiter=delim)
@@ -295,7 +334,7 @@ def _read_csv(path: Path, text: str, encoding: str, body: bytes | None = None,
     # the data starts after the header's line (byte offset: the header is ASCII-free-safe)
     offset = 0 if first_nl < 0 else len(text[:first_nl + 1].encode("utf-8"))
     data = body[offset:] if first_nl >= 0 else b""
-    text_body = text[first_nl + 1:] if first_nl >= 0 and b'"' in data else None
+    text_body = (lambda: text[first_nl + 1:]) if first_nl >= 0 and b'"' in data else None
     bad: list[tuple] = []
 
     def on_bad(row):

@@ -131,37 +131,63 @@ PROBLEMS = {
 
 def classify(codes: pd.Series, fams: list[Family]) -> pd.DataFrame:
     """Per code: `family` (name or NA), `level` (box/aggregate or NA), `problem` (a PROBLEMS key or
-    NA when the code fits a family) and `why` (zh reason of a placeholder)."""
+    NA when the code fits a family) and `why` (zh reason of a placeholder), as categoricals.
+
+    Speed (1.5M codes): each family's pattern is tried only on the codes no earlier family took,
+    the placeholders first as one alternation (then one by one on its few hits), the problems
+    only on the codes that fit no family."""
     import pyarrow.compute as pc
 
     codes = codes.reset_index(drop=True)
     arr = _arrow(codes)
     n = len(codes)
-    family = np.full(n, None, dtype=object)
-    level = np.full(n, None, dtype=object)
-    length = pc.utf8_length(arr).to_numpy(zero_copy_only=False)
+    fam_names = list(dict.fromkeys(f.name for f in fams))
+    family = np.full(n, -1, dtype=np.int32)             # index into fams
+    length = pc.utf8_length(arr).fill_null(0).to_numpy(zero_copy_only=False)
     short = length <= MAX_CODE_LEN
-    for f in fams:
-        hit = _match(arr, f.pattern) & short & (family == None)  # noqa: E711
-        family[hit] = f.name
-        level[hit] = f.level
-    problem = np.full(n, None, dtype=object)
-    why = np.full(n, None, dtype=object)
-    for pat, zh, _en in _placeholders():
-        hit = _match(arr, pat) & (problem == None)  # noqa: E711
-        problem[hit] = "placeholder"
-        why[hit] = zh
-    todo = (problem == None) & (family == None)  # noqa: E711
-    order = [("too_long", ~short), ("barcode", _match(arr, BARCODE)),
-             ("separator", _match(arr, INNER_SEP)), ("letters", ~_match(arr, r"^[0-9]+$")),
-             ("length", length != 20), ("prefix", np.ones(n, dtype=bool))]
-    for name, hit in order:
-        sel = todo & hit
-        problem[sel] = name
-        todo &= ~sel
-    family[problem != None] = None  # noqa: E711  (a placeholder 8888… is no code of a family)
-    level[problem != None] = None  # noqa: E711
-    return pd.DataFrame({"family": family, "level": level, "problem": problem, "why": why})
+    todo = np.flatnonzero(short)
+    for i, f in enumerate(fams):
+        if not len(todo):
+            break
+        hit = _match(arr.take(todo), f.pattern)
+        family[todo[hit]] = i
+        todo = todo[~hit]
+    problems = list(PROBLEMS)
+    problem = np.full(n, -1, dtype=np.int32)            # index into problems
+    reasons = list(dict.fromkeys(zh for _p, zh, _en in _placeholders()))
+    why = np.full(n, -1, dtype=np.int32)                # index into reasons
+    cand = np.flatnonzero(_match(arr, "|".join(_full(p) for p, _zh, _en in _placeholders()))) \
+        if n and _placeholders() else np.array([], dtype=np.int64)
+    for pat, _zh, _en in _placeholders():
+        if not len(cand):
+            break
+        hit = _match(arr.take(cand), pat)
+        problem[cand[hit]] = 0
+        why[cand[hit]] = reasons.index(_zh)
+        cand = cand[~hit]
+    todo = np.flatnonzero((problem < 0) & (family < 0))
+    if len(todo):
+        sub, sl = arr.take(todo), length[todo]
+        order = [("too_long", sl > MAX_CODE_LEN), ("barcode", _match(sub, BARCODE)),
+                 ("separator", _match(sub, INNER_SEP)), ("letters", ~_match(sub, r"^[0-9]+$")),
+                 ("length", sl != 20), ("prefix", np.ones(len(todo), dtype=bool))]
+        left = np.ones(len(todo), dtype=bool)
+        for name, hit in order:
+            sel = left & hit
+            problem[todo[sel]] = problems.index(name)
+            left &= ~sel
+    family[problem >= 0] = -1          # a placeholder 8888… is no code of a family
+    levels = ["box", "aggregate"]
+    lvl_of = np.array([levels.index(f.level) for f in fams] + [-1], dtype=np.int32)
+    name_of = np.array([fam_names.index(f.name) for f in fams] + [-1], dtype=np.int32)
+    level = lvl_of[family]             # family -1 -> the appended -1
+    family = name_of[family]
+
+    def cat(c, cats):
+        return pd.Categorical.from_codes(c, categories=pd.Index(cats, dtype=object))
+    return pd.DataFrame({"family": cat(family, fam_names), "level": cat(level, levels),
+                         "problem": cat(problem, problems),
+                         "why": cat(why, reasons)})
 
 
 def product_id(codes: pd.Series) -> pd.Series:
@@ -206,6 +232,27 @@ def _text(f: pd.DataFrame, *names: str) -> pd.Series:
 TRACE_KINDS = ("sales", "returns", "feedetail")
 
 
+def _str(s: pd.Series) -> pd.Series:
+    """A text column as pandas' Arrow-backed str, on a 0..n-1 index (a no-op for read columns)."""
+    s = s if s.dtype == "str" else s.astype("str")
+    return s.reset_index(drop=True)
+
+
+def at(s: pd.Series, pos) -> np.ndarray:
+    """The values of column s at positions pos, as a numpy array (objects for text): takes the
+    few values first instead of turning the whole (Arrow-backed) column into Python objects."""
+    return s.iloc[np.asarray(pos, dtype=np.int64)].to_numpy()
+
+
+def is_in(s: pd.Series, values) -> np.ndarray:
+    """Boolean mask of s in values (pyarrow's hash set; missing is never in)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    vals = pa.array(pd.Series(values, dtype="str"), type=pa.string(), from_pandas=True) \
+        if not isinstance(values, (pa.Array, pa.ChunkedArray)) else values
+    return pc.is_in(_arrow(s), value_set=vals.drop_null()).fill_null(False).to_numpy(zero_copy_only=False)
+
+
 def _lines_of(ctx, ti: int, t) -> pd.DataFrame:
     """One row per line of a sales, returns or fee table, in the terms the checks use."""
     f = t.frame
@@ -246,26 +293,28 @@ def _lines_of(ctx, ti: int, t) -> pd.DataFrame:
         "amount": amount.to_numpy(),
         "trdn": _text(f, "trdn_flag").eq("1").fillna(False).to_numpy(dtype=bool),
         "pac": (pac if pac is not None else nan).to_numpy(),
-        "med_list_codg": _text(f, "med_list_codg").to_numpy(dtype=object),
-        "hilist_id": _text(f, "fixmedins_hilist_id", "medins_list_codg").to_numpy(dtype=object),
-        "name": _text(f, "fixmedins_hilist_name", "med_list_name", "medins_list_name").to_numpy(dtype=object),
-        "psn": _text(f, "psn_no", "certno").to_numpy(dtype=object),
+        # text stays Arrow-backed (as read): Python object arrays of a million lines cost
+        # seconds to make and more to turn back (docs/PERFORMANCE.md, traceability)
+        "med_list_codg": _str(_text(f, "med_list_codg")),
+        "hilist_id": _str(_text(f, "fixmedins_hilist_id", "medins_list_codg")),
+        "name": _str(_text(f, "fixmedins_hilist_name", "med_list_name", "medins_list_name")),
+        "psn": _str(_text(f, "psn_no", "certno")),
         "psn_field": np.where(_text(f, "psn_no").notna().to_numpy(dtype=bool), "psn_no", "certno"),
-        "phar": _text(f, "phar_name").to_numpy(dtype=object),
-        "prsc": _text(f, "prsc_dr_name", "bilg_dr_name").to_numpy(dtype=object),
-        "bchno": _text(f, "fixmedins_bchno", "feedetl_sn").to_numpy(dtype=object),
-        "prod_sel_no": _text(f, "medins_prod_sel_no").to_numpy(dtype=object),
-        "mdtrt_sn": _text(f, "mdtrt_sn", "mdtrt_id").to_numpy(dtype=object),
-        "setl_id": setl_id.to_numpy(dtype=object),
+        "phar": _str(_text(f, "phar_name")),
+        "prsc": _str(_text(f, "prsc_dr_name", "bilg_dr_name")),
+        "bchno": _str(_text(f, "fixmedins_bchno", "feedetl_sn")),
+        "prod_sel_no": _str(_text(f, "medins_prod_sel_no")),
+        "mdtrt_sn": _str(_text(f, "mdtrt_sn", "mdtrt_id")),
+        "setl_id": _str(setl_id),
         # the sale an event belongs to, in the history store's event key: a sale's natural key
         # (fixmedins_bchno/fixmedins_hilist_id), a return's medins_prod_sel_no when it has one
-        "ref": _text(f, "medins_prod_sel_no").where(
+        "ref": _str(_text(f, "medins_prod_sel_no").where(
             _text(f, "medins_prod_sel_no").notna(),
             _text(f, "fixmedins_bchno", "feedetl_sn").fillna("").astype("str") + "/" +
-            _text(f, "fixmedins_hilist_id", "medins_list_codg").fillna("").astype("str")).to_numpy(dtype=object),
-        "facility": _text(f, "fixmedins_code").fillna(cfg_fac).to_numpy(dtype=object),
+            _text(f, "fixmedins_hilist_id", "medins_list_codg").fillna("").astype("str"))),
+        "facility": _str(_text(f, "fixmedins_code").fillna(cfg_fac)),
         "insured": insured,
-    })
+    }, index=pd.RangeIndex(n))
 
 
 @dataclass
@@ -317,9 +366,13 @@ def build(ctx) -> Trace:
     ok = codes_df["family"].notna().to_numpy() & (codes_df["level"] == "box").to_numpy()
     ev = codes_df.loc[ok, ["code", "line", "field"]].reset_index(drop=True)
     li = ev["line"].to_numpy()
-    for c in ("kind", "time", "qty", "amount", "trdn", "pac", "med_list_codg", "psn", "facility",
-              "_t", "_row"):
-        ev[c] = lines_df[c].to_numpy()[li] if len(lines_df) else []
+    for c in ("kind", "time", "qty", "amount", "trdn", "pac", "facility", "_t", "_row"):
+        if not len(lines_df):
+            ev[c] = []
+        elif lines_df[c].dtype == "str":
+            ev[c] = lines_df[c].iloc[li].reset_index(drop=True)
+        else:
+            ev[c] = lines_df[c].to_numpy()[li]
     ev["hist"] = False
     return Trace(lines_df, codes_df, ev, with_codes, without)
 
@@ -337,8 +390,8 @@ def _catalogue_pack(ctx, lines: pd.DataFrame) -> None:
     if not len(facts) or "pack_count" not in facts.columns:
         return
     pc = pd.to_numeric(facts["pack_count"], errors="coerce")
-    by_code = pd.Series(lines["med_list_codg"].to_numpy()[need]).map(pc)
-    by_local = pd.Series(lines["hilist_id"].to_numpy()[need]).map(pc)
+    by_code = pd.Series(at(lines["med_list_codg"], np.flatnonzero(need))).map(pc)
+    by_local = pd.Series(at(lines["hilist_id"], np.flatnonzero(need))).map(pc)
     pac = lines["pac"].to_numpy(dtype=float).copy()
     pac[need] = by_code.where(by_code.notna(), by_local).to_numpy(dtype=float)
     lines["pac"] = pac
@@ -395,35 +448,40 @@ def code_states(ev: pd.DataFrame) -> pd.DataFrame:
             out[c] = np.array([], dtype=v)
         return out
     cid = pd.factorize(ev["code"])[0]
+    cid = np.where(cid < 0, cid.max() + 1, cid)          # events without a code: one group
     t = pd.to_datetime(ev["time"]).to_numpy().astype("datetime64[ns]").astype(np.int64)
     t = np.where(pd.isna(ev["time"]).to_numpy(), np.iinfo(np.int64).max, t)
     is_ret = (ev["kind"] == RETURN).to_numpy()
     trdn = ev["trdn"].to_numpy(dtype=bool)
     typ = np.where(is_ret, np.where(trdn, R_SPLIT, R_WHOLE), np.where(trdn, S_SPLIT, S_WHOLE))
-    order = np.lexsort((np.arange(n), is_ret.astype(np.int8), t, cid))
-    c_s, typ_s = cid[order], typ[order]
-    same = np.r_[False, c_s[1:] == c_s[:-1]]
-    prev_typ = np.where(same, np.r_[-1, typ_s[:-1]], -1)
-    prev_pos = np.where(same, np.r_[-1, order[:-1]], -1)
-    dup = ((typ_s == S_WHOLE) & ((prev_typ == S_WHOLE) | (prev_typ == S_SPLIT))) | \
-          ((typ_s == S_SPLIT) & (prev_typ == S_WHOLE))
-    unsold = (typ_s == R_WHOLE) & (prev_typ == R_WHOLE)
-    first_return = (typ_s >= R_WHOLE) & (prev_typ == -1)
-    split = (typ_s == S_SPLIT) | (typ_s == R_SPLIT)
-    prev_split = (prev_typ == S_SPLIT) | (prev_typ == R_SPLIT)
-    run = np.cumsum(~(split & prev_split & same))
-    qty = ev["qty"].to_numpy(dtype=float)[order]
-    signed = np.where(typ_s == S_SPLIT, qty, np.where(typ_s == R_SPLIT, -qty, 0.0))
-    signed = np.nan_to_num(signed)
-    used = pd.Series(signed).groupby(run).cumsum().to_numpy()
-    pac = ev["pac"].to_numpy(dtype=float)[order]
-    over = (typ_s == S_SPLIT) & ~np.isnan(pac) & (used > pac + 1e-9)
-    res = {"prev": prev_pos, "dup": dup, "unsold": unsold, "first_return": first_return,
-           "over": over, "box_used": np.where(split, used, np.nan)}
+    qty = ev["qty"].to_numpy(dtype=float)
+    pac = ev["pac"].to_numpy(dtype=float)
+    split = (typ == S_SPLIT) | (typ == R_SPLIT)
+    signed = np.nan_to_num(np.where(typ == S_SPLIT, qty, np.where(typ == R_SPLIT, -qty, 0.0)))
+    # a code seen once (nearly all of them) has no previous event: its state is its own event
+    res = {"prev": np.full(n, -1, dtype=np.int64), "dup": np.zeros(n, dtype=bool),
+           "unsold": np.zeros(n, dtype=bool), "first_return": typ >= R_WHOLE, "used": signed.copy()}
+    # codes seen more than once: sorted by code, time, sales before returns, input order
+    multi = np.flatnonzero(np.bincount(cid)[cid] > 1)
+    if len(multi):
+        order = multi[np.lexsort((np.arange(len(multi)), is_ret[multi].astype(np.int8), t[multi], cid[multi]))]
+        c_s, typ_s = cid[order], typ[order]
+        same = np.r_[False, c_s[1:] == c_s[:-1]]
+        prev_typ = np.where(same, np.r_[-1, typ_s[:-1]], -1)
+        res["prev"][order] = np.where(same, np.r_[-1, order[:-1]], -1)
+        res["dup"][order] = ((typ_s == S_WHOLE) & ((prev_typ == S_WHOLE) | (prev_typ == S_SPLIT))) | \
+            ((typ_s == S_SPLIT) & (prev_typ == S_WHOLE))
+        res["unsold"][order] = (typ_s == R_WHOLE) & (prev_typ == R_WHOLE)
+        res["first_return"][order] = (typ_s >= R_WHOLE) & (prev_typ == -1)
+        split_s = split[order]
+        prev_split = (prev_typ == S_SPLIT) | (prev_typ == R_SPLIT)
+        run = np.cumsum(~(split_s & prev_split & same))
+        res["used"][order] = pd.Series(signed[order]).groupby(run).cumsum().to_numpy()
+    used = res.pop("used")
+    res["over"] = (typ == S_SPLIT) & ~np.isnan(pac) & (used > pac + 1e-9)
+    res["box_used"] = np.where(split, used, np.nan)
     for k, v in res.items():
-        arr = np.empty(n, dtype=v.dtype)
-        arr[order] = v
-        out[k] = arr
+        out[k] = v
     return out
 
 
@@ -433,16 +491,24 @@ def link_returns(tr) -> pd.DataFrame:
     medins_prod_sel_no = the sale's fixmedins_bchno, then mdtrt_sn, then setl_id (each with
     the same fixmedins_hilist_id)."""
     ln = tr.lines
+    empty = pd.DataFrame({"ret": [], "sale": []}, dtype=np.int64)
     if not len(ln):
-        return pd.DataFrame({"ret": [], "sale": []}, dtype=np.int64)
-    ret = ln[(ln["table"] == "returns")]
-    sale = ln[(ln["table"] == "sales") & (ln["kind"] == SALE)]
+        return empty
+    ret_pos = np.flatnonzero((ln["table"] == "returns").to_numpy(dtype=bool))
+    if not len(ret_pos):
+        return empty
+    ret = ln[["prod_sel_no", "mdtrt_sn", "setl_id", "hilist_id"]].iloc[ret_pos]
+    is_sale = ((ln["table"] == "sales") & (ln["kind"] == SALE)).to_numpy(dtype=bool)
     out = []
     done = pd.Index([])
     for rk, sk in (("prod_sel_no", "bchno"), ("mdtrt_sn", "mdtrt_sn"), ("setl_id", "setl_id")):
         a = ret[ret[rk].notna() & ~ret.index.isin(done)][[rk, "hilist_id"]].reset_index(names="ret")
-        b = sale[sale[sk].notna()][[sk, "hilist_id", "time"]].reset_index(names="sale")
-        if not len(a) or not len(b):
+        if not len(a):
+            continue
+        # only the sales whose key some return names (a few), not the million others
+        cand = np.flatnonzero(is_sale & is_in(ln[sk], a[rk]))
+        b = ln[[sk, "hilist_id", "time"]].iloc[cand].reset_index(names="sale")
+        if not len(b):
             continue
         m = a.merge(b, left_on=[rk, "hilist_id"], right_on=[sk, "hilist_id"])
         m = m.sort_values(["ret", "time"]).drop_duplicates("ret")
@@ -466,8 +532,8 @@ def inherited_events(tr, link: pd.DataFrame) -> pd.DataFrame:
     m = dict(zip(sale[ok], ret[ok]))
     inh = ev[ev["line"].isin(list(m))].copy()
     r = inh["line"].map(m).to_numpy(dtype=np.int64)
-    for c in ("kind", "time", "trdn", "psn", "facility", "_t", "_row"):
-        inh[c] = ln[c].to_numpy()[r]
+    for c in ("kind", "time", "trdn", "facility", "_t", "_row"):
+        inh[c] = at(ln[c], r)
     inh["line"] = r
     inh["field"] = "drug_trac_codg"
     return inh
@@ -501,7 +567,7 @@ def _store_event(ev: pd.DataFrame) -> np.ndarray:
 def _upload_store_keys(tr: Trace, ev: pd.DataFrame) -> pd.Series:
     li = ev["line"].to_numpy()
     return _store_keys(ev["code"], _store_event(ev), ev["time"], ev["facility"],
-                       tr.lines["ref"].to_numpy()[li] if len(tr.lines) else [])
+                       at(tr.lines["ref"], li) if len(tr.lines) else [])
 
 
 def _fetch(ctx, ev: pd.DataFrame) -> pd.DataFrame:
@@ -509,13 +575,14 @@ def _fetch(ctx, ev: pd.DataFrame) -> pd.DataFrame:
     --record must not meet itself), memoised for the spend check."""
     def get():
         tr = for_run(ctx)
-        h = ctx.history.trace_events(pd.unique(ev["code"].dropna()))
+        # the upload's codes go to DuckDB as an Arrow array (distinct there), joined with the
+        # store's events; only the few events of those codes come back
+        h = ctx.history.trace_events(ev["code"])
         if h is None or not len(h):
             return pd.DataFrame(columns=["code", "event", "event_time", "facility_code",
                                          "med_list_codg", "person_key", "qty", "amount", "own"])
-        from .validators.base import isin
         # keys only for the upload's events of codes the store knows (few), not all of them
-        mine = ev[isin(ev["code"], pd.unique(h["code"].dropna()))]
+        mine = ev[is_in(ev["code"], h["code"])]
         own = set(_upload_store_keys(tr, mine))
         keys = h["event_key"] if "event_key" in h.columns else _store_keys(
             h["code"], h["event"], h["event_time"], h["facility_code"], h.get("sale_ref"))
@@ -529,34 +596,37 @@ def earlier_events(ctx, ev: pd.DataFrame) -> pd.DataFrame | None:
     if not has_history(ctx):
         return None
     h = _fetch(ctx, ev)
-    h = h[~h["own"].astype(bool)]
+    h = h[~h["own"].astype(bool)].reset_index(drop=True)
+    # text as the upload's events have it (Arrow-backed str), so that joining the two frames
+    # does not turn a million upload codes into Python objects
     return pd.DataFrame({
-        "code": h["code"].astype("str").to_numpy(),
-        "kind": np.where(h["event"].eq("return").to_numpy(dtype=bool), RETURN, SALE),
+        "code": _str(h["code"]),
+        "kind": _str(pd.Series(np.where(h["event"].eq("return").to_numpy(dtype=bool), RETURN, SALE))),
         "time": pd.to_datetime(h["event_time"]).to_numpy(),
         "trdn": h["event"].eq("sale_split").to_numpy(dtype=bool),
-        "facility": h["facility_code"].to_numpy(dtype=object),
-        "med_list_codg": h["med_list_codg"].to_numpy(dtype=object),
-        "psn": h["person_key"].to_numpy(dtype=object),
+        "facility": _str(h["facility_code"]),
+        "med_list_codg": _str(h["med_list_codg"]),
+        "psn": _str(h["person_key"]),
         "qty": pd.to_numeric(h["qty"], errors="coerce").to_numpy(),
         "amount": pd.to_numeric(h["amount"], errors="coerce").to_numpy(),
-        "pac": np.nan, "_t": -1, "_row": -1, "field": None})
+        "pac": np.nan, "_t": -1, "_row": -1, "field": pd.Series(pd.NA, index=h.index, dtype="str")})
 
 
-def earlier_spend(ctx, d: pd.DataFrame) -> pd.DataFrame | None:
-    """psn, month, amount: the insured spend the history holds for the upload's persons and
-    months (sale minus return events of earlier uploads; the upload's own events left out)."""
+def earlier_spend(ctx, persons: pd.Series, months: set, since) -> pd.DataFrame | None:
+    """psn, month, amount: the insured spend the history holds for these persons (psn_no/certno
+    values) in these months ('YYYY-MM', none before `since`): sale minus return events of earlier
+    uploads, the upload's own events left out."""
     if not has_history(ctx) or not hasattr(ctx.history, "monthly_spend"):
         return None
     store = ctx.history
-    psn = pd.Series(pd.unique(d["psn"].dropna()), dtype="object")
+    psn = pd.Series(pd.unique(persons.dropna()), dtype="object")
     if not len(psn):
         return None
     keys = store.person_keys(psn)
     by_key = dict(zip(keys, psn))
-    since = pd.Timestamp(d["time"].min()).to_period("M").to_timestamp()
+    since = pd.Timestamp(since).to_period("M").to_timestamp()
     m = store.monthly_spend(keys.dropna().tolist(), since=since, source="trace")
-    m = m[m["month"].isin(set(d["month"]))]
+    m = m[m["month"].isin(set(months))]
     out = pd.DataFrame({"psn": m["person_key"].map(by_key), "month": m["month"],
                         "amount": pd.to_numeric(m["amount"], errors="coerce").fillna(0.0)})
     tr = for_run(ctx)
@@ -593,6 +663,6 @@ def history_events(ctx, store) -> pd.DataFrame:
         "event": _store_event(ev),
         "event_time": pd.to_datetime(ev["time"]).to_numpy(),
         "facility_code": ev["facility"].to_numpy(dtype=object),
-        "med_list_codg": ev["med_list_codg"].to_numpy(dtype=object),
-        "person_key": store.person_keys(pd.Series(ln["psn"].to_numpy()[li], dtype="object")).to_numpy(),
-        "qty": qty, "amount": amount, "sale_ref": ln["ref"].to_numpy()[li]})
+        "med_list_codg": at(ln["med_list_codg"], li),
+        "person_key": store.person_keys(pd.Series(at(ln["psn"], li), dtype="object")).to_numpy(),
+        "qty": qty, "amount": amount, "sale_ref": at(ln["ref"], li)})

@@ -234,7 +234,7 @@ def trace_codes(ctx):
     _count(ctx, tr)
     _product(ctx, tr)
     _returns(ctx, tr, states, ev, link)
-    _summary(ctx, tr, states, ev)
+    _summary(ctx, tr, states, ev, link)
     del lines, codes
 
 
@@ -242,7 +242,7 @@ def _emit_codes(ctx, r, tr, sel: pd.DataFrame, params=None) -> None:
     """Findings on the lines of code rows `sel` (value: the code, field: its column)."""
     if not len(sel):
         return
-    rows = tr.lines.iloc[sel["line"].to_numpy()][["_t", "_row"]].set_axis(sel.index)
+    rows = tr.lines[["_t", "_row"]].iloc[sel["line"].to_numpy()].set_axis(sel.index)
     for field, g in rows.groupby(sel["field"], sort=False):
         ctx.emit_rows(r, g, field=field, value=sel.loc[g.index, "code"],
                       params={k: (v.loc[g.index] if isinstance(v, pd.Series) else v)
@@ -265,17 +265,19 @@ def _format(ctx, tr) -> None:
     for r in (PLACEHOLDER, MALFORMED, AGGREGATE):
         ctx.checked(r, len(c))
     ph = c[c["problem"] == "placeholder"]
-    _emit_codes(ctx, PLACEHOLDER, tr, ph, {"reason": ph["why"], "reason_en": "placeholder"})
+    _emit_codes(ctx, PLACEHOLDER, tr, ph, {"reason": ph["why"].astype(object), "reason_en": "placeholder"})
     bad = c[c["problem"].notna() & (c["problem"] != "placeholder")]
     if len(bad):
         bad = bad.assign(code=bad["code"].str.slice(0, 60))
+    prob = bad["problem"].astype(object)
     _emit_codes(ctx, MALFORMED, tr, bad,
-                {"reason": bad["problem"].map(lambda p: tc.PROBLEMS[p][0]),
-                 "reason_en": bad["problem"].map(lambda p: tc.PROBLEMS[p][1])})
+                {"reason": prob.map(lambda p: tc.PROBLEMS[p][0]),
+                 "reason_en": prob.map(lambda p: tc.PROBLEMS[p][1])})
     agg = c[c["level"] == "aggregate"]
     labels = {f.name: (f.label_zh, f.label_en) for f in _patterns(ctx)}
-    _emit_codes(ctx, AGGREGATE, tr, agg, {"label": agg["family"].map(lambda f: labels[f][0]),
-                                          "label_en": agg["family"].map(lambda f: labels[f][1])})
+    fam = agg["family"].astype(object)
+    _emit_codes(ctx, AGGREGATE, tr, agg, {"label": fam.map(lambda f: labels[f][0]),
+                                          "label_en": fam.map(lambda f: labels[f][1])})
 
 
 def _taxonomy(ctx, same_fac, gap_days) -> tuple[list[str], list[str]]:
@@ -346,18 +348,19 @@ def _duplicates(ctx, tr, link):
             where = [_where(ctx, lines, int(i)) for i in pv["line"]]
             where_en = where
         drug = [str(x) if isinstance(x, str) else "" for x in
-                (pv["med_list_codg"] if from_hist else
-                 pd.Series(lines["name"].to_numpy()[pv["line"].to_numpy()]))]
+                (pv["med_list_codg"] if from_hist else tc.at(lines["name"], pv["line"].to_numpy()))]
         _emit_events(ctx, r, cur, {"prev_time": [_fmt_time(x) for x in pv["time"]],
                                    "time": [_fmt_time(x) for x in cur["time"]],
                                    "prev_where": where, "prev_where_en": where_en,
                                    "prev_drug": drug, "taxonomy": zh, "taxonomy_en": en})
     # split-pack over-use (check 4, second half)
-    splits = ev[ev["trdn"].astype(bool) & (ev["kind"] == tc.SALE)] if len(ev) else ev
-    if len(splits) and splits["pac"].isna().all():
+    split_pac = ev["pac"].to_numpy(dtype=float)[ev["trdn"].to_numpy(dtype=bool) &
+                                                (ev["kind"] == tc.SALE).to_numpy(dtype=bool)] \
+        if len(ev) else np.array([])
+    if len(split_pac) and np.isnan(split_pac).all():
         ctx.not_applicable(SPLIT_OVER, "需要每盒包装数量（min_pac_cnt，药品目录的最小包装数量）")
     else:
-        ctx.checked(SPLIT_OVER, int(splits["pac"].notna().sum()) if len(splits) else 0)
+        ctx.checked(SPLIT_OVER, int((~np.isnan(split_pac)).sum()))
     over = np.flatnonzero(st["over"].to_numpy() & ~hist)
     if len(over):
         cur = allev.iloc[over]
@@ -398,67 +401,88 @@ def _count(ctx, tr) -> None:
     none = whole & (n == 0)
     frac = whole & (n > 0) & (qty != np.round(qty))
     fewer = whole & (n > 0) & (n < qty) & (agg == 0) & ~frac
-    rsn = np.where(none, "没有追溯码（无码不结算）", np.where(frac, "整盒销售数量不是整数（拆零请填 trdn_flag 1）",
-                                                   "追溯码多于盒数（重复扫码或码录错行）"))
-    rsn_en = np.where(none, "no code (no settlement without a code)",
-                      np.where(frac, "not a whole number of boxes (split-pack is trdn_flag 1)",
-                               "more codes than boxes (double scan or a misplaced code)"))
     for r, m, prm in ((COUNT, more | none | frac, True), (FEWER, fewer, False)):
         idx = np.flatnonzero(m)
         if not len(idx):
             continue
-        rows = ln.iloc[idx][["_t", "_row"]].reset_index(drop=True)
+        rows = ln[["_t", "_row"]].iloc[idx].reset_index(drop=True)
         params = {"qty": pd.Series(qty[idx]), "ncodes": pd.Series(n[idx])}
         if prm:
-            params |= {"reason": pd.Series(rsn[idx]), "reason_en": pd.Series(rsn_en[idx])}
+            nn, fr = none[idx], frac[idx]
+            rsn = np.where(nn, "没有追溯码（无码不结算）", np.where(fr, "整盒销售数量不是整数（拆零请填 trdn_flag 1）",
+                                                        "追溯码多于盒数（重复扫码或码录错行）"))
+            rsn_en = np.where(nn, "no code (no settlement without a code)",
+                              np.where(fr, "not a whole number of boxes (split-pack is trdn_flag 1)",
+                                       "more codes than boxes (double scan or a misplaced code)"))
+            params |= {"reason": pd.Series(rsn), "reason_en": pd.Series(rsn_en)}
         ctx.emit_rows(r, rows, field="sel_retn_cnt", value=pd.Series(qty[idx]), params=params)
 
 
-def _generic_key(med: pd.Series, name: pd.Series) -> pd.Series:
-    """The generic drug of a line: national code's class + name code (X: 10, Z: 11 characters),
-    else the facility's own name folded. Worked out once per distinct (code, name)."""
+def _generic_key(med: pd.Series, name: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """The generic drug of each line: national code's class and name code (X: 10, Z: 11
+    characters), else the facility's own name folded. Worked out once per distinct (code, name).
+    Returns (id per line, -1 where none; the keys, sorted, so that id order is key order)."""
     from ..normalise import fold_text
-    pair = med.fillna("").astype("str").to_numpy(dtype=object) + "\x00" + \
-        name.fillna("").astype("str").to_numpy(dtype=object)
-    codes, uniq = pd.factorize(pair)
-    sp = pd.Series(uniq, dtype="str").str.split("\x00", n=1, regex=False)
-    u = pd.DataFrame({"m": sp.str[0], "n": sp.str[1]})
-    m = u["m"].astype("str")
-    key = m.str.slice(0, 10).where(m.str.fullmatch(r"X[A-Z]\d{2}[A-Z]{2}[A-Z]\d{3}.*").fillna(False))
+    mc, mu = pd.factorize(med)
+    nc, nu = pd.factorize(name)
+    base = len(nu) + 1
+    pair = (mc.astype(np.int64) + 1) * base + (nc + 1)        # 0 = missing, in both parts
+    upair, inv = np.unique(pair, return_inverse=True)
+    um, un = upair // base - 1, upair % base - 1
+    mu, nu = np.asarray(mu, dtype=object), np.asarray(nu, dtype=object)
+    ucode = np.asarray([mu[k] if k >= 0 and isinstance(mu[k], str) else "" for k in um], dtype=object)
+    uname = np.asarray([nu[k] if k >= 0 and isinstance(nu[k], str) else "" for k in un], dtype=object)
+    m = pd.Series(ucode, dtype=object)
+    key = m.str.slice(0, 10).where(m.str.fullmatch(r"X[A-Z]\d{2}[A-Z]{2}[A-Z]\d{3}.*").fillna(False).astype(bool))
     key = key.where(key.notna(), m.str.slice(0, 11).where(
-        m.str.fullmatch(r"Z[A-Z]\d{2}[A-Z]{2}[A-Z]\d{4}.*").fillna(False)))
-    folded = u["n"].map(lambda v: fold_text(v) if v else None)
-    key = key.astype(object).where(key.notna(), folded).to_numpy(dtype=object)
-    return pd.Series(key[codes], index=med.index)
+        m.str.fullmatch(r"Z[A-Z]\d{2}[A-Z]{2}[A-Z]\d{4}.*").fillna(False).astype(bool)))
+    folded = pd.Series([fold_text(v) if v else None for v in uname], dtype=object)
+    key = key.astype(object).where(key.notna(), folded)
+    kid, kuniq = pd.factorize(key, sort=True)
+    return kid[inv], np.asarray(kuniq, dtype=object)
 
 
 def _product(ctx, tr) -> None:
     c = tr.codes
-    ok = c[c["family"] == "mashangfangxin"]
-    ctx.checked(PRODUCT, len(ok))
-    if not len(ok):
+    pos = np.flatnonzero((c["family"] == "mashangfangxin").to_numpy(dtype=bool))
+    ctx.checked(PRODUCT, len(pos))
+    if not len(pos):
         return
     ln = tr.lines
-    li = ok["line"].to_numpy()
-    df = pd.DataFrame({"pid": ok["code"].str.slice(0, 7).to_numpy(),
-                       "gen": _generic_key(pd.Series(ln["med_list_codg"].to_numpy()[li]),
-                                           pd.Series(ln["name"].to_numpy()[li])).to_numpy(),
-                       "name": ln["name"].to_numpy()[li]}, index=ok.index)
-    df = df[df["gen"].notna()]
-    nun = df.groupby("pid")["gen"].nunique()
-    multi = nun.index[nun > 1]
-    if not len(multi):
+    gen_line, _keys = _generic_key(ln["med_list_codg"], ln["name"])
+    li = c["line"].to_numpy()[pos]
+    gen = gen_line[li]
+    pid_id, pid_u = pd.factorize(c["code"].iloc[pos].str.slice(0, 7), sort=True)
+    keep = gen >= 0
+    pos, li, gen, pid_id = pos[keep], li[keep], gen[keep], pid_id[keep]
+    # (pid, gen) pairs: how many codes each, which pids have more than one generic drug
+    ng = int(gen.max()) + 1 if len(gen) else 1
+    pair = pid_id.astype(np.int64) * ng + gen
+    upair, first, inv, cnt = np.unique(pair, return_index=True, return_inverse=True, return_counts=True)
+    upid, ugen = upair // ng, upair % ng
+    npid = np.bincount(upid, minlength=len(pid_u))
+    multi = npid[upid] > 1
+    if not multi.any():
         return
-    d = df[df["pid"].isin(multi)]
-    cnt = d.groupby(["pid", "gen"]).size().rename("n").reset_index()
-    cnt = cnt.sort_values(["pid", "n", "gen"], ascending=[True, False, True])
-    major = cnt.drop_duplicates("pid").set_index("pid")["gen"]
-    names = d.drop_duplicates(["pid", "gen"]).set_index(["pid", "gen"])["name"]
-    minor = d[d["gen"].to_numpy() != major.reindex(d["pid"]).to_numpy()]
-    major_name = [str(names.get((p, major[p]), major[p])) for p in minor["pid"]]
-    _emit_codes(ctx, PRODUCT, tr, c.loc[minor.index],
-                {"pid": minor["pid"], "major": pd.Series(major_name, index=minor.index),
-                 "drug": minor["name"].astype("str")})
+    # the major drug of a pid: most codes, then the smallest key (ids are in key order)
+    order = np.lexsort((ugen, -cnt, upid))
+    is_first = np.r_[True, upid[order][1:] != upid[order][:-1]]
+    major_gen = np.full(len(pid_u), -1, dtype=np.int64)
+    major_pair = np.full(len(pid_u), -1, dtype=np.int64)
+    major_gen[upid[order][is_first]] = ugen[order][is_first]
+    major_pair[upid[order][is_first]] = order[is_first]
+    sel = np.flatnonzero(multi[inv] & (gen != major_gen[pid_id]))
+    if not len(sel):
+        return
+    names = ln["name"]
+    # the major drug's name as its first code's line shows it
+    maj_line = li[first[major_pair[pid_id[sel]]]]
+    major_name = [str(v) for v in tc.at(names, maj_line)]
+    idx = c.index[pos[sel]]
+    _emit_codes(ctx, PRODUCT, tr, c.loc[idx],
+                {"pid": pd.Series(np.asarray(pid_u, dtype=object)[pid_id[sel]], index=idx),
+                 "major": pd.Series(major_name, index=idx),
+                 "drug": pd.Series(tc.at(names, li[sel]), index=idx).astype("str")})
 
 
 def _returns(ctx, tr, st, allev, link) -> None:
@@ -472,7 +496,7 @@ def _returns(ctx, tr, st, allev, link) -> None:
         early = set(bad["ret"].tolist())
         if len(bad):
             ri, si = bad["ret"].to_numpy(dtype=np.int64), bad["sale"].to_numpy(dtype=np.int64)
-            rows = ln.iloc[ri][["_t", "_row"]].reset_index(drop=True)
+            rows = ln[["_t", "_row"]].iloc[ri].reset_index(drop=True)
             ctx.emit_rows(RETURN_EARLY, rows, field="sel_retn_time",
                           value=pd.Series([_fmt_time(x) for x in ln["time"].to_numpy()[ri]]),
                           params={"time": pd.Series([_fmt_time(x) for x in ln["time"].to_numpy()[ri]]),
@@ -498,11 +522,16 @@ def _returns(ctx, tr, st, allev, link) -> None:
             continue
         _emit_events(ctx, RETURN_UNSOLD, allev.iloc[idx], {"reason": zh, "reason_en": en})
     if not have_history:
-        ctx.not_applicable(RETURN_UNSOLD, "没有历史库时只查重复退货（销售可能在以前的上传中）")
+        note = "没有历史库时只查重复退货（销售可能在以前的上传中）"
+        ctx.not_applicable(RETURN_UNSOLD, note)
+        o = ctx.collector.outcome(RETURN_UNSOLD.id)
+        o.note = o.note or note      # a pass of the returned-twice half only: the report says so
 
 
-def _summary(ctx, tr, st, allev) -> None:
+def _summary(ctx, tr, st, allev, link=None) -> None:
     """The traceability section of the reports (aggregates, shown as they are)."""
+    if st is not None and allev is not None:
+        ctx.aggregate("traceability_pairs", _pairs(ctx, tr, st, allev, link))
     f = ctx.collector
     c = tr.codes
     counts = {r.id: 0 for r in _ALL}
@@ -523,13 +552,97 @@ def _summary(ctx, tr, st, allev) -> None:
         return
     li = allev["line"].to_numpy()[dup]
     ln = tr.lines
-    d = pd.DataFrame({"drug": ln["name"].to_numpy()[li], "med_list_codg": ln["med_list_codg"].to_numpy()[li],
-                      "phar": ln["phar"].to_numpy()[li]})
+    d = pd.DataFrame({"drug": tc.at(ln["name"], li), "med_list_codg": tc.at(ln["med_list_codg"], li),
+                      "phar": tc.at(ln["phar"], li)})
     top = d.groupby(["med_list_codg", "drug"], dropna=False).size().sort_values(ascending=False).head(10)
     ctx.aggregate("traceability_top_drugs", [{"med_list_codg": k[0], "药品": k[1], "重复的码": int(v)}
                                              for k, v in top.items()])
     tp = d["phar"].fillna("（未填）").value_counts().head(10)
     ctx.aggregate("traceability_top_pharmacists", [{"药师": k, "重复的码": int(v)} for k, v in tp.items()])
+
+
+def _pairs(ctx, tr, st, allev, link) -> list[dict]:
+    """For the reports' code-problem sheet (issue 9): each finding that rests on another event —
+    a repeated sale (TRC-004/005), a split-pack sale beyond its box (TRC-008), a second return
+    (TRC-010), a return dated before its sale (TRC-011) — with that event: where it is (this
+    upload's file and line, or the history store), its time, drug, quantity and pharmacist. Keyed
+    like the finding: rule, path, row (the file's data row) and code (None for TRC-011)."""
+    ln = tr.lines
+    hist = allev["hist"].to_numpy(dtype=bool)
+    prev = st["prev"].to_numpy()
+    cur_sel, prv_sel, rid = [], [], []
+    for r, m in ((None, st["dup"].to_numpy() & ~hist), (SPLIT_OVER.id, st["over"].to_numpy() & ~hist),
+                 (RETURN_UNSOLD.id, st["unsold"].to_numpy() & ~hist)):
+        i = np.flatnonzero(m & (prev >= 0))
+        cur_sel.append(i)
+        prv_sel.append(prev[i])
+        rid.append(np.where(hist[prev[i]], DUP_HISTORY.id, DUP_UPLOAD.id) if r is None
+                   else np.full(len(i), r, dtype=object))
+    ci, pi, rids = np.concatenate(cur_sel), np.concatenate(prv_sel), np.concatenate(rid)
+    col = lambda c, idx: allev[c].to_numpy(dtype=object)[idx] if c in allev.columns else [None] * len(idx)
+    this = pd.DataFrame({"rule": rids, "line": col("line", ci), "code": col("code", ci)})
+    other = pd.DataFrame({"line": col("line", pi), "hist": hist[pi], "kind": col("kind", pi),
+                          "time": col("time", pi), "med_list_codg": col("med_list_codg", pi),
+                          "qty": col("qty", pi), "facility": col("facility", pi)})
+    if link is not None and len(link):
+        bad = link[ln["time"].to_numpy()[link["ret"].to_numpy(dtype=np.int64)] <
+                   ln["time"].to_numpy()[link["sale"].to_numpy(dtype=np.int64)]]
+        if len(bad):
+            s = bad["sale"].to_numpy(dtype=np.int64)
+            this = pd.concat([this, pd.DataFrame({"rule": RETURN_EARLY.id, "line": bad["ret"].to_numpy(),
+                                                  "code": None})], ignore_index=True)
+            other = pd.concat([other, pd.DataFrame({
+                "line": s, "hist": False, "kind": ln["kind"].to_numpy()[s], "time": ln["time"].to_numpy()[s],
+                "med_list_codg": ln["med_list_codg"].to_numpy()[s], "qty": ln["qty"].to_numpy()[s],
+                "facility": None})], ignore_index=True)
+    if not len(this):
+        return []
+
+    def place(li):            # lines -> (path, data row, file line) per table, vectorised
+        li = np.asarray(li, dtype=np.int64)
+        ok = li >= 0
+        ti = np.where(ok, ln["_t"].to_numpy(dtype=np.int64)[np.maximum(li, 0)], -1)
+        rr = ln["_row"].to_numpy(dtype=np.int64)[np.maximum(li, 0)]
+        path = np.full(len(li), None, dtype=object)
+        row = np.full(len(li), -1, dtype=np.int64)
+        line = np.full(len(li), -1, dtype=np.int64)
+        for t_ in np.unique(ti[ok]):
+            m = ti == t_
+            t = ctx.all_tables[int(t_)]
+            fr, fl = t.file_rows(rr[m])
+            path[m], row[m] = t.label, np.asarray(fr, dtype=np.int64)
+            line[m] = np.asarray(fl, dtype=np.int64) if fl is not None else row[m] + 2
+        return path, row, line, ok
+
+    path, row, _, _ = place(this["line"])
+    opath, _, oline, own = place(other["line"])
+    own &= ~other["hist"].to_numpy(dtype=bool)
+    oi = np.maximum(other["line"].to_numpy(dtype=np.int64), 0)
+    txt = lambda a: np.array([x if isinstance(x, str) and x else None for x in a], dtype=object)
+    name = txt(ln["name"].to_numpy(dtype=object)[oi])
+    code = txt(other["med_list_codg"].to_numpy(dtype=object))
+    drug = np.array([" ".join(x for x in (c, n) if x) or None for c, n in zip(code, np.where(own, name, None))],
+                    dtype=object)
+    qty = pd.to_numeric(other["qty"], errors="coerce").to_numpy(dtype=float)
+    out = pd.DataFrame({
+        "rule": this["rule"].to_numpy(dtype=object), "path": path, "row": row,
+        "code": txt(this["code"].to_numpy(dtype=object)),
+        "other": np.where(other["hist"].to_numpy(dtype=bool), "history", "upload"),
+        "other_kind": np.where(other["kind"].to_numpy(dtype=object) == tc.SALE, "sale", "return"),
+        "other_time": [_fmt_time(x) for x in other["time"]],
+        "other_path": np.where(own, opath, None), "other_line": np.where(own, oline, None),
+        "other_key": np.where(own, ln["ref"].to_numpy(dtype=object)[oi], None),
+        "other_drug": drug, "other_qty": np.where(np.isnan(qty), None, qty),
+        "other_pharmacist": np.where(own, txt(ln["phar"].to_numpy(dtype=object)[oi]), None),
+        "other_facility": txt(other["facility"].to_numpy(dtype=object))}, dtype=object)
+    recs = out.to_dict("records")
+    for r in recs:                      # plain Python numbers for the JSON report
+        for k in ("row", "other_line"):
+            if r[k] is not None:
+                r[k] = int(r[k])
+        if r["other_qty"] is not None:
+            r["other_qty"] = float(r["other_qty"])
+    return recs
 
 
 @check("sales", "returns", scope="run")
@@ -541,49 +654,72 @@ def monthly_spend(ctx):
     line = ctx.config.threshold("monthly_spend_line")
     tr = tc.for_run(ctx)
     ln = tr.lines
-    ln = ln[ln["table"].isin(("sales", "returns"))] if len(ln) else ln
-    if not len(ln) or ln["psn"].isna().all():
+    keep = ln["table"].isin(("sales", "returns")).to_numpy(dtype=bool) if len(ln) else np.zeros(0, bool)
+    psn_ok = ln["psn"].notna().to_numpy(dtype=bool) if len(ln) else keep
+    if not keep.any() or not (keep & psn_ok).any():
         ctx.not_applicable(SPEND, "需要人员编号（psn_no 或 certno）")
         return
-    if ln["amount"].isna().all():
+    amt = ln["amount"].to_numpy(dtype=float)
+    if np.isnan(amt[keep]).all():
         ctx.not_applicable(SPEND, "需要最终成交单价 finl_trns_pric 和数量 sel_retn_cnt")
         return
-    d = ln[ln["insured"] & ln["psn"].notna() & ln["time"].notna() & ln["amount"].notna()].copy()
-    ctx.checked(SPEND, int((d["kind"] == tc.SALE).sum()))
-    if not len(d):
+    tim = ln["time"].to_numpy(dtype="datetime64[ns]")
+    sel = np.flatnonzero(keep & ln["insured"].to_numpy(dtype=bool) & psn_ok & ~np.isnat(tim) & ~np.isnan(amt))
+    is_ret = (ln["kind"] == tc.RETURN).to_numpy(dtype=bool)[sel]
+    ctx.checked(SPEND, int((~is_ret).sum()))
+    if not len(sel):
         return
-    d["signed"] = np.where(d["kind"] == tc.RETURN, -d["amount"], d["amount"])
-    d["month"] = d["time"].dt.strftime("%Y-%m")
-    d["_r"] = (d["kind"] == tc.RETURN).astype(int)
-    d = d.sort_values(["psn", "month", "time", "_r"], kind="stable")
-    base = tc.earlier_spend(ctx, d)
+    # integer keys (person in sorted order, month as yyyymm): one sort, no text group-bys
+    t = tim[sel]
+    ts = pd.DatetimeIndex(t)
+    mon = (ts.year * 100 + ts.month).to_numpy(dtype=np.int64)
+    pid, persons = pd.factorize(ln["psn"].iloc[sel], sort=True)
+    persons = np.asarray(persons, dtype=object)
+    order = np.lexsort((np.arange(len(sel)), is_ret.astype(np.int8), t.astype(np.int64), mon, pid))
+    sel, is_ret, pid, mon, t = sel[order], is_ret[order], pid[order], mon[order], t[order]
+    a = amt[sel]
+    signed = np.where(is_ret, -a, a)
+    start = np.r_[True, (pid[1:] != pid[:-1]) | (mon[1:] != mon[:-1])]
+    gid = np.cumsum(start) - 1
+    months = sorted(set(f"{m // 100:04d}-{m % 100:02d}" for m in np.unique(mon)))
+    base = tc.earlier_spend(ctx, pd.Series(persons, dtype="object"), set(months), pd.Timestamp(t.min()))
+    gbase = np.zeros(int(gid[-1]) + 1)
     if base is not None and len(base):
-        b = base.groupby(["psn", "month"])["amount"].sum()
-        d["base"] = b.reindex(pd.MultiIndex.from_arrays([d["psn"], d["month"]])).fillna(0).to_numpy()
-    else:
-        d["base"] = 0.0
-    g = d.groupby(["psn", "month"], sort=False)
-    d["cum"] = g["signed"].cumsum() + d["base"]
-    d["total"] = g["signed"].transform("sum") + d["base"]
-    hit = d[(d["total"] >= line - 1e-9)]
-    if not len(hit):
+        bp = pd.Index(persons).get_indexer(base["psn"])
+        bm = pd.to_numeric(base["month"].str.slice(0, 4), errors="coerce") * 100 + \
+            pd.to_numeric(base["month"].str.slice(5, 7), errors="coerce")
+        b = pd.DataFrame({"p": bp, "m": bm.to_numpy(), "amount": base["amount"].to_numpy()})
+        b = b[b["p"] >= 0].groupby(["p", "m"])["amount"].sum()
+        st = np.flatnonzero(start)
+        gbase = b.reindex(pd.MultiIndex.from_arrays([pid[st], mon[st]])).fillna(0).to_numpy()
+    g = pd.Series(signed).groupby(gid, sort=False)
+    cum = g.cumsum().to_numpy() + gbase[gid]
+    total = g.transform("sum").to_numpy() + gbase[gid]
+    hit = total >= line - 1e-9
+    if not hit.any():
         return
-    cross = hit[(hit["cum"] >= line - 1e-9) & (hit["kind"] == tc.SALE)].drop_duplicates(["psn", "month"])
+    cand = np.flatnonzero(hit & (cum >= line - 1e-9) & ~is_ret)
+    cross = cand[np.r_[True, gid[cand][1:] != gid[cand][:-1]]] if len(cand) else cand
+    if not len(cross):
+        return
+    names, qtys = ln["name"], ln["qty"].to_numpy(dtype=float)
     items, ns = [], []
-    months = hit.groupby(["psn", "month"], sort=False)
-    for psn, month in zip(cross["psn"], cross["month"]):
-        grp = months.get_group((psn, month))
-        parts = [f"{t:%m-%d} {'退 ' if k == tc.RETURN else ''}{n or ''}×{q:g} {a:,.2f}"
-                 for t, k, n, q, a in zip(grp["time"], grp["kind"], grp["name"], grp["qty"], grp["amount"])]
+    for k in cross:
+        grp = np.arange(np.searchsorted(gid, gid[k], side="left"), np.searchsorted(gid, gid[k], side="right"))
+        rows = sel[grp]
+        parts = [f"{pd.Timestamp(tt):%m-%d} {'退 ' if r else ''}{n or ''}×{q:g} {x:,.2f}"
+                 for tt, r, n, q, x in zip(t[grp], is_ret[grp], tc.at(names, rows), qtys[rows], amt[rows])]
         items.append("；".join(parts[:10]) + (f"；…等 {len(parts)} 笔" if len(parts) > 10 else ""))
         ns.append(len(parts))
     hist = "，含历史库" if base is not None else ""
-    cross = cross.reset_index(drop=True)
-    prm = {"month": cross["month"], "total": pd.Series([f"{v:,.2f}" for v in cross["total"]]),
-           "cum": pd.Series([f"{v:,.2f}" for v in cross["cum"]]), "n": pd.Series(ns),
+    rows = ln[["_t", "_row"]].iloc[sel[cross]].astype(np.int64).reset_index(drop=True)
+    prm = {"month": pd.Series([f"{m // 100:04d}-{m % 100:02d}" for m in mon[cross]]),
+           "total": pd.Series([f"{v:,.2f}" for v in total[cross]]),
+           "cum": pd.Series([f"{v:,.2f}" for v in cum[cross]]), "n": pd.Series(ns),
            "items": pd.Series(items)}
-    rows = cross[["_t", "_row"]].astype(np.int64)
-    for field, g in rows.groupby(cross["psn_field"], sort=False):
-        ctx.emit_rows(SPEND, g, field=str(field), value=cross.loc[g.index, "psn"],
+    psn_v = pd.Series(persons[pid[cross]], dtype="object")
+    fields = pd.Series(tc.at(ln["psn_field"], sel[cross]))
+    for field, g in rows.groupby(fields, sort=False):
+        ctx.emit_rows(SPEND, g, field=str(field), value=psn_v.loc[g.index],
                       params={**{k: v.loc[g.index] for k, v in prm.items()}, "line": f"{line:,.0f}",
                               "hist": hist, "hist_en": ", history included" if base is not None else ""})
