@@ -355,6 +355,7 @@ def big_history(con, n: int, people: int) -> None:
                1, 10, 7, 'outpatient', false, 'D110101000001', 'A03', NULL, 1
         FROM range({n}) t(i) JOIN _pk pk ON pk.idx = i % {people}
     """)
+    con.execute("INSERT INTO batches VALUES (1, now(), 'benchmark history (generated in DuckDB)', ?, ?)", [n, n])
 
 
 def main(argv=None) -> int:

@@ -7,6 +7,7 @@ case): one alarm of each kind next to its legitimate neighbour.
 
 - case4_feedetail_2026-02.csv   February: what the facility uploaded before (`ybqc history add`)
 - case4_feedetail_2026-03.csv   March: the upload to check
+- case4_sales_2026-03.csv       March: the pharmacy's 3505 sales (checked with the fee lines)
 - dictionaries/case4_his_drugs.csv   the HIS drug dictionary (local codes, 规格, 包装数量 …), named in
                                      ybqc.toml as knowledge
 
@@ -23,6 +24,8 @@ case): one alarm of each kind next to its legitimate neighbour.
 | D110101000009 | 司美格鲁肽注射液 for 6 people within 50 seconds | YBQC-DSP-006 批量开方 |
 | D110101000008 | the same drug for 6 people, 4 minutes apart | passes (a busy doctor) |
 | 51000040000020 | 氨氯地平 数量 28 (28 tablets typed as boxes) | YBQC-DSP-007 unit error |
+| 51000040000030 | 氨氯地平 28 days (rxno C4RX30), and the pharmacy's 3505 sale of that prescription | passes (one dispensing) |
+| 51000040000031 | 氨氯地平 28 days (rxno C4RX31), a 3505 sale under another prescription 6 days later | YBQC-DSP-003 重复 (on the sale) |
 """
 from __future__ import annotations
 
@@ -45,15 +48,18 @@ DRUGS = {
 FIELDS = ("feedetl_sn", "mdtrt_id", "psn_no", "med_type", "fee_ocur_time", "med_list_codg", "medins_list_codg",
           "medins_list_name", "det_item_fee_sumamt", "cnt", "pric", "bilg_dept_codg", "bilg_dept_name",
           "bilg_dr_codg", "bilg_dr_name", "sin_dos_dscr", "used_frqu_dscr", "prd_days", "long_rx_flag",
-          "dise_codg")
+          "dise_codg", "rxno")
+SALE_FIELDS = ("fixmedins_bchno", "med_list_codg", "fixmedins_hilist_id", "fixmedins_hilist_name", "sel_retn_cnt",
+               "sel_retn_time", "finl_trns_pric", "psn_no", "rxno", "prsc_dr_name", "rx_flag", "trdn_flag",
+               "mdtrt_sn", "setl_id")
 
 
 class Month:
     def __init__(self, tag: str):
-        self.tag, self.rows = tag, []
+        self.tag, self.rows, self.sales = tag, [], []
 
     def add(self, psn, local, when, cnt, *, med_type="11", dr=("D110101000001", "陈明"), long_rx="0",
-            dise="", prd=""):
+            dise="", prd="", rxno=""):
         code, name, *_rest, dose, freq = DRUGS[local]
         n = len(self.rows) + 1
         pric = {"YP4007": 939.0, "YP4003": 25.5}.get(local, 18.6)
@@ -63,13 +69,25 @@ class Month:
             "medins_list_name": name, "det_item_fee_sumamt": f"{cnt * pric:.2f}", "cnt": str(cnt),
             "pric": f"{pric:.2f}", "bilg_dept_codg": "A03", "bilg_dept_name": "内科", "bilg_dr_codg": dr[0],
             "bilg_dr_name": dr[1], "sin_dos_dscr": dose, "used_frqu_dscr": freq, "prd_days": str(prd),
-            "long_rx_flag": long_rx, "dise_codg": dise})
+            "long_rx_flag": long_rx, "dise_codg": dise, "rxno": rxno})
 
-    def write(self, path: Path):
-        with open(path, "w", encoding="utf-8", newline="") as fh:
-            w = csv.DictWriter(fh, FIELDS)
-            w.writeheader()
-            w.writerows(self.rows)
+    def sale(self, psn, local, when, cnt, *, rxno="", dr="陈明"):
+        code, name, *_rest = DRUGS[local]
+        n = len(self.sales) + 1
+        self.sales.append({
+            "fixmedins_bchno": f"C4-{self.tag}-S{n:04d}", "med_list_codg": code, "fixmedins_hilist_id": local,
+            "fixmedins_hilist_name": name, "sel_retn_cnt": str(cnt), "sel_retn_time": when,
+            "finl_trns_pric": "18.60", "psn_no": psn, "rxno": rxno, "prsc_dr_name": dr, "rx_flag": "1",
+            "trdn_flag": "0", "mdtrt_sn": f"C4-{self.tag}-SM{n:04d}", "setl_id": f"C4-{self.tag}-SS{n:04d}"})
+
+    def write(self, path: Path, sales: Path | None = None):
+        for p, fields, rows in ((path, FIELDS, self.rows), (sales, SALE_FIELDS, self.sales)):
+            if p is None:
+                continue
+            with open(p, "w", encoding="utf-8", newline="") as fh:
+                w = csv.DictWriter(fh, fields)
+                w.writeheader()
+                w.writerows(rows)
 
 
 def main() -> None:
@@ -99,8 +117,15 @@ def main() -> None:
                 dr=("D110101000008", "钱医生"), prd=56)
     # unit error: 28 tablets typed as boxes
     mar.add("51000040000020", "YP4004", "2026-03-12 10:00:00", 28, med_type="14", dise="I10", prd=28)
+    # 3505 sales: the pharmacy's sale of a fee line's own prescription; a sale under another one
+    mar.add("51000040000030", "YP4004", "2026-03-05 09:40:00", 1, med_type="14", dise="I10", prd=28,
+            rxno="C4RX30")
+    mar.sale("51000040000030", "YP4004", "2026-03-05 09:52:00", 1, rxno="C4RX30")
+    mar.add("51000040000031", "YP4004", "2026-03-05 10:10:00", 1, med_type="14", dise="I10", prd=28,
+            rxno="C4RX31")
+    mar.sale("51000040000031", "YP4004", "2026-03-11 16:30:00", 1, rxno="C4RX77", dr="孙某")
     feb.write(HERE / "case4_feedetail_2026-02.csv")
-    mar.write(HERE / "case4_feedetail_2026-03.csv")
+    mar.write(HERE / "case4_feedetail_2026-03.csv", HERE / "case4_sales_2026-03.csv")
     with open(HERE / "dictionaries" / "case4_his_drugs.csv", "w", encoding="utf-8", newline="") as fh:
         w = csv.writer(fh)
         w.writerow(["药品编码", "医保药品代码", "药品名称", "规格", "包装数量", "最小制剂单位", "最小包装单位"])

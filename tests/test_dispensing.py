@@ -418,8 +418,19 @@ def test_case4_example_each_alarm_beside_its_neighbour(tmp_path, capsys):
                             ("YBQC-DSP-001", "YBQC-DSP-002", "YBQC-DSP-003", "YBQC-DSP-004", "YBQC-DSP-005",
                              "YBQC-DSP-006")))
     for neighbour in ("51000040000002", "51000040000003", "51000040000005", "51000040000006",
-                      "51000040000008", *(f"5100004000020{k}" for k in range(6))):
+                      "51000040000008", "51000040000030", "51000040000031",
+                      *(f"5100004000020{k}" for k in range(6))):
         assert neighbour not in flagged
+    # with the pharmacy's 3505 sales: the sale under another prescription is a repeat, the sale of
+    # the fee line's own prescription is not
+    out2 = tmp_path / "r2.json"
+    assert main(["check", str(ex / "case4_feedetail_2026-03.csv"), str(ex / "case4_sales_2026-03.csv"),
+                 "--catalog", str(cat), "--history", str(db), "--select", "YBQC-DSP", "--format", "json",
+                 "--output", str(out2)]) == 1
+    f2 = pd.DataFrame(json.loads(out2.read_text(encoding="utf-8"))["findings"])
+    rep = f2[f2["rule"] == "YBQC-DSP-003"]
+    assert sorted(rep["key"]) == sorted([*f.loc[f["rule"] == "YBQC-DSP-003", "key"], "C4-03-S0002/YP4004"])
+    assert not f2["key"].astype(str).str.startswith("C4-03-S0001").any()
 
 
 def test_key_drug_daily_dose_limit(tmp_path, catalog):

@@ -209,3 +209,17 @@ def test_read_only_refuses_writes(tmp_path):
     with HistoryStore.open(db) as h:
         with pytest.raises(InputError, match="read-only"):
             h.add_dispensing(_rows(h))
+
+
+def test_added_counts_the_insert_not_the_batch_id(tmp_path):
+    """Rows written into the store by other means (a bulk load with batch_id 1 and no batches row)
+    are not counted as added by the next add, which also gets batch_id 1."""
+    with HistoryStore.open(tmp_path / "h.duckdb", write=True) as h:
+        bulk = h._frame(_rows(h, n=4, psn="P9", sn0=100), __import__("ybqc.history").history.DISPENSING,
+                        ("batch_id",)).assign(batch_id=1)
+        h.con.register("_bulk", bulk)
+        h.con.execute(f"INSERT INTO dispensing ({', '.join(bulk.columns)}) SELECT * FROM _bulk")
+        r = h.add_dispensing(_rows(h, n=3))
+        assert (r.offered, r.added) == (3, 3)
+        assert h.add_dispensing(_rows(h, n=3)).added == 0
+        assert h.info()["rows"] == 7

@@ -402,11 +402,13 @@ class HistoryStore:
             # the anti-join only looks at stored rows in the new rows' time span: a natural key
             # names one line, and one line has one time
             lo, hi = con.execute(f"SELECT min({time_col}), max({time_col}) FROM _new").fetchall()[0]
-            con.execute(
+            # the INSERT's own row count: rows already carrying this batch_id (a store written by
+            # other means) are not counted as added
+            added = con.execute(
                 f"INSERT INTO {table} ({cols}) SELECT {cols} FROM (SELECT DISTINCT ON ({key}) * FROM _new "
                 f"WHERE {key} IS NOT NULL) n WHERE NOT EXISTS (SELECT 1 FROM {table} o WHERE o.{key} = n.{key} "
-                f"AND (o.{time_col} BETWEEN ? AND ? OR o.{time_col} IS NULL OR ? IS NULL))", [lo, hi, lo])
-            added = con.execute(f"SELECT count(*) FROM {table} WHERE batch_id = ?", [batch]).fetchall()[0][0]
+                f"AND (o.{time_col} BETWEEN ? AND ? OR o.{time_col} IS NULL OR ? IS NULL))", [lo, hi, lo]
+            ).fetchall()[0][0]
             con.execute("INSERT INTO batches VALUES (?, ?, ?, ?, ?)",
                         [batch, pd.Timestamp.now().to_pydatetime(), what, offered, added])
             con.unregister("_new")
