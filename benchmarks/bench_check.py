@@ -146,6 +146,8 @@ STAGES = [
 ]
 #: shown under the check of the same name
 WITHIN_CHECK = {"expectations.expectation_suite": [
+    ("    expectations._native_outcome (ybqc's own evaluator, issue 13)", "ybqc.validators.expectations",
+     "_native_outcome"),
     ("    expectations._validate (GE validation, incl. _gx)", "ybqc.validators.expectations",
      "_validate"),
     ("      expectations._gx (GE import + context; cached after the first call)",
@@ -198,13 +200,14 @@ def stage_times(folder: str, out_json: str, cache_dir: str) -> int:
     def timed(label, fn):
         @functools.wraps(fn)
         def wrapper(*args, **kwargs):
-            t0 = time.perf_counter()
+            t0, c0 = time.perf_counter(), time.process_time()
             try:
                 return fn(*args, **kwargs)
             finally:
-                acc = totals.setdefault(label, [0.0, 0])
+                acc = totals.setdefault(label, [0.0, 0, 0.0])
                 acc[0] += time.perf_counter() - t0
                 acc[1] += 1
+                acc[2] += time.process_time() - c0
         return wrapper
 
     stages = _resolve()
@@ -219,12 +222,12 @@ def stage_times(folder: str, out_json: str, cache_dir: str) -> int:
     rc = ybqc_main(check_args(folder, out_json))
     wall = time.perf_counter() - t0
     print(f"time per stage (inclusive wall seconds, in-process; cli.main {wall:.1f} s, "
-          "plus interpreter start-up when run as a command)")
+          "plus interpreter start-up when run as a command; cpu = process CPU seconds, all threads)")
     for label, *_ in stages:
         if label in totals:
-            sec, calls = totals[label]
+            sec, calls, cpu = totals[label]
             plural = "s" if calls > 1 else ""
-            print(f"{label:<74} {sec:7.2f} s {100 * sec / wall:5.1f}%  ({calls} call{plural})")
+            print(f"{label:<74} {sec:7.2f} s {100 * sec / wall:5.1f}%  cpu {cpu:6.2f} s  ({calls} call{plural})")
     return rc
 
 

@@ -2,7 +2,7 @@
 
     python benchmarks/bench_rulebase.py --rows 1000000 --rules ../shared/data/nhsa_rules [--keep DIR] [--runs 2]
     python benchmarks/bench_rulebase.py --rows 200000 --rules ../shared/data/nhsa_rules --stages
-    python benchmarks/bench_rulebase.py --rules ../shared/data/nhsa_rules --quality [--per-type 200]
+    python benchmarks/bench_rulebase.py --rules ../shared/data/nhsa_rules --quality [--per-type 200] [--history]
 
 Generates (or reuses, --keep) the upload of benchmarks/gen_upload.py exactly as bench_check.py
 does, then times `ybqc check DIR --format json` as a child process, alternating, in the same
@@ -17,7 +17,10 @@ and prints the best wall time of each, the overhead of `all` over `base` (the is
 <= 20%) and of `all` over `batch1` (the YBQC-RB checks alone), the YBQC-RB findings by rule, and a
 last line `BENCH {json}`. --quality instead generates the labelled set of gen_rulebase.py and
 prints, per rule type, the share of injected breaches found, per category the precision, and the
-share of legitimate neighbours flagged (issue 10: >= 95%, >= 95%, <= 1%). --stages instead runs `all` in-process with a timer around each stage
+share of legitimate neighbours flagged (issue 10: >= 95%, >= 95%, <= 1%); with --history the
+generator also writes an earlier upload, which is recorded with `ybqc history add` into a fresh
+history (a temporary key), and the checked upload's cross-upload scenarios (cycle_hist,
+course_hist, pay_course_hist) are counted as rule types of their own. --stages instead runs `all` in-process with a timer around each stage
 (bench_check.py --stages), so the time of each rule-base check shows.
 """
 from __future__ import annotations
@@ -48,9 +51,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--stages", action="store_true", help="time each stage of the `all` run in-process")
     p.add_argument("--quality", action="store_true", help="found / precision / neighbours on gen_rulebase.py data")
     p.add_argument("--per-type", type=int, default=200, help="--quality: scenarios per rule type")
+    p.add_argument("--history", action="store_true", help="--quality: with cross-upload scenarios and a history")
     a = p.parse_args(argv)
     if a.quality:
-        return quality(a.rules, a.per_type, a.seed)
+        return quality(a.rules, a.per_type, a.seed, a.history)
 
     rules = str(Path(a.rules).resolve())
     tmp = tempfile.mkdtemp(prefix="ybqc-bench-rb-")
@@ -115,7 +119,7 @@ def main(argv: list[str] | None = None) -> int:
         shutil.rmtree(tmp, ignore_errors=True)
 
 
-def quality(rules: str, per_type: int, seed: int) -> int:
+def quality(rules: str, per_type: int, seed: int, with_history: bool = False) -> int:
     import csv
 
     import gen_rulebase
@@ -124,20 +128,32 @@ def quality(rules: str, per_type: int, seed: int) -> int:
     from ybqc.rules import REGISTRY
 
     tmp = tempfile.mkdtemp(prefix="ybqc-rb-quality-")
+    side = tempfile.mkdtemp(prefix="ybqc-rb-quality-history-")
+    db = None
     try:
-        info = gen_rulebase.generate(rules, tmp, per_type, seed)
+        info = gen_rulebase.generate(rules, tmp, per_type, seed, os.path.join(side, "earlier") if with_history else None)
         with open(os.path.join(tmp, ".labels.csv"), encoding="utf-8") as fh:
             labels = {r["feedetl_sn"]: r for r in csv.DictReader(fh)}
-        os.environ.setdefault("YBQC_CACHE_DIR", os.path.join(tmp, "cache"))
-        res = run([tmp], Config(catalogs=[rules], facility_level="二级", select=["YBQC-RB"]))
+        os.environ.setdefault("YBQC_CACHE_DIR", os.path.join(side, "cache"))
+        if with_history:
+            from ybqc.cli import main as ybqc_main
+            os.environ["YBQC_HISTORY_KEY"] = "bench-" + os.urandom(16).hex()     # a throw-away key
+            db = os.path.join(side, "history.duckdb")
+            if ybqc_main(["history", "add", os.path.join(side, "earlier"), "--catalog", rules, "--history", db]) != 0:
+                return 3
+        res = run([tmp], Config(catalogs=[rules], facility_level="二级", select=["YBQC-RB"], history=db))
         f = res.findings[res.findings["rule"].str.startswith("YBQC-RB-0")]
         flagged = {(k, r) for k, r in zip(f["key"], f["rule"])}
         cat = {rid: REGISTRY[rid].category for rid in gen_rulebase.RULE.values()}
         print(f"data: {info['fee_rows']:,} fee rows, {info['visits']:,} visits, {info['labelled']:,} labelled; "
-              f"{per_type} scenarios per type, seed {seed}")
+              f"{per_type} scenarios per type, seed {seed}"
+              + (f"; history {info['history_fee_rows']:,} fee rows" if with_history else ""))
         out = {"found": {}, "precision": {}, "neighbours_flagged": None}
         ok = True
+        present = {l["type"] for l in labels.values()}
         for kind, rid in gen_rulebase.RULE.items():
+            if kind not in present:
+                continue
             br = [sn for sn, l in labels.items() if l["label"] == "breach" and l["type"] == kind]
             hit = sum((sn, rid) in flagged for sn in br)
             share = hit / len(br) if br else float("nan")
@@ -159,10 +175,12 @@ def quality(rules: str, per_type: int, seed: int) -> int:
         out["neighbours_flagged"] = round(share, 4)
         ok &= share <= 0.01
         print(f"  neighbours flagged {len(bad)}/{len(nb)} = {100 * share:.2f}%")
-        print("QUALITY " + json.dumps({**out, "targets_met": ok, "seed": seed, "per_type": per_type}))
+        print("QUALITY " + json.dumps({**out, "targets_met": ok, "seed": seed, "per_type": per_type,
+                                       "history": with_history}))
         return 0
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+        shutil.rmtree(side, ignore_errors=True)
 
 
 if __name__ == "__main__":

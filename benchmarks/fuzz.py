@@ -73,6 +73,7 @@ class Case:
     expect: int | None = None      # the exit code the recipe decides (None: any of 0/1/2)
     special: str | None = None     # "fifo" (the first file is made a FIFO)
     owner: str = "hardening"       # lead: settings type-checking is issue 7's
+    fault: dict | None = None      # history: the damage done to a history file at run time
 
 
 def _rows(base: dict, n: int, rng: random.Random) -> list[dict]:
@@ -559,15 +560,147 @@ def g_sales_3505(rng, i):
                 mode="cli", rows=len(recs))
 
 
+# --- the history store (issue 12 item 6): a real history, damaged at run time -----------------
+HISTORY_FAULTS = ["truncate", "byteflip", "foreign_duckdb", "empty", "directory", "text_file",
+                  "schema_999", "key_deleted", "wrong_key", "sigkill_add"]
+#: faults that leave a file ybqc must refuse (exit 2, the file byte-identical)
+HISTORY_REFUSED = {"foreign_duckdb", "empty", "directory", "text_file", "schema_999", "key_deleted",
+                   "wrong_key"}
+HISTORY_DRUG = "XA10BJS123A001010100000"
+
+
+def _history_fees(n: int, day0: int = 1) -> bytes:
+    recs = []
+    for i in range(n):
+        recs.append(dict(FEE, feedetl_sn=f"H{day0}-{i}", mdtrt_id=f"M{i % 97}", psn_no=f"P{i % 97}",
+                         med_type="11", fee_ocur_time=f"2025-03-{day0 + i % 20:02d} 10:00:00",
+                         med_list_codg=HISTORY_DRUG, medins_list_codg="YP01", cnt="2", pric="10.00",
+                         det_item_fee_sumamt="20.00"))
+    return csv_bytes(recs)
+
+
+def g_history(rng, i):
+    fault = HISTORY_FAULTS[i % len(HISTORY_FAULTS)] if i < len(HISTORY_FAULTS) else rng.choice(HISTORY_FAULTS)
+    op = "add" if fault == "sigkill_add" else rng.choice(["info", "add", "check", "forget"])
+    params: dict = {"fault": fault, "op": op}
+    if fault == "truncate":
+        params["frac"] = round(rng.uniform(0.0, 0.999), 4)
+    elif fault == "byteflip":
+        params["flips"] = [(round(rng.random(), 6), rng.randrange(256)) for _ in range(rng.randint(1, 8))]
+    elif fault == "sigkill_add":
+        params["delay"] = round(rng.uniform(0.3, 4.0), 2)
+    n = rng.randint(20000, 40000) if fault == "sigkill_add" else rng.randint(50, 400)  # a long add to kill
+    files = {"fee.csv": _history_fees(n, day0=rng.randint(1, 8))}
+    return Case("history", f"{fault} then {op}", files, mode="history", fault=params,
+                expect=2 if fault in HISTORY_REFUSED else None)
+
+
+# --- the 两库 rule tables (issue 12 item 4): the rule-base tables of tests/data/rulebase, damaged --
+RULEBASE_DIR = ROOT / "tests" / "data" / "rulebase"
+
+
+def _rulebase_files() -> dict[str, bytes]:
+    return {f.name: f.read_bytes() for f in sorted(RULEBASE_DIR.glob("*.csv"))}
+
+
+def g_rule_tables(rng, i):
+    import re
+    files = _rulebase_files()
+    name = rng.choice(sorted(files))
+    text = files[name].decode("utf-8")
+    rows = list(csv.reader(io.StringIO(text)))
+    header, body = rows[0], rows[1:]
+    recipe = rng.choice(["drop_column", "unknown_frequency", "non_numeric_limit", "odd_values",
+                         "header_only", "empty_file", "duplicate_rows", "workbook_pair", "blank_cells",
+                         "shuffled_columns"])
+    if recipe == "drop_column":
+        j = rng.randrange(len(header))
+        rows = [r[:j] + r[j + 1:] for r in rows]
+    elif recipe == "unknown_frequency":
+        word = rng.choice(["每周三次", "", "🙂", "单月", "2日", "0小时", "-1日", "单次就诊就诊", "1e308小时"])
+        col = header.index("频度") if "频度" in header else \
+            header.index("数量单位") if "数量单位" in header else rng.randrange(len(header))
+        for r in body:
+            if len(r) > col and rng.random() < 0.7:
+                r[col] = word
+    elif recipe == "non_numeric_limit":
+        cols = [j for j, h in enumerate(header) if h in ("限制数量", "频次上限", "疗程周期", "限定值域", "限定对象")]
+        cols = cols or [rng.randrange(len(header))]
+        for r in body:
+            for j in cols:
+                if len(r) > j:
+                    r[j] = rng.choice(["一", "x", "1e308", "-1", "inf", "NaN", "0", "", "１２", "20天天",
+                                       "9" * 40, "不超过", "3.5"])
+    elif recipe == "odd_values":
+        for r in body:
+            for _ in range(rng.randint(1, 3)):
+                if r:
+                    r[rng.randrange(len(r))] = rng.choice(ODD_VALUES)
+    elif recipe == "header_only":
+        rows = [header]
+    elif recipe == "duplicate_rows":
+        rows = [header] + [r for r in body for _ in range(rng.randint(1, 3))] + body
+    elif recipe == "blank_cells":
+        for r in body:
+            if r:
+                r[rng.randrange(len(r))] = rng.choice(["", " ", "　", "-"])
+    elif recipe == "shuffled_columns":
+        order = list(range(len(header)))
+        rng.shuffle(order)
+        rows = [[r[j] if j < len(r) else "" for j in order] for r in rows]
+    out = dict(files)
+    if recipe == "empty_file":
+        out[name] = b""
+    elif recipe == "workbook_pair":
+        pair = [n for n in sorted(files) if n.endswith("_names.csv")]
+        names_file = rng.choice(pair)
+        codes_file = names_file.replace("_names", "_codes")
+        import pandas as pd
+        buf = io.BytesIO()
+        with pd.ExcelWriter(buf) as xw:
+            for sheet, fname in (("Sheet1", names_file), ("Sheet2", codes_file)):
+                recs = list(csv.DictReader(io.StringIO(files[fname].decode("utf-8"))))
+                if rng.random() < 0.5 and recs:        # and an odd value in it
+                    k = rng.choice(list(recs[0]))
+                    recs[rng.randrange(len(recs))][k] = rng.choice(ODD_VALUES)
+                pd.DataFrame(recs).to_excel(xw, sheet_name=sheet, index=False)
+        del out[names_file], out[codes_file]
+        out[names_file.replace("_names.csv", ".xlsx")] = stable_zip(buf.getvalue())
+        name = f"{names_file} + {codes_file} as a workbook"
+    else:
+        buf = io.StringIO()
+        csv.writer(buf, lineterminator="\n").writerows(rows)
+        out[name] = buf.getvalue().encode("utf-8")
+    codes = sorted({c for data in files.values() for c in re.findall(rb"\b(?:\d{15}|[XZ][A-Z0-9]{18,24})\b", data)})
+    fee_mode = rng.choice(["all", "all", "subset", "none"])      # fees under every, some or no rule code
+    if fee_mode == "subset":
+        codes = rng.sample(codes, max(1, len(codes) // 3))
+    elif fee_mode == "none":
+        codes = [b"001102000099999", b"XA10BJS123A001010100000"]
+    fees = []
+    for j, c in enumerate(codes):
+        for k, when in enumerate(("2025-03-02 10:00:00", "2025-03-02 11:00:00", "2025-03-09 10:00:00")):
+            fees.append(dict(FEE, feedetl_sn=f"F{j}-{k}", med_list_codg=c.decode(), fee_ocur_time=when,
+                             det_item_fee_sumamt=rng.choice(["20.00", "10.00", "900.00"]), pric="20.00",
+                             med_type=rng.choice(["11", "21", "13"])))
+    case_files = {f"rules/{n}": d for n, d in out.items()}
+    case_files["fee.csv"] = csv_bytes(fees)
+    case_files["visits.csv"] = csv_bytes([dict(VISIT, dscg_time="2025-04-30 09:00:00")])
+    return Case("rule_tables", f"{recipe} {name}, fees {fee_mode}", case_files, mode="cli",
+                argv=["--catalog", "{dir}/rules", "--select", "YBQC-RB"], rows=len(fees) + 1)
+
+
 RECIPES = {"truncation": g_truncation, "byteflip": g_byteflip, "encoding": g_encoding,
            "nul": g_nul, "long_line": g_long_line, "quoting": g_quoting, "headers": g_headers,
            "line_endings": g_line_endings, "json": g_json, "xlsx": g_xlsx, "parquet": g_parquet,
            "mislabel": g_mislabel, "values": g_values, "settings": g_settings,
-           "options": g_options, "suites": g_suites, "sales_3505": g_sales_3505}
+           "options": g_options, "suites": g_suites, "sales_3505": g_sales_3505,
+           "history": g_history, "rule_tables": g_rule_tables}
 #: share of the corpus per category (cli cases are slower: fewer of them)
 WEIGHTS = {"truncation": 12, "byteflip": 12, "encoding": 8, "nul": 6, "long_line": 3,
            "quoting": 10, "headers": 8, "line_endings": 8, "json": 8, "xlsx": 6, "parquet": 6,
-           "mislabel": 6, "values": 3, "settings": 1, "options": 1, "suites": 1, "sales_3505": 1}
+           "mislabel": 6, "values": 3, "settings": 1, "options": 1, "suites": 1, "sales_3505": 1,
+           "history": 1, "rule_tables": 1}
 
 
 def generate(n: int, seed: int = 12, categories: list[str] | None = None) -> list[Case]:
@@ -590,7 +723,7 @@ class Outcome:
     name: str
     exit: int
     seconds: float
-    failure: str = ""              # "" = passed; else abort | exit3 | traceback | st999 | rows | exit
+    failure: str = ""              # "" = passed; else abort | exit3 | traceback | st999 | rows | exit | changed | history
     detail: str = ""
     owner: str = "hardening"
     rss_mb: float = 0.0
@@ -605,7 +738,7 @@ def _materialise(case: Case, d: Path) -> list[str]:
             os.mkfifo(p)
         else:
             p.write_bytes(data)
-        if rel not in ("ybqc.toml", "afile", "cols.csv") and not rel.startswith("suites/"):
+        if rel not in ("ybqc.toml", "afile", "cols.csv") and not rel.startswith(("suites/", "rules/")):
             paths.append(str(p))
     return paths
 
@@ -639,6 +772,8 @@ def run_case(case: Case) -> Outcome:
                             (t.counted is None or t.counted == t.rows_read) for t in tables)
                 if not recon or (case.rows is not None and read != case.rows):
                     out.failure, out.detail = "rows", f"read {read}, file holds {case.rows}"
+        elif case.mode == "history":
+            out = _run_history(case, d)
         else:
             out = _run_cli(case, d, paths)
     if not out.failure and case.expect is not None and out.exit != case.expect:
@@ -689,6 +824,174 @@ def _run_cli(case: Case, d: Path, paths: list[str]) -> Outcome:
     return out
 
 
+_HISTORY_BASE: dict = {}
+
+
+def _history_base() -> tuple[bytes, bytes]:
+    """A real history (dispensing lines and trace events, checkpointed) and its key, built once per
+    process with ybqc's own store."""
+    if not _HISTORY_BASE:
+        import pandas as pd
+
+        from ybqc.history import HistoryStore
+        with tempfile.TemporaryDirectory(prefix="ybqc-fuzz-hist-") as tmp:
+            key = Path(tmp) / "facility.key"
+            key.write_text("fuzz-facility-key-" + "0" * 32 + "\n", encoding="utf-8")
+            db = Path(tmp) / "h.duckdb"
+            with HistoryStore.open(db, write=True, key_file=str(key)) as h:
+                n = 5000
+                t0 = pd.Timestamp("2025-01-01")
+                pk = h.person_keys(pd.Series([f"P{i % 300}" for i in range(n)]))
+                h.add_dispensing(pd.DataFrame({
+                    "line_key": [f"feedetail||B{i}" for i in range(n)], "source": "feedetail",
+                    "facility_code": "", "person_key": pk, "med_list_codg": HISTORY_DRUG,
+                    "generic": "司美格鲁肽", "disp_time": [t0 + pd.Timedelta(hours=7 * i) for i in range(n)],
+                    "qty": 2.0, "amount": 20.0, "supply_days": 28.0, "setting": "outpatient",
+                    "long_rx": False, "dr_code": "D510105000123", "dept_code": "A03"}))
+                h.add_trace_events(pd.DataFrame({
+                    "code": [f"8385793000{i:010d}" for i in range(2000)], "event": "sale",
+                    "event_time": [t0 + pd.Timedelta(hours=i) for i in range(2000)], "facility_code": "",
+                    "med_list_codg": HISTORY_DRUG, "person_key": pk[:2000].to_numpy(), "qty": 1.0,
+                    "amount": 10.0, "sale_ref": [f"S{i}" for i in range(2000)]}))
+                h.con.execute("CHECKPOINT")
+            _HISTORY_BASE["db"], _HISTORY_BASE["key"] = db.read_bytes(), key.read_bytes()
+    return _HISTORY_BASE["db"], _HISTORY_BASE["key"]
+
+
+def _digest(p: Path) -> str:
+    import hashlib
+    if p.is_dir():
+        return "dir:" + ",".join(sorted(x.name for x in p.iterdir()))
+    return hashlib.sha256(p.read_bytes()).hexdigest() if p.exists() else "missing"
+
+
+def _history_consistent(db: Path, key: Path) -> str:
+    """'' when the history opens and every batch holds exactly the rows it says it added (a killed
+    add left all of its rows or none), else what is wrong."""
+    from ybqc.errors import InputError
+    from ybqc.history import HistoryStore
+    try:
+        with HistoryStore.open(db, key_file=str(key)) as h:
+            h.info()
+            per = dict(h.con.execute(
+                "SELECT batch_id, sum(n) FROM (SELECT batch_id, count(*) n FROM dispensing GROUP BY ALL "
+                "UNION ALL SELECT batch_id, count(*) FROM trace_events GROUP BY ALL) GROUP BY ALL").fetchall())
+            said = dict(h.con.execute("SELECT batch_id, added FROM batches").fetchall())
+    except InputError as exc:
+        return f"refused afterwards: {exc.message('en')[:150]}"
+    if any(said.get(b, -1) != n for b, n in per.items()) or any(per.get(b, 0) != n for b, n in said.items()):
+        return f"batches and rows disagree: rows {per} batches {said}"
+    return ""
+
+
+def _run_history(case: Case, d: Path) -> Outcome:
+    """Damage a real history as the recipe says, run one history operation on it through the CLI
+    (sigkill_add: `ybqc history add` in a child process killed after a delay), and judge: a refused
+    file must be exit 2 and byte-identical; an accepted one must still open and be consistent."""
+    import subprocess
+    from ybqc.cli import main
+
+    fault, op = case.fault["fault"], case.fault["op"]
+    base, key_bytes = _history_base()
+    db, key = d / "h.duckdb", d / "keys" / "facility.key"
+    key.parent.mkdir()
+    key.write_bytes(key_bytes)
+    data = bytearray(base)
+    if fault == "truncate":
+        db.write_bytes(bytes(data[:int(len(data) * case.fault["frac"])]))
+    elif fault == "byteflip":
+        for pos, val in case.fault["flips"]:
+            data[int(pos * (len(data) - 1))] = val
+        db.write_bytes(bytes(data))
+    elif fault == "foreign_duckdb":
+        import duckdb
+        con = duckdb.connect(str(db))
+        con.execute("CREATE TABLE patients (name VARCHAR, certno VARCHAR)")
+        con.execute("INSERT INTO patients VALUES ('张三', '510105195001011239')")
+        con.close()
+    elif fault == "empty":
+        db.write_bytes(b"")
+    elif fault == "directory":
+        db.mkdir()
+        (db / "x").write_text("x")
+    elif fault == "text_file":
+        db.write_text("这不是历史库\n", encoding="utf-8")
+    elif fault == "schema_999":
+        import duckdb
+        db.write_bytes(base)
+        con = duckdb.connect(str(db))
+        con.execute("UPDATE ybqc_meta SET value = '999' WHERE name = 'schema_version'")
+        con.close()
+    else:
+        db.write_bytes(base)
+    if fault == "key_deleted":
+        key.unlink()
+    elif fault == "wrong_key":
+        key.write_text("another-facility-key-" + "1" * 32 + "\n", encoding="utf-8")
+    before, key_before = _digest(db), _digest(key)
+    env_keys = ("YBQC_HISTORY_KEY", "YBQC_HISTORY_KEY_FILE")
+    saved = {k: os.environ.get(k) for k in env_keys}
+    os.environ.pop("YBQC_HISTORY_KEY", None)
+    os.environ["YBQC_HISTORY_KEY_FILE"] = str(key)
+    fee = str(d / "fee.csv")
+    argv = {"info": ["history", "info", "--history", str(db), "--format", "json"],
+            "add": ["history", "add", fee, "--history", str(db)],
+            "forget": ["history", "forget", "--before", "2025-02-01", "--history", str(db)],
+            "check": ["check", fee, "--history", str(db), "--record", "--select", "YBQC-DSP",
+                      "--format", "json", "--output", str(d / "_report.json"), "--no-progress"]}[op]
+    err = io.StringIO()
+    cwd = os.getcwd()
+    os.chdir(d)
+    try:
+        if fault == "sigkill_add":
+            import signal
+            child_env = dict(os.environ, PYTHONPATH=str(ROOT))
+            p = subprocess.Popen([sys.executable, "-m", "ybqc.cli", *argv], env=child_env,
+                                 stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+            try:
+                p.wait(timeout=case.fault["delay"])
+                code = p.returncode
+            except subprocess.TimeoutExpired:
+                os.kill(p.pid, signal.SIGKILL)
+                p.wait()
+                code = -9
+            text = p.stderr.read().decode("utf-8", "replace")
+            p.stderr.close()
+        else:
+            with contextlib.redirect_stderr(err), contextlib.redirect_stdout(io.StringIO()):
+                try:
+                    code = main(argv)
+                except SystemExit as exc:
+                    code = exc.code if isinstance(exc.code, int) else 2
+                except BaseException as exc:  # noqa: BLE001 - main must never raise
+                    code = 3
+                    err.write(f"Traceback (escaped main): {type(exc).__name__}: {exc}")
+            text = err.getvalue()
+    finally:
+        os.chdir(cwd)
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+    out = Outcome(case.category, case.name, code, 0.0, detail=text.strip()[-200:], owner=case.owner)
+    if "Traceback" in text:
+        out.failure = "traceback"
+    elif code == 3:
+        out.failure = "exit3"
+    elif code == 2:
+        if _digest(db) != before or _digest(key) != key_before:
+            out.failure, out.detail = "changed", "refused, but the history or its key file changed: " + out.detail
+    elif fault == "sigkill_add" or code in (0, 1):
+        if fault in HISTORY_REFUSED:
+            out.failure = "exit"
+        else:
+            problem = _history_consistent(db, key)
+            if problem:
+                out.failure, out.detail = "history", problem
+    return out
+
+
 def _worker(case: Case) -> Outcome:
     import resource
     out = run_case(case)
@@ -736,8 +1039,9 @@ def run_corpus(cases: list[Case], workers: int = 1, log=None, save=None) -> list
 def table(results: list[Outcome]) -> str:
     cats = list(dict.fromkeys(r.category for r in results))
     head = ("| category | inputs | exit 0/1 | exit 2 | aborts | exit 3 / traceback | ST-999 | "
-            "row-count errors | other wrong exit | mean s | max s | peak RSS MB |")
-    lines = [head, "|" + "---|" * 12]
+            "row-count errors | other wrong exit | history changed or inconsistent | mean s | max s | "
+            "peak RSS MB |")
+    lines = [head, "|" + "---|" * 13]
 
     def row(name, rs):
         n = len(rs)
@@ -748,9 +1052,10 @@ def table(results: list[Outcome]) -> str:
         st = sum(r.failure == "st999" for r in rs)
         rw = sum(r.failure == "rows" for r in rs)
         we = sum(r.failure == "exit" for r in rs)
+        hc = sum(r.failure in ("changed", "history") for r in rs)
         secs = [r.seconds for r in rs] or [0]
         rss = max((r.rss_mb for r in rs), default=0)
-        return (f"| {name} | {n} | {ok} | {two} | {ab} | {e3} | {st} | {rw} | {we} | "
+        return (f"| {name} | {n} | {ok} | {two} | {ab} | {e3} | {st} | {rw} | {we} | {hc} | "
                 f"{sum(secs) / len(secs):.3f} | {max(secs):.2f} | {rss:.0f} |")
 
     for c in cats:

@@ -5,6 +5,8 @@ for the dispensing checks (issue 8). Months 1-2 are the history, month 3 is the 
     -> catalog.csv        the drug catalogue (药品代码, 注册名称, 注册规格, 最小包装数量 …)
        history.csv        January and February (add with `ybqc history add`)
        upload.csv         March (feedetail 2204/2301 drug lines)
+       sales_3505.csv     March pharmacy sales (3505: no dose, days unknown)
+       returns_3506.csv   3506 returns of whole sales (linked by medins_prod_sel_no)
        truth.csv          feedetl_sn, cls: normal | over_quantity | repeat_purchase |
                           frequent_purchase | batch_prescribing | unit_error | trap_<kind>
 
@@ -14,7 +16,10 @@ over-quantity outpatient lines, early refills (some against the history, some wi
 maker's code), a key drug bought every 3 days, one doctor prescribing 司美格鲁肽 to 6 people in a
 minute, tablets typed as boxes. Traps: long prescriptions, one 100-tablet bottle of 左甲状腺素,
 on-time refills across the month boundary, a switch of manufacturer, a busy doctor (a patient
-every 3-5 minutes), weekly key-drug visits (4-5 a month).
+every 3-5 minutes), weekly key-drug visits (4-5 a month). With 3505 sales: defects — a sale 5-10
+days into a 28-day hospital supply (repeat), a key drug sold every 3 days (frequent); traps — the
+pharmacy's sale of a fee line's own prescription (same rxno and psn_no), a key drug sold 7 times
+in 19 days with one returned (3506: 6 remain), a large sale whose days are unknown.
 
 Also, for the speed benchmark, `big_upload(n)` and `big_history(con, n)` (generated in DuckDB).
 """
@@ -55,7 +60,10 @@ class Gen:
     def __init__(self, seed: int):
         self.r = random.Random(seed)
         self.rows: list[dict] = []
+        self.sales: list[dict] = []        # 3505
+        self.returns: list[dict] = []      # 3506
         self.truth: dict[str, str] = {}
+        self.psn: dict[str, str] = {}      # truth key -> psn_no
         self.n = 0
 
     def t(self, day: datetime, busy: bool = True) -> datetime:
@@ -63,7 +71,7 @@ class Gen:
 
     def line(self, psn: str, key: str, when: datetime, cnt: float, cls: str = "normal", *,
              med_type: str = "11", long_rx: bool = False, dise: str = "", dr: str | None = None,
-             prd: float | None = None) -> str:
+             prd: float | None = None, rxno: str = "") -> str:
         code, name, spec, pack, dose, freq, _days = DRUGS[key]
         self.n += 1
         sn = f"FD{self.n:08d}"
@@ -78,10 +86,43 @@ class Gen:
             "bilg_dept_codg": "A03", "bilg_dept_name": "内科", "bilg_dr_codg": dr, "bilg_dr_name": DR_NAMES[dr],
             "sin_dos_dscr": dose, "used_frqu_dscr": freq,
             "prd_days": f"{prd:g}" if fill_prd else "", "medc_way_dscr": "口服",
-            "long_rx_flag": "1" if long_rx else "0", "dise_codg": dise, "dscg_tkdrug_flag": "0"})
+            "long_rx_flag": "1" if long_rx else "0", "dise_codg": dise, "dscg_tkdrug_flag": "0",
+            "rxno": rxno})
         if when >= MONTH3:
             self.truth[sn] = cls
+            self.psn[sn] = psn
         return sn
+
+    def sale(self, psn: str, key: str, when: datetime, cnt: float, cls: str = "normal", *,
+             rxno: str = "") -> str:
+        """A 3505 pharmacy sale (no dose, frequency or days); returns its finding key
+        fixmedins_bchno/fixmedins_hilist_id."""
+        code, name, *_ = DRUGS[key]
+        self.n += 1
+        bch = f"SL{self.n:08d}"
+        hil = "YP" + code[-4:]
+        self.sales.append({
+            "fixmedins_bchno": bch, "med_list_codg": code, "fixmedins_hilist_id": hil,
+            "fixmedins_hilist_name": name, "sel_retn_cnt": f"{cnt:g}",
+            "sel_retn_time": when.strftime("%Y-%m-%d %H:%M:%S"), "finl_trns_pric": "20.00",
+            "psn_no": psn, "rxno": rxno, "prsc_dr_name": DR_NAMES[self.r.choice(DOCTORS)],
+            "rx_flag": "1", "trdn_flag": "0", "mdtrt_sn": f"MS{self.n:08d}", "setl_id": f"ST{self.n:08d}",
+            "mdtrt_setl_type": "1"})
+        k = f"{bch}/{hil}"
+        if when >= MONTH3:
+            self.truth[k] = cls
+            self.psn[k] = psn
+        return k
+
+    def give_back(self, key: str, when: datetime) -> None:
+        """A 3506 return of a whole sale, linked by 商品销售流水号 (medins_prod_sel_no)."""
+        s = next(x for x in self.sales if f"{x['fixmedins_bchno']}/{x['fixmedins_hilist_id']}" == key)
+        self.returns.append({
+            "fixmedins_bchno": "R" + s["fixmedins_bchno"], "med_list_codg": s["med_list_codg"],
+            "fixmedins_hilist_id": s["fixmedins_hilist_id"], "fixmedins_hilist_name": s["fixmedins_hilist_name"],
+            "sel_retn_cnt": s["sel_retn_cnt"], "sel_retn_time": when.strftime("%Y-%m-%d %H:%M:%S"),
+            "psn_no": s["psn_no"], "trdn_flag": "0", "medins_prod_sel_no": s["fixmedins_bchno"],
+            "mdtrt_sn": s["mdtrt_sn"], "sel_retn_opter_name": "药师"})
 
     # --- the population ------------------------------------------------------------------
     def chronic(self, psn: str, key: str, supply_packs: int, *, med_type="14", dise="M03900",
@@ -151,6 +192,23 @@ class Gen:
             psn = f"TC{i:05d}"
             self.line(psn, "AML", self.t(MONTH3 + timedelta(days=r.uniform(0, 30))), 3, "trap_chronic_84",
                       med_type="14", dise="I10", prd=84)
+            # the pharmacy's 3505 sale of a fee line's prescription (same rxno and psn_no), next day
+            psn = f"TX{i:05d}"
+            d0 = MONTH3 + timedelta(days=r.uniform(0, 25))
+            rx = f"RX{psn}"
+            self.line(psn, "AML", self.t(d0), 1, "trap_same_prescription", med_type="14", dise="I10", prd=28,
+                      rxno=rx)
+            self.sale(psn, "AML", self.t(d0 + timedelta(days=r.choice([0, 1]))), 1, "trap_same_prescription",
+                      rxno=rx)
+            # a key drug bought 7 times within 19 days at the pharmacy, one of them returned: 6
+            psn = f"TR{i:05d}"
+            d0 = MONTH3 + timedelta(days=r.uniform(0, 8), hours=9)
+            keys = [self.sale(psn, "SSYX", d0 + timedelta(days=3 * k, minutes=r.randint(0, 60)), 1,
+                              "trap_returned_sale") for k in range(7)]
+            self.give_back(keys[r.randint(0, 6)], d0 + timedelta(days=20))
+            # a large sale (days unknown: no dose in 3505) is never a guessed over-quantity
+            self.sale(f"TU{i:05d}", "ATV", self.t(MONTH3 + timedelta(days=r.uniform(0, 30))), 8,
+                      "trap_sale_days_unknown")
         # a busy doctor: 司美格鲁肽 to a patient every 3-5 minutes, all day
         for day in range(3):
             when = MONTH3 + timedelta(days=3 + day, hours=8)
@@ -190,6 +248,18 @@ class Gen:
             for k in range(10):
                 self.line(psn, "SSYX", d0 + timedelta(days=3 * k, minutes=r.randint(0, 60)),
                           1, "frequent_purchase", med_type="11", prd=3)
+            # repeat through the pharmacy: 28 days from the hospital, a 3505 sale 5-10 days later
+            psn = f"XS{i:05d}"
+            d0 = MONTH3 + timedelta(days=r.uniform(0, 15))
+            self.line(psn, "AML", self.t(d0), 1, med_type="14", dise="I10", prd=28, rxno=f"RXA{psn}")
+            self.sale(psn, "AML", self.t(d0 + timedelta(days=r.uniform(5, 10))), 1, "repeat_purchase",
+                      rxno=f"RXB{psn}")
+            # frequent at the pharmacy: 参松养心胶囊 sold every 3 days (3505 only)
+            psn = f"XP{i:05d}"
+            d0 = MONTH3 + timedelta(days=r.uniform(0, 2), hours=9)
+            for k in range(9):
+                self.sale(psn, "SSYX", d0 + timedelta(days=3 * k, minutes=r.randint(0, 60)), 1,
+                          "frequent_purchase")
             # unit error: tablets typed into a quantity priced per box (28 tablets of a 28-pack)
             self.line(f"XU{i:05d}", "AML", self.t(MONTH3 + timedelta(days=r.uniform(0, 30))), 28,
                       "unit_error", med_type="14", dise="I10", prd=28)
@@ -230,11 +300,16 @@ def generate(out: Path, people: int = 3000, seed: int = 1, defects: int | None =
     write(out / "catalog.csv", catalog_rows())
     write(out / "history.csv", hist)
     write(out / "upload.csv", upl)
+    cut = MONTH3.strftime("%Y-%m-%d")
+    sales = sorted(g.sales, key=lambda r: r["sel_retn_time"])
+    write(out / "sales_3505.csv", [r for r in sales if r["sel_retn_time"] >= cut])
+    if g.returns:
+        write(out / "returns_3506.csv", g.returns)
     with open(out / "truth.csv", "w", encoding="utf-8", newline="") as fh:
         w = csv.writer(fh)
-        w.writerow(["feedetl_sn", "cls"])
-        w.writerows(sorted(g.truth.items()))
-    return {"history": len(hist), "upload": len(upl)}
+        w.writerow(["feedetl_sn", "cls", "psn_no"])     # feedetl_sn: a fee line's, or a sale's bchno/hilist_id
+        w.writerows(sorted((k, c, g.psn[k]) for k, c in g.truth.items()))
+    return {"history": len(hist), "upload": len(upl), "sales": len(g.sales), "returns": len(g.returns)}
 
 
 # --------------------------------------------------------------------------- speed data

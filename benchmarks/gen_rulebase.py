@@ -23,6 +23,19 @@ so a scenario can only break the rule it was built for. Scenarios (breach / neig
               or with matn_fee_flag 1
   main_sec    b2 two operations of a group on one day, the second at full price / at half price;
               each operation also charged alone in another visit (its full price)
+
+With --history DIR (issue 10: cycle and course limits across earlier uploads) it also writes an
+earlier upload into DIR (record it with `ybqc history add DIR --catalog RULES --history H`) and
+adds, to the checked upload, scenarios of the same persons (breach / neighbour):
+
+  cycle_hist       the cycle item in the earlier upload, again 3..(N-1) days later in this one /
+                   N+1 days later; the earlier charge refunded in this upload (init_feedetl_sn),
+                   then again 5 days later; this upload's own charge also recorded (an upload
+                   checked again: it must not count twice)
+  course_hist      the 30-day item on day 0 and day 20 of the earlier upload, then on day 31..40 /
+                   on day 0 only, then 45 and 55 days later (a new course); day 0, then day 29
+  pay_course_hist  the b6 drug on days 0..N-3 of the earlier upload and N-2..N+1 of this one (the
+                   last two are breaches) / days 0..N-3, then N-2..N-1
 """
 from __future__ import annotations
 
@@ -36,7 +49,8 @@ from pathlib import Path
 
 RULE = {"duplicate": "YBQC-RB-001", "frequency": "YBQC-RB-002", "cycle": "YBQC-RB-003",
         "course": "YBQC-RB-004", "pay_course": "YBQC-RB-005", "setting": "YBQC-RB-006",
-        "level": "YBQC-RB-007", "insurance": "YBQC-RB-008", "main_sec": "YBQC-RB-009"}
+        "level": "YBQC-RB-007", "insurance": "YBQC-RB-008", "main_sec": "YBQC-RB-009",
+        "cycle_hist": "YBQC-RB-003", "course_hist": "YBQC-RB-004", "pay_course_hist": "YBQC-RB-005"}
 FILLER = ["XA11HAA126A001010100001", "XJ01CAA127A001010100002", "XB05BBA130A001010100003"]   # no rule names these
 
 
@@ -113,14 +127,15 @@ class Upload:
         self.labels: list[dict] = []
         self.n_visit = 0
 
-    def visit(self, med_type="21", insutype="310", days=45, person=None) -> dict:
+    def visit(self, med_type="21", insutype="310", days=45, person=None, start=None, part="now") -> dict:
         self.n_visit += 1
-        start = datetime(2025, 1, 1) + timedelta(days=self.rng.randrange(0, 200))
+        start = start or datetime(2025, 1, 1) + timedelta(days=self.rng.randrange(0, 200))
         v = {"mdtrt_id": f"RB{self.n_visit:07d}", "setl_id": f"S{self.n_visit:07d}",
              "psn_no": person or f"P{self.n_visit:07d}", "gend": self.rng.choice("12"),
              "brdy": "1960-05-01", "med_type": med_type, "insutype": insutype,
              "adm_time": start.strftime("%Y-%m-%d 08:00:00"),
-             "dscg_time": (start + timedelta(days=days)).strftime("%Y-%m-%d 18:00:00"), "_start": start}
+             "dscg_time": (start + timedelta(days=days)).strftime("%Y-%m-%d 18:00:00"), "_start": start,
+             "_part": part}
         self.visits.append(v)
         return v
 
@@ -133,7 +148,7 @@ class Upload:
                           "medins_list_codg": f"L{code[-6:]}", "det_item_fee_sumamt": f"{cnt * price:.2f}",
                           "cnt": f"{cnt:g}", "pric": f"{price:.2f}", "bilg_dept_codg": "0301",
                           "bilg_dept_name": "内科", "bilg_dr_codg": "D510105000123", "bilg_dr_name": "李红梅",
-                          "matn_fee_flag": kw.get("matn_fee_flag", "")})
+                          "matn_fee_flag": kw.get("matn_fee_flag", ""), "_part": v["_part"]})
         if label:
             self.labels.append({"feedetl_sn": sn, "label": label, "type": kind,
                                 "rule": RULE[kind] if label == "breach" else ""})
@@ -149,7 +164,69 @@ def _op_price(code: str) -> float:
     return 600.0 + 100 * (int(code[-9:-2]) % 20)
 
 
-def generate(rules: str, out: str, per_type: int = 200, seed: int = 10) -> dict:
+def _history_scenarios(u: "Upload", p: dict) -> None:
+    """One of each cross-upload scenario (see the module doc): earlier visits are part 'hist'."""
+    rng, pick = u.rng, u.rng.choice
+    t0 = datetime(2025, 1, 1) + timedelta(days=rng.randrange(0, 150))
+
+    def pair(gap_days):
+        """An earlier visit at t0 and a visit of the same person gap_days later."""
+        h = u.visit(start=t0, days=27, part="hist")
+        return h, u.visit(person=h["psn_no"], start=t0 + timedelta(days=gap_days), days=27)
+
+    c, n = pick(p["cycle"])
+    h, v = pair(rng.randrange(3, n))
+    u.fee(h, c, 0); u.fee(v, c, 0, label="breach", kind="cycle_hist")
+    c, n = pick(p["cycle"])
+    h, v = pair(n + 1)
+    u.fee(h, c, 0); u.fee(v, c, 0, label="neighbour", kind="cycle_hist")
+    c, n = pick(p["cycle"])                        # the earlier charge refunded in this upload
+    h, v = pair(2)
+    sn = u.fee(h, c, 0)
+    u.fees.append(dict(u.fees[-1], feedetl_sn=sn + "R", init_feedetl_sn=sn, cnt="-1", _part="now",
+                       det_item_fee_sumamt=f"{-float(u.fees[-1]['det_item_fee_sumamt']):.2f}",
+                       fee_ocur_time=(v["_start"] + timedelta(hours=8)).strftime("%Y-%m-%d %H:%M:%S")))
+    u.fee(v, c, 3, label="neighbour", kind="cycle_hist")
+    c, n = pick(p["cycle"])                        # recorded already: the same line in both
+    v = u.visit(start=t0, days=27)
+    u.fee(v, c, 1, label="neighbour", kind="cycle_hist")
+    u.fees.append(dict(u.fees[-1], _part="hist"))
+    c = pick(p["course"])
+    h, v = pair(rng.randrange(31, 41))
+    u.fee(h, c, 0); u.fee(h, c, 20); u.fee(v, c, 0, label="breach", kind="course_hist")
+    c = pick(p["course"])
+    h, v = pair(45)
+    u.fee(h, c, 0); u.fee(v, c, 0); u.fee(v, c, 10, label="neighbour", kind="course_hist")
+    c = pick(p["course"])
+    h, v = pair(29)
+    u.fee(h, c, 0); u.fee(v, c, 0, label="neighbour", kind="course_hist")
+    c, n = pick(p["pay_course"])
+    h, v = pair(n - 2)
+    for d in range(n - 2):
+        u.fee(h, c, d, price=30)
+    for d in range(4):
+        u.fee(v, c, d, price=30, **({"label": "breach", "kind": "pay_course_hist"} if d >= 2 else {}))
+    c, n = pick(p["pay_course"])
+    h, v = pair(n - 2)
+    for d in range(n - 2):
+        u.fee(h, c, d, price=30)
+    for d in range(2):
+        u.fee(v, c, d, price=30, **({"label": "neighbour", "kind": "pay_course_hist"} if d == 1 else {}))
+
+
+def _write(folder: str, fees: list[dict], visits: list[dict], labels: list[dict] | None) -> None:
+    os.makedirs(folder, exist_ok=True)
+    for name, recs in (("feedetail.csv", fees), ("setlinfo.csv", visits), (".labels.csv", labels)):
+        if recs is None:
+            continue
+        cols = [c for c in recs[0] if not c.startswith("_")]
+        with open(os.path.join(folder, name), "w", encoding="utf-8", newline="") as fh:
+            w = csv.DictWriter(fh, cols, extrasaction="ignore")
+            w.writeheader()
+            w.writerows(recs)
+
+
+def generate(rules: str, out: str, per_type: int = 200, seed: int = 10, history: str | None = None) -> dict:
     rng = random.Random(seed)
     p = pools(Path(rules))
     u = Upload(rng)
@@ -217,15 +294,17 @@ def generate(rules: str, out: str, per_type: int = 200, seed: int = 10) -> dict:
         v = u.visit(); u.fee(v, a, 2, 9, price=pa); u.fee(v, b, 2, 11, price=pb, label="breach", kind="main_sec")
         v = u.visit(); u.fee(v, a, 2, 9, price=pa); u.fee(v, b, 2, 11, price=pb / 2, label="neighbour", kind="main_sec")
         v = u.visit(); u.fee(v, a, 2, 9, price=pa); u.fee(v, b, 4, 11, price=pb, label="neighbour", kind="main_sec")
-    os.makedirs(out, exist_ok=True)
-    for name, recs in (("feedetail.csv", u.fees), ("setlinfo.csv", u.visits), (".labels.csv", u.labels)):
-        cols = [c for c in recs[0] if not c.startswith("_")]
-        with open(os.path.join(out, name), "w", encoding="utf-8", newline="") as fh:
-            w = csv.DictWriter(fh, cols, extrasaction="ignore")
-            w.writeheader()
-            w.writerows(recs)
-    return {"fee_rows": len(u.fees), "visits": len(u.visits), "labelled": len(u.labels),
+        if history:
+            _history_scenarios(u, p)
+    now = [f for f in u.fees if f["_part"] == "now"]
+    _write(out, now, [v for v in u.visits if v["_part"] == "now"], u.labels)
+    info = {"fee_rows": len(now), "visits": sum(v["_part"] == "now" for v in u.visits), "labelled": len(u.labels),
             "pool_sizes": {k: len(v) for k, v in p.items()}}
+    if history:
+        hist = [f for f in u.fees if f["_part"] == "hist"]
+        _write(history, hist, [v for v in u.visits if v["_part"] == "hist"], None)
+        info["history_fee_rows"] = len(hist)
+    return info
 
 
 def main(argv=None) -> int:
@@ -234,8 +313,9 @@ def main(argv=None) -> int:
     ap.add_argument("--out", required=True)
     ap.add_argument("--per-type", type=int, default=200)
     ap.add_argument("--seed", type=int, default=10)
+    ap.add_argument("--history", metavar="DIR", help="also write an earlier upload here, with cross-upload scenarios")
     a = ap.parse_args(argv)
-    print(generate(a.rules, a.out, a.per_type, a.seed))
+    print(generate(a.rules, a.out, a.per_type, a.seed, a.history))
     return 0
 
 

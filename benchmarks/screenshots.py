@@ -1,7 +1,8 @@
 """Make the README's pictures of the reports (issue 11): the HTML report in headless Chromium
 and the rich console, both for the bundled examples.
 
-    python benchmarks/screenshots.py            # writes docs/img/report-html.png, docs/img/console.svg
+    python benchmarks/screenshots.py            # writes docs/img/report-html.png, docs/img/console.svg,
+                                                # docs/img/report-families.png, docs/img/console-families.svg
 
 Needs Chromium (apt-get install chromium) and, for legible Chinese in the PNG, a CJK font
 (apt-get install fonts-wqy-microhei); the report itself names the fonts a Windows or macOS
@@ -10,6 +11,7 @@ desktop has. The browser runs exactly as in tests/test_html_browser.py (network 
 from __future__ import annotations
 
 import io
+import re
 import sys
 import tempfile
 from pathlib import Path
@@ -48,6 +50,28 @@ def main() -> int:
         write(result, "html", str(page))
         screenshot(chrome, page, out / "report-html.png", Path(tmp), size="1400,2000")
     print(f"wrote {out / 'report-html.png'}")
+
+    # the family views (dispensing, traceability) of cases 4 and 5, as they sit further down the page
+    fam = run([str(p) for p in sorted(Path(examples).glob("case[45]_*"))], config.load(None, paths=[examples]))
+    for t in fam.tables:
+        t.path = t.path.replace(str(ROOT) + "/", "")
+    console = Console(record=True, width=112, force_terminal=True, color_system="truecolor", file=io.StringIO())
+    from ybqc.reports.console import _families
+    from ybqc.reports import lines, prepared
+    _families(console, fam, prepared(fam), lines(fam), "en" if fam.lang == "en" else "zh")
+    console.save_svg(str(out / "console-families.svg"), title="ybqc check examples/case4_* examples/case5_*")
+    print(f"wrote {out / 'console-families.svg'}")
+    with tempfile.TemporaryDirectory() as tmp:
+        page = Path(tmp) / "ybqc-report.html"
+        write(fam, "html", str(page))
+        text = page.read_text(encoding="utf-8")
+        # only the two family sections, with the page's own style: what the screenshot is about
+        head, body = text.split("<body>", 1)
+        sections = "".join(re.findall(r'<section id="(?:dispensing|traceability)">.*?</section>', body, re.S))
+        crop = Path(tmp) / "families.html"
+        crop.write_text(head + "<body>" + sections + "</body></html>", encoding="utf-8")
+        screenshot(chrome, crop, out / "report-families.png", Path(tmp), size="1400,1900")
+    print(f"wrote {out / 'report-families.png'}")
     return 0
 
 

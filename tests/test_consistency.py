@@ -78,3 +78,50 @@ def test_operation_date_outside_visit(tmp_path):
     from helpers import OPRN
     ops = [dict(OPRN), dict(OPRN, oprn_oprt_date="2025-04-01")]
     assert hits(check(tmp_path, {"op": ops, "visit": [VISIT]}), "YBQC-CON-008")["row"].tolist() == [1]
+
+
+# --- mutation survivors (issue 14, docs/QUALITY.md): each test below fails on one mutant ---------
+
+def test_amount_counts_only_rows_with_all_three_numbers(tmp_path):
+    """CON-001 checks a row only when cnt, pric and the amount are all numbers (its checked count is
+    what the report's rule table shows); a missing one is not an arithmetic error."""
+    fee = rows(FEE, [{}, {"pric": ""}, {"cnt": ""}, {"det_item_fee_sumamt": ""},
+                     {"cnt": "2", "pric": "5.00", "det_item_fee_sumamt": "10.01"}])
+    result = check(tmp_path, {"fee": fee})
+    assert hits(result, "YBQC-CON-001")["row"].tolist() == [4]
+    assert result.outcomes["YBQC-CON-001"].checked == 2
+
+
+def test_amount_check_without_a_price_column_is_quietly_not_run(tmp_path):
+    fee = [{k: v for k, v in r.items() if k != "pric"} for r in rows(FEE, [{}, {"cnt": "2"}])]
+    result = check(tmp_path, {"fee": fee})
+    assert hits(result, "YBQC-CON-001").empty and hits(result, "YBQC-ST-999").empty
+
+
+def test_only_negative_quantities_are_refunds(tmp_path):
+    """A fractional or zero quantity without init_feedetl_sn is not a refund without its original."""
+    fee = rows(FEE, [{"cnt": "0.5", "det_item_fee_sumamt": "10.00", "init_feedetl_sn": ""},
+                     {"cnt": "0", "det_item_fee_sumamt": "0.00", "init_feedetl_sn": ""},
+                     {"cnt": "-0.5", "det_item_fee_sumamt": "-10.00", "init_feedetl_sn": ""}])
+    result = check(tmp_path, {"fee": fee})
+    assert hits(result, "YBQC-CON-002")["row"].tolist() == [2]
+    assert result.outcomes["YBQC-CON-002"].checked == 1
+
+
+def test_fee_before_admission_of_a_visit_not_yet_discharged(tmp_path):
+    """A visit with an admission time and no discharge time yet (an interim upload) still bounds its
+    fees from below; fees of a visit with neither are not counted as checked."""
+    visits = [dict(VISIT, dscg_time=""), dict(VISIT, mdtrt_id="M2", setl_id="S2", adm_time="", dscg_time="")]
+    fee = rows(FEE, [{"fee_ocur_time": "2025-02-20 10:00:00"}, {"fee_ocur_time": "2025-03-20 10:00:00"},
+                     {"mdtrt_id": "M2", "fee_ocur_time": "2025-02-20 10:00:00"}])
+    result = check(tmp_path, {"fee": fee, "visit": visits})
+    assert hits(result, "YBQC-CON-003")["row"].tolist() == [0]
+    assert result.outcomes["YBQC-CON-003"].checked == 2
+
+
+def test_a_15_digit_resident_id_is_accepted_and_other_lengths_are_not(tmp_path):
+    visits = [dict(VISIT, patn_cert_type="01", certno="510105500101123"),          # old 15-digit ID
+              dict(VISIT, mdtrt_id="M2", setl_id="S2", patn_cert_type="01", certno="5101055001011234")]
+    result = check(tmp_path, {"visit": visits})
+    cert = hits(result, "YBQC-CON-009")
+    assert cert["row"].tolist() == [1] and "18 位" in cert.iloc[0]["message"]

@@ -204,18 +204,41 @@ def test_without_dictionary_the_conflict_is_still_reported(tmp_path):
     assert len(f) == 1 and f.iloc[0]["suggestions"] == []
 
 
-def test_an_unreadable_pick_list_is_reported_and_conflicts_are_still_checked(tmp_path):
-    bad = tmp_path / "zd.csv"
-    bad.write_text("代号,说明\n1,x\n", encoding="utf-8")
-    result = check(tmp_path, {"visit": [visit("M1", "2", "1980-01-01")],
-                              "dise": [diag("M1", "I10.x00", "高血压")]},
-                   Config(dictionaries=[str(bad)]))
-    f = hits(result, "YBQC-DX-009")
-    assert len(f) == 1 and f.iloc[0]["severity"] == "error" and "zd.csv" in f.iloc[0]["value"]
-    result = check(tmp_path, {"visit": [visit("M1", "2", "1980-01-01")],
-                              "dise": [diag("M1", "N40.x00", "前列腺增生")]},
-                   Config(dictionaries=[str(bad)]))
-    assert len(hits(result, "YBQC-DX-009")) == 1 and len(hits(result, "YBQC-DX-001")) == 1
+@pytest.mark.parametrize("content", ["代号,说明\n1,x\n",               # no code/name columns
+                                     "编码,名称\n,\n",                  # no usable row
+                                     b"PK\x03\x04 not a workbook",     # a damaged XLSX
+                                     bytes(range(256)) * 16])           # binary
+def test_an_unreadable_pick_list_is_a_usage_error_up_front(tmp_path, capsys, content):
+    """Issue 12: a bad --dictionary stops the run before any check (exit 2, naming the file and
+    the problem), not exit 1 with the error only inside the report."""
+    from ybqc.cli import main
+    from ybqc.errors import InputError
+    bad = tmp_path / ("zd.xlsx" if isinstance(content, bytes) and content[:2] == b"PK" else "zd.csv")
+    bad.write_bytes(content if isinstance(content, bytes) else content.encode("utf-8"))
+    with pytest.raises(InputError) as exc:
+        check(tmp_path, {"visit": [visit("M1", "2", "1980-01-01")],
+                         "dise": [diag("M1", "I10.x00", "高血压")]}, Config(dictionaries=[str(bad)]))
+    assert "--dictionary" in exc.value.message("zh") and "zd." in exc.value.message("zh")
+    data = tmp_path / "v.csv"
+    data.write_text("mdtrt_id,psn_no,gend,brdy\nM1,P1,2,1980-01-01\n", encoding="utf-8")
+    out = tmp_path / "r.json"
+    assert main(["check", str(data), "--dictionary", str(bad), "--cache-dir", str(tmp_path / "c"), "--format", "json",
+                 "--output", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert bad.name in err and "--dictionary" in err and "Traceback" not in err
+    assert not out.exists()
+
+
+def test_a_folder_of_pick_lists_names_the_bad_file(tmp_path, picklist):
+    import shutil
+    folder = tmp_path / "zd"
+    folder.mkdir()
+    shutil.copy(picklist, folder / "a.csv")
+    (folder / "b.csv").write_text("代号,说明\n1,x\n", encoding="utf-8")
+    from ybqc.errors import InputError
+    with pytest.raises(InputError) as exc:
+        check(tmp_path, {"visit": [visit("M1", "2", "1980-01-01")]}, Config(dictionaries=[str(folder)]))
+    assert exc.value.path.endswith("b.csv") and "编码或名称" in exc.value.message("zh")
 
 
 def test_a_missing_pick_list_path_is_a_usage_error(tmp_path):

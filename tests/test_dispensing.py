@@ -178,6 +178,50 @@ def test_repeat_stockup_allowance_setting(tmp_path, catalog):
     assert _keys(_check([path], catalog, thresholds=cfg_th), "YBQC-DSP-003") == []
 
 
+def _stockup_case(u, psn, second_early_at):
+    """28 days (4 boxes) on 2026-01-02, early again on 01-09 (21 days left); a year later 4 boxes
+    on 2027-01-02 (nothing left) and early again at `second_early_at`."""
+    u.line(psn, ATV, "2026-01-02 09:00:00", 4, med_type="14")
+    u.line(psn, ATV, "2026-01-09 09:00:00", 4, med_type="14")
+    u.line(psn, ATV, "2027-01-02 09:00:00", 4, med_type="14")
+    return u.line(psn, ATV, second_early_at, 4, med_type="14")
+
+
+def test_stockup_allowance_is_rolling_365_days(tmp_path, catalog):
+    """repeat_stockups_per_year = 1: an early refill is tolerated while the person had no other
+    early refill of the drug in the 365 days before it. 2026-01-09 09:00 + 365 days = 2027-01-09
+    09:00: exactly then the allowance is back; one second earlier it is not."""
+    th = {**Config().thresholds, "repeat_stockups_per_year": 1}
+    u = Upload()
+    in_year = _stockup_case(u, "P1", "2027-01-09 08:59:59")      # 1 s short of 365 days: flagged
+    _stockup_case(u, "P2", "2027-01-09 09:00:00")                # 365 days: tolerated again
+    in_day = _stockup_case(u, "P3", "2027-01-08 09:00:00")       # 364 days: flagged
+    path = u.write(tmp_path / "fee.csv")
+    assert _keys(_check([path], catalog, thresholds=th), "YBQC-DSP-003") == sorted([in_year, in_day])
+    # without an allowance every early refill is reported (the 2026 ones too)
+    assert len(_keys(_check([path], catalog), "YBQC-DSP-003")) == 6
+    th2 = {**th, "repeat_stockups_per_year": 2}
+    assert _keys(_check([path], catalog, thresholds=th2), "YBQC-DSP-003") == []
+
+
+def test_stockup_allowance_counts_early_refills_in_the_history(tmp_path, catalog):
+    """The early refill of January 2026 is in the history: it uses up the allowance of the
+    December one (upload), which is then reported; without the history it is tolerated."""
+    db = tmp_path / "his.duckdb"
+    th = {**Config().thresholds, "repeat_stockups_per_year": 1}
+    h = Upload("H")
+    h.line("P1", ATV, "2026-01-02 09:00:00", 4, med_type="14")
+    h.line("P1", ATV, "2026-01-09 09:00:00", 4, med_type="14")
+    assert main(["history", "add", str(h.write(tmp_path / "h.csv")), "--catalog", str(catalog),
+                 "--history", str(db)]) == 0
+    u = Upload("U")
+    u.line("P1", ATV, "2026-12-01 09:00:00", 4, med_type="14")
+    early = u.line("P1", ATV, "2026-12-08 09:00:00", 4, med_type="14")
+    path = u.write(tmp_path / "u.csv")
+    assert _keys(_check([path], catalog, thresholds=th), "YBQC-DSP-003") == []
+    assert _keys(_check([path], catalog, thresholds=th, history=str(db)), "YBQC-DSP-003") == [early]
+
+
 def test_frequent_purchase_of_key_drug(tmp_path, catalog):
     u = Upload()
     freq = [u.line("P1", DS, f"2026-01-{d:02d} 09:00:00", 1, sin_dos_dscr="1片", used_frqu_dscr="prn")
@@ -387,3 +431,129 @@ def test_key_drug_daily_dose_limit(tmp_path, catalog):
     r = run([str(u.write(tmp_path / "fee.csv"))], Config(catalogs=[str(catalog), str(kd)], select=["YBQC-DSP"]))
     assert _keys(r, "YBQC-DSP-011") == [high]
     assert "40mg>20mg" in r.findings.loc[r.findings["rule"] == "YBQC-DSP-011", "message"].iloc[0]
+
+
+def test_facts_over_two_files_one_without_dose_columns(tmp_path, catalog):
+    """The facts take only drug lines, file by file: a file lacking sin_dos_dscr/prd_days gives
+    NA there (days unknown), a fee item is no drug line, and _t/_row point to each file's row."""
+    from ybqc import supply
+    from ybqc.engine import load_tables
+    from ybqc.findings import Collector
+    from ybqc.validators.base import Context
+    a = Upload("A")
+    a.line("P1", ATV, "2026-01-05 09:00:00", 1, prd_days="7")
+    b = Upload("B")
+    b.line("P2", LT4, "2026-01-06 09:00:00", 1)
+    b.line("P3", ATV, "2026-01-06 10:00:00", 2)
+    for r in b.rows:
+        for c in ("sin_dos_dscr", "used_frqu_dscr", "prd_days", "long_rx_flag", "dise_codg"):
+            r.pop(c, None)
+    item = dict(b.rows[0], feedetl_sn="B9", med_list_codg="001102000010000", medins_list_codg="XM1",
+                med_list_name="普通门诊诊查费")
+    b.rows.insert(0, item)
+    cfg = Config(catalogs=[str(catalog)])
+    tables = load_tables([str(a.write(tmp_path / "a.csv")), str(b.write(tmp_path / "b.csv"))], cfg)
+    f = supply.facts(Context(tables, Collector(), cfg))
+    assert f["feedetl_sn"].tolist() == ["A1", "B1", "B2"]
+    assert f["_row"].tolist() == [0, 1, 2]
+    assert f["supply_days"].iloc[0] == 7 and f["supply_days"].iloc[1:].isna().all()
+    assert f["dose_text"].iloc[1:].isna().all() and f["dose_text"].iloc[0] == "1片"
+    assert f["generic"].tolist() == ["阿托伐他汀钙片", "左甲状腺素钠片", "阿托伐他汀钙片"]
+    assert f["setting"].tolist() == ["outpatient"] * 3 and f["source"].eq("feedetail").all()
+
+
+# --- 3505 sales and 3506 returns -----------------------------------------------------------------
+class Sales:
+    """3505 sale lines (no dose, frequency or days); ret() makes a 3506 return of a sale."""
+
+    def __init__(self, prefix="S"):
+        self.rows: list[dict] = []
+        self.returns: list[dict] = []
+        self.prefix = prefix
+
+    def sale(self, psn, code, when, cnt, *, rxno="", dr_name="李明"):
+        n = len(self.rows) + 1
+        r = {"fixmedins_bchno": f"{self.prefix}{n}", "med_list_codg": code, "fixmedins_hilist_id": "L" + code[-3:],
+             "fixmedins_hilist_name": "药", "sel_retn_cnt": str(cnt), "sel_retn_time": when,
+             "finl_trns_pric": "10.00", "psn_no": psn, "rxno": rxno, "prsc_dr_name": dr_name,
+             "rx_flag": "1", "trdn_flag": "0", "mdtrt_sn": f"MS{self.prefix}{n}", "setl_id": f"ST{self.prefix}{n}"}
+        self.rows.append(r)
+        return f"{r['fixmedins_bchno']}/{r['fixmedins_hilist_id']}"
+
+    def ret(self, key, when, cnt, *, link="medins_prod_sel_no"):
+        s = next(r for r in self.rows if f"{r['fixmedins_bchno']}/{r['fixmedins_hilist_id']}" == key)
+        r = {"fixmedins_bchno": f"R{s['fixmedins_bchno']}", "med_list_codg": s["med_list_codg"],
+             "fixmedins_hilist_id": s["fixmedins_hilist_id"], "fixmedins_hilist_name": "药",
+             "sel_retn_cnt": str(cnt), "sel_retn_time": when, "psn_no": s["psn_no"], "trdn_flag": "0",
+             "medins_prod_sel_no": s["fixmedins_bchno"] if link == "medins_prod_sel_no" else "",
+             "mdtrt_sn": s["mdtrt_sn"] if link == "mdtrt_sn" else "", "sel_retn_opter_name": "张"}
+        self.returns.append(r)
+
+    def write(self, folder: Path) -> list[Path]:
+        out = [_write(folder / "sales_3505.csv", self.rows)]
+        if self.returns:
+            out.append(_write(folder / "returns_3506.csv", self.returns))
+        return out
+
+
+def test_sales_count_as_dispensings_and_the_same_prescription_is_one(tmp_path, catalog):
+    u = Upload()
+    u.line("P1", ATV, "2026-01-02 09:00:00", 4, med_type="14", rxno="RX1")       # 28 days
+    u.line("P2", ATV, "2026-01-02 09:00:00", 4, med_type="14", rxno="RX2")       # 28 days
+    s = Sales()
+    s.sale("P1", ATV, "2026-01-03 10:00:00", 4, rxno="RX1")      # the fee line's prescription: same dispensing
+    s.sale("P1", ATV2, "2026-01-04 10:00:00", 2, rxno="RX1")     # another maker, same prescription and drug
+    early = s.sale("P2", ATV, "2026-01-09 10:00:00", 4, rxno="RX9")   # another prescription, 21 days left
+    s.sale("P3", ATV, "2026-01-02 10:00:00", 4)                  # days unknown (no dose in a sale) …
+    s.sale("P3", ATV, "2026-01-05 10:00:00", 4)                  # … so never a guessed repeat
+    paths = [u.write(tmp_path / "fee.csv"), *s.write(tmp_path)]
+    r = _check(paths, catalog)
+    assert _keys(r, "YBQC-DSP-003") == [early]
+    f = r.findings
+    row = f[(f["key"] == early) & (f["rule"] == "YBQC-DSP-003")].iloc[0]
+    assert row["table"] == "sales" and "21" in row["message"]
+    unk = f[f["rule"] == "YBQC-DSP-008"]
+    assert len(unk) == 1 and "3" in unk["message"].iloc[0]        # P2's and P3's sales: one per drug
+    # the same prescription without the fee line: P1's sale on 01-03 is now a dispensing of its own
+    r2 = _check(s.write(tmp_path), catalog)
+    assert _keys(r2, "YBQC-DSP-003") == []                       # all sale days unknown: no carry
+
+
+def test_returns_reduce_the_quantity_dispensed(tmp_path, catalog):
+    """DS (复方丹参片, a key drug) bought 7 times in 30 days is frequent; with one of the 7 returned in
+    full (3506) it is 6: not frequent. A fee refund of 1 of 4 boxes leaves 21 days, not 0 or 28."""
+    s = Sales()
+    p4 = [s.sale("P4", DS, f"2026-01-{d:02d} 09:00:00", 1) for d in (1, 4, 7, 10, 13, 16, 19)]
+    s.ret(p4[2], "2026-01-07 15:00:00", 1)                       # returned the same day, linked by 销售流水号
+    p5 = [s.sale("P5", DS, f"2026-01-{d:02d} 09:00:00", 1) for d in (1, 4, 7, 10, 13, 16, 19)]
+    p6 = [s.sale("P6", DS, f"2026-01-{d:02d} 09:00:00", 1) for d in (1, 4, 7, 10, 13, 16, 19)]
+    s.ret(p6[0], "2026-01-02 15:00:00", 1, link="mdtrt_sn")      # linked by 就诊流水号
+    u = Upload()
+    u.line("P7", ATV, "2026-01-02 09:00:00", 4, med_type="14")                    # F1: 28 days …
+    u.line("P7", ATV, "2026-01-02 11:00:00", -1, med_type="14", init_feedetl_sn="F1")   # … 1 box back: 21
+    early = u.line("P7", ATV, "2026-01-09 09:00:00", 4, med_type="14")            # 14 days left of 21
+    paths = [u.write(tmp_path / "fee.csv"), *s.write(tmp_path)]
+    r = _check(paths, catalog)
+    assert _keys(r, "YBQC-DSP-005") == [p5[-1]]
+    assert _keys(r, "YBQC-DSP-003") == [early]
+    f = r.findings
+    msg = f.loc[(f["key"] == early) & (f["rule"] == "YBQC-DSP-003"), "message"].iloc[0]
+    assert "14" in msg and "21" in msg
+
+
+def test_history_keeps_one_dispensing_per_prescription(tmp_path, catalog):
+    """history add of a fee line and the sale of its prescription records one dispensing; a
+    return recorded in the history removes its sale from later look-backs."""
+    db = tmp_path / "his.duckdb"
+    u = Upload()
+    u.line("P1", ATV, "2026-01-02 09:00:00", 4, med_type="14", rxno="RX1")
+    s = Sales()
+    s.sale("P1", ATV, "2026-01-03 10:00:00", 4, rxno="RX1")
+    sold = s.sale("P2", ATV, "2026-01-20 10:00:00", 4)
+    s.ret(sold, "2026-01-20 16:00:00", 4)
+    paths = [u.write(tmp_path / "fee.csv"), *s.write(tmp_path)]
+    assert main(["history", "add", *map(str, paths), "--catalog", str(catalog), "--history", str(db)]) == 0
+    con = duckdb.connect(str(db), read_only=True)
+    got = con.execute("SELECT source, qty, refund_of IS NOT NULL FROM dispensing ORDER BY source, disp_time").fetchall()
+    con.close()
+    assert got == [("feedetail", 4.0, False), ("returns", -4.0, True), ("sales", 4.0, False)]

@@ -4,12 +4,13 @@ import json
 import os
 import re
 import zipfile
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from helpers import FEE, STAFF, VISIT, hits, rows, write_csv
+from helpers import FEE, MAPPING, STAFF, VISIT, hits, rows, write_csv
 from ybqc.cli import main
 from ybqc.config import Config
 from ybqc.engine import load_tables, run
@@ -310,3 +311,250 @@ def test_json_report_gives_row_and_line_as_numbers(tmp_path):
     f = [x for x in doc["findings"] if x["value"] == "未知"]
     assert f and {(x["row"], x["line"]) for x in f} == {(0, 3)}
     assert all(x["line"] is None for x in doc["findings"] if x["row"] is None)
+
+
+# --- knowledge files: a garbage --catalog is exit 2, up front (issue 12) --------------------
+
+CATALOGUE = "项目编码,项目名称,计价单位\n001102000050000,住院诊查费,日\n"
+
+
+def _catalog_run(tmp_path, capsys, catalog, data=None):
+    data = data or _staff_csv(tmp_path, "dr_code,dr_name\nD510105000123,李红梅\n")   # needs no catalogue
+    out = tmp_path / "r.json"
+    rc = main(["check", str(data), "--catalog", str(catalog), "--cache-dir", str(tmp_path / "cache"),
+               "--format", "json", "--output", str(out)])
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    return rc, err, (json.loads(out.read_text(encoding="utf-8")) if out.exists() else None)
+
+
+@pytest.mark.parametrize("name,content,words", [
+    ("README.txt", "这是目录文件夹的说明。\n请勿删除。\n".encode("utf-8"), "无法识别的目录文件"),
+    ("notes.csv", "序号,说明\n1,见附件\n".encode("utf-8"), "无法识别的目录文件"),
+    ("codes.csv", "项目编码,项目名称\nabc,宫腔镜检查\n".encode("utf-8"), "没有可识别的编码"),
+    ("empty.csv", b"", "文件为空"),
+    ("blob.dat", bytes(range(256)) * 16, "二进制"),
+    ("broken.xlsx", b"PK\x03\x04" + b"\x00" * 200, "Excel 文件损坏"),
+])
+def test_a_garbage_catalog_is_exit_2_even_when_no_table_needs_it(tmp_path, capsys, name, content, words):
+    bad = tmp_path / name
+    bad.write_bytes(content)
+    rc, err, doc = _catalog_run(tmp_path, capsys, bad)
+    assert rc == 2 and doc is None
+    assert "--catalog" in err and name in err and words in err, err
+
+
+def test_a_good_catalog_no_table_needs_is_not_an_error(tmp_path, capsys):
+    good = tmp_path / "items.csv"
+    good.write_text(CATALOGUE, encoding="gb18030")
+    rc, err, doc = _catalog_run(tmp_path, capsys, good)
+    assert rc in (0, 1) and doc is not None, err
+
+
+def test_a_catalogue_folder_skips_and_lists_its_readme(tmp_path, capsys):
+    folder = tmp_path / "catalogs"
+    folder.mkdir()
+    (folder / "items.csv").write_text(CATALOGUE, encoding="utf-8")
+    (folder / "README.txt").write_text("国家医保目录，2025 年 3 月下载。\n", encoding="utf-8")
+    (folder / "说明.xlsx").write_bytes(b"")                    # an empty workbook placeholder
+    mapping = write_csv(tmp_path / "mapping.csv", rows(MAPPING, [{}]))
+    rc, err, doc = _catalog_run(tmp_path, capsys, folder, data=mapping)
+    assert rc in (0, 1), err
+    kinds = {Path(k["path"]).name: k["kind"] for k in doc["knowledge"]}
+    assert kinds["items.csv"] == "items"
+    assert kinds["README.txt"] == "skipped" and kinds["说明.xlsx"] == "skipped"
+    # a damaged catalogue in a folder is not skipped: it is a catalogue that cannot be read
+    (folder / "drugs.xlsx").write_bytes(b"PK\x03\x04" + b"\x00" * 200)
+    rc, err, doc = _catalog_run(tmp_path, capsys, folder, data=mapping)
+    assert rc == 2 and "drugs.xlsx" in err
+
+
+def test_catalogues_are_read_once_per_run(tmp_path, monkeypatch):
+    from ybqc import catalogs
+    calls = []
+    real = catalogs.parse_file
+    monkeypatch.setattr(catalogs, "parse_file", lambda p, d=None: calls.append(p) or real(p, d))
+    good = tmp_path / "items.csv"
+    good.write_text(CATALOGUE, encoding="utf-8")
+    mapping = write_csv(tmp_path / "mapping.csv", rows(MAPPING, [{}]))
+    result = run([str(mapping)], Config(catalogs=[str(good)], cache_dir=str(tmp_path / "cache")))
+    assert [Path(p).name for p in calls] == ["items.csv"]
+    assert any(k["kind"] == "items" for k in result.knowledge)
+
+
+# --- rule-base tables (两库) never crash a check -----------------------------------------------
+
+RULEBASE_TABLES = str(Path(__file__).parent / "data" / "rulebase")
+
+
+@pytest.mark.parametrize("codes", [["999999999999999"], ["999999999999999", "XX999"], []])
+def test_no_fee_under_a_rule_base_code_is_not_an_internal_error(tmp_path, codes):
+    """payment_scope.main_secondary crashed on np.isfinite of an empty object column when no fee
+    row carried a rule-base code (found by the rule_tables fuzz category)."""
+    fees = rows(FEE, [{"med_list_codg": c} for c in codes] or [{}])
+    result = run([str(write_csv(tmp_path / "f.csv", fees)),
+                  str(write_csv(tmp_path / "v.csv", [dict(VISIT, dscg_time="2025-04-30 09:00:00")]))],
+                 Config(catalogs=[RULEBASE_TABLES], select=["YBQC-RB"]))
+    assert hits(result, "YBQC-ST-999").empty
+    assert result.outcomes["YBQC-RB-009"].status in ("passed", "not_applicable")
+    assert hits(result, "YBQC-RB-009").empty
+
+
+def test_main_secondary_still_finds_the_second_operation_at_full_price(tmp_path):
+    """The legitimate neighbour: the coercion must not lose real breaches."""
+    main_op, second = "003310010140000", "003310010160000"          # b2 胃肠手术组
+    fees = rows(FEE, [{"med_list_codg": main_op, "det_item_fee_sumamt": "1000", "pric": "1000"},
+                      {"med_list_codg": second, "det_item_fee_sumamt": "800", "pric": "800"},
+                      {"med_list_codg": second, "mdtrt_id": "M9", "det_item_fee_sumamt": "800",
+                       "pric": "800", "fee_ocur_time": "2025-03-09 10:00:00"}])
+    result = run([str(write_csv(tmp_path / "f.csv", fees)),
+                  str(write_csv(tmp_path / "v.csv", [dict(VISIT, dscg_time="2025-04-30 09:00:00"),
+                                                    dict(VISIT, mdtrt_id="M9")]))],
+                 Config(catalogs=[RULEBASE_TABLES], select=["YBQC-RB"]))
+    assert hits(result, "YBQC-ST-999").empty
+    assert hits(result, "YBQC-RB-009")["key"].tolist() == ["F2"]
+
+
+# --- the history store survives faults (issue 12 item 6) --------------------------------------
+
+def _history(tmp_path, monkeypatch, n=20000):
+    from ybqc.history import HistoryStore
+    monkeypatch.delenv("YBQC_HISTORY_KEY", raising=False)
+    monkeypatch.setenv("YBQC_HISTORY_KEY_FILE", str(tmp_path / "keys" / "facility.key"))
+    db = tmp_path / "base.duckdb"
+    t0 = pd.Timestamp("2025-01-01")
+    with HistoryStore.open(db, write=True) as h:
+        h.add_dispensing(pd.DataFrame({
+            "line_key": [f"feedetail||SN{i}" for i in range(n)], "source": "feedetail",
+            "person_key": h.person_keys(pd.Series([f"P{i % 500}" for i in range(n)])),
+            "med_list_codg": "XA10BJS123A001010100000", "generic": "司美格鲁肽",
+            "disp_time": [t0 + pd.Timedelta(hours=i) for i in range(n)], "qty": 1.0, "amount": 3.0}))
+        h.con.execute("CHECKPOINT")
+    return db.read_bytes()
+
+
+def test_truncated_or_damaged_file_is_refused_untouched(tmp_path, monkeypatch):
+    """A truncated or byte-damaged history is refused when it is opened (exit 2), before anything is
+    written, and left byte-identical; damage DuckDB cannot see (in free space) must leave a history
+    that reads whole. Opening probes every table (a hash of every row: min() is answered from
+    statistics and missed a damaged block of `batches`)."""
+    import duckdb
+
+    from ybqc.history import HistoryStore
+    base = _history(tmp_path, monkeypatch)
+    variants = [("cut", base[:int(len(base) * f)]) for f in (0.02, 0.1, 0.3, 0.5, 0.7, 0.9, 0.98)]
+    for k in range(40):                              # one byte changed, every 2.5 % of the file
+        b = bytearray(base)
+        pos = int(len(b) * (k + 0.5) / 40)
+        b[pos] ^= 0x5A
+        variants.append((f"flip@{pos}", bytes(b)))
+    refused = 0
+    for name, data in variants:
+        p = tmp_path / "h.duckdb"
+        p.write_bytes(data)
+        new = pd.DataFrame({"line_key": ["new"], "disp_time": [pd.Timestamp("2026-01-01")], "qty": [1.0]})
+        try:
+            with HistoryStore.open(p, write=True) as h:
+                h.add_dispensing(new)
+        except InputError as exc:
+            refused += 1
+            assert p.read_bytes() == data, f"{name}: refused but changed"
+            assert "未作任何修改" in exc.message("zh") or "无法打开历史库" in exc.message("zh"), exc.message("zh")
+        else:                                        # accepted: every table reads whole
+            con = duckdb.connect(str(p), read_only=True)
+            for t in ("dispensing", "trace_events", "batches", "ybqc_meta"):
+                con.execute(f"SELECT * FROM {t}").fetchall()
+            assert con.execute("SELECT count(*) FROM dispensing").fetchall()[0][0] == 20001, name
+            con.close()
+        p.unlink()
+        Path(str(p) + ".wal").unlink(missing_ok=True)
+    assert refused >= len(variants) // 2
+    # the half-cut file is refused through the CLI as well, exit 2 and untouched
+    p = tmp_path / "half.duckdb"
+    p.write_bytes(base[:len(base) // 2])
+    assert main(["history", "info", "--history", str(p)]) == 2
+    assert p.read_bytes() == base[:len(base) // 2]
+
+
+def test_a_history_without_its_tables_is_refused(tmp_path, monkeypatch):
+    import duckdb
+
+    from ybqc.history import HistoryStore
+    base = _history(tmp_path, monkeypatch, n=10)
+    p = tmp_path / "h.duckdb"
+    p.write_bytes(base)
+    con = duckdb.connect(str(p))
+    con.execute("DROP TABLE trace_events")
+    con.close()
+    data = p.read_bytes()
+    with pytest.raises(InputError, match="trace_events"):
+        HistoryStore.open(p, write=True)
+    assert p.read_bytes() == data
+
+
+# --- scale: the tables of one kind are validated together (issue 12) ---------------------------
+
+def _mixed_fees(n):
+    import random
+    rng = random.Random(5)
+    odd = {"med_type": ["", "99", "x"], "fee_ocur_time": ["2025-13-01", "9999-12-31 00:00:00", ""],
+           "cnt": ["-1", "x", "1e308", ""], "pric": ["", "abc"], "med_list_codg": ["", "12", "未知"],
+           "bilg_dr_codg": ["", "0", "UNKNOWN"], "det_item_fee_sumamt": ["", "-5"]}
+    out = []
+    for i in range(n):
+        r = dict(FEE, feedetl_sn=f"F{i}", mdtrt_id=f"M{i // 4}")
+        for col, values in odd.items():
+            if rng.random() < 0.15:
+                r[col] = rng.choice(values)
+        out.append(r)
+    return out
+
+
+def _exp_findings(result, offsets):
+    f = result.findings
+    f = f[f["rule"].str.startswith("YBQC-EXP")]
+    glob = [offsets[p] + r if r is not None and r == r else None for p, r in zip(f["path"], f["row"])]
+    return sorted(zip(f["rule"], f["field"].astype(str), f["value"].astype(str), glob, f["severity"]),
+                  key=str)
+
+
+def test_many_small_files_find_what_one_file_finds(tmp_path):
+    """The same rows as 40 files of 3 rows (validated together) and as one file (validated alone,
+    as before the change): the same expectation findings, modulo path and row."""
+    recs = _mixed_fees(120)
+    one = write_csv(tmp_path / "one.csv", recs)
+    folder = tmp_path / "many"
+    folder.mkdir()
+    offsets = {str(one): 0}
+    for j in range(40):
+        p = write_csv(folder / f"f{j:02d}.csv", recs[3 * j:3 * j + 3])
+        offsets[str(p)] = 3 * j
+    cfg = Config(select=["YBQC-EXP"])
+    a, b = run([str(one)], cfg), run([str(folder)], cfg)
+    assert len(b.tables) == 40
+    fa, fb = _exp_findings(a, offsets), _exp_findings(b, offsets)
+    assert fa and fa == fb
+    for rid, o in a.outcomes.items():
+        if rid.startswith("YBQC-EXP") and o.status != "not_applicable":
+            assert (o.status, o.checked) == (b.outcomes[rid].status, b.outcomes[rid].checked), rid
+
+
+def test_batched_validation_equals_table_by_table(tmp_path, monkeypatch):
+    """Batching (many tables per GE call) against one GE call per table: identical findings and
+    outcomes, including a table whose column is missing and a staff table beside the fees."""
+    from ybqc.validators import expectations
+    recs = _mixed_fees(60)
+    paths = [str(write_csv(tmp_path / f"f{j}.csv", recs[10 * j:10 * j + 10])) for j in range(6)]
+    paths.append(str(write_csv(tmp_path / "nopric.csv", [{k: v for k, v in r.items() if k != "pric"}
+                                                          for r in recs[:5]])))
+    paths.append(str(_staff_csv(tmp_path, "dr_code,dr_name\nD510105000123,李红梅\n0,未知\n,王\n")))
+    together = run(paths, Config(select=["YBQC-EXP"]))
+    monkeypatch.setattr(expectations, "BATCH_VALUES", 0)        # each table on its own
+    alone = run(paths, Config(select=["YBQC-EXP"]))
+    cols = ["rule", "path", "row", "field", "value", "severity", "message"]
+    pd.testing.assert_frame_equal(together.findings[cols].reset_index(drop=True),
+                                  alone.findings[cols].reset_index(drop=True))
+    assert {k: (o.status, o.checked) for k, o in together.outcomes.items()} == \
+        {k: (o.status, o.checked) for k, o in alone.outcomes.items()}
+    assert len(hits(together, "YBQC-EXP-010")) or len(together.findings[
+        together.findings["rule"].str.startswith("YBQC-EXP")]) > 5

@@ -199,7 +199,7 @@ def test_queries_refunds_spend_trace_and_forget(tmp_path):
         assert list(te["event"]) == ["sale", "return"]
         assert h.monthly_spend(source="trace")["amount"].tolist() == [0.0]
         gone = h.forget("2026-02-01")
-        assert gone == {"dispensing": 3, "trace_events": 2}
+        assert gone == {"dispensing": 3, "trace_events": 2, "fee_events": 0}
         assert h.info()["rows"] == 1
 
 

@@ -108,3 +108,23 @@ def test_the_browser_check_catches_errors_and_fetches(chrome, page, tmp_path):
     _, console, fetched = load(chrome, bad, tmp_path)
     assert any("noSuchFunction" in c for c in console)
     assert any("cdn.example.org" in u for u in fetched)
+
+
+def test_the_family_sections_render_offline(chrome, tmp_path):
+    """Cases 4 and 5 of examples/: the dispensing and traceability sections in the browser."""
+    from ybqc import config
+    from ybqc.engine import run
+    ex = Path(__file__).resolve().parent.parent / "examples"
+    result = run([str(p) for p in sorted(ex.glob("case[45]_*"))], config.load(None, paths=[str(ex)]))
+    html = tmp_path / "families.html"
+    write(result, "html", str(html))
+    dom, console, fetched = load(chrome, html, tmp_path)
+    assert console == [] and fetched == [], (console, fetched)
+    for ident in ("chart-dsp-kinds", "chart-dsp-drugs", "chart-trc-dups", "chart-trc-drugs", "chart-trc-pharmacists"):
+        svg = re.search(rf'<svg[^>]*id="{ident}".*?</svg>', dom, re.S)
+        assert svg and "<rect" in svg.group(0), ident
+    pairs = re.search(r'<table class="mgr" id="trc-pairs">(.*?)</table>', dom, re.S).group(1)
+    assert pairs.count("<tr>") == 4 and "83857930000879766660" in pairs
+    alarms = re.search(r'<table class="mgr" id="dsp-alarms">(.*?)</table>', dom, re.S).group(1)
+    n_dsp = int(result.findings["rule"].str.startswith("YBQC-DSP").sum())     # one line per alarm, + the header
+    assert n_dsp >= 12 and alarms.count("<tr>") == n_dsp + 1 and "司美格鲁肽注射液" in alarms

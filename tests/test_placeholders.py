@@ -1,4 +1,5 @@
 """Documented case 1 (the 未知 doctor) and its legitimate look-alikes."""
+import pandas as pd
 import pytest
 
 from helpers import FEE, VISIT, check, hits, rows
@@ -145,3 +146,31 @@ def test_roster_checks_count_what_they_compare(tmp_path):
     # PH-006 compares the rows whose code is in the roster and whose name is given: 0 and 1
     assert result.outcomes["YBQC-PH-006"].checked == 2
     assert result.outcomes["YBQC-PH-007"].checked == 5
+
+
+def test_a_real_name_without_a_code_is_a_real_doctor(tmp_path):
+    """Only a missing name *and* a missing code make the nobody-doctor （空）: 赵敏 with no code is
+    one of the real doctors of the median (mutation survivor of `name_missing & code missing`)."""
+    fee = rows(FEE, [_fee("李红梅", "D510105000101", 2), _fee("赵敏", "", 2), _fee("", "", 9)])
+    result = check(tmp_path, {"fee": fee})
+    (agg,) = result.aggregates["placeholder_doctors"]
+    assert agg["placeholder"] == "（空）" and agg["rows"] == 1 and agg["real_doctors"] == 2
+
+
+def test_each_placeholder_row_links_to_its_aggregate_and_only_doctor_fields_do(tmp_path):
+    """issue 11's cause link: a fee row whose doctor is a placeholder names the PH-008 aggregate by
+    the identity the platform sees (the code where the name is empty); a placeholder department on
+    the same rows, or a placeholder ordering doctor (orders_dr_name, not the doctor the platform sums
+    the fees under), is not caused by the doctor aggregate."""
+    item = "XA11HAY046A001010101234"
+    fee = rows(FEE, [dict(_fee("李红梅", "D510105000101", 1), orders_dr_name="未知"), _fee("王建国", "D510105000102", 1),
+                     dict(_fee("", "0", 6), bilg_dept_name="未知"), _fee("未知", "D510105000109", 6)])
+    result = check(tmp_path, {"fee": fee})
+    f = result.findings
+    doctor_rows = f[f["field"].isin(["bilg_dr_name", "bilg_dr_codg"]) & f["rule"].str.startswith("YBQC-PH-00")
+                    & (f["rule"] != "YBQC-PH-008")]
+    causes = dict(zip(doctor_rows["row"].astype(int), doctor_rows["cause"]))
+    assert causes[2] == f"YBQC-PH-008|{item}|0" and causes[3] == f"YBQC-PH-008|{item}|未知"
+    for field in ("bilg_dept_name", "orders_dr_name"):
+        other = f[f["field"] == field]
+        assert len(other) == 1 and pd.isna(other["cause"].iloc[0]), field

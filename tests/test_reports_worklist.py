@@ -216,3 +216,42 @@ def test_a_very_large_finding_list_is_left_to_csv_and_json(case2, tmp_path, monk
     rows = list(wb["findings"].values)
     assert len(rows) == 2 and "CSV / JSON" in rows[1][0] and f"共 {len(case2.findings):,} 条问题" in rows[1][0]
     assert wb["工作清单"].max_row == 5          # the worklist still has every row
+
+
+# --- rule-base findings under their rule row (issue 11, part 3) ---
+def test_rule_base_findings_are_grouped_under_the_rule_row_they_rest_on(tmp_path):
+    from pathlib import Path
+    rb = str(Path(__file__).parent / "data" / "rulebase")
+    jianhu, jizhen, zhencha = "001103000010000", "001102000030000", "001102000050000"   # b7 单日; b8 1/日
+    fees = rows(FEE, [
+        fee("M1", jianhu, "L1", fee_ocur_time="2025-03-02 10:00:00"),
+        fee("M1", jizhen, "L2", fee_ocur_time="2025-03-02 11:00:00"),      # F2: duplicate of F1
+        fee("M2", jianhu, "L1", fee_ocur_time="2025-03-05 10:00:00"),
+        fee("M2", jizhen, "L2", fee_ocur_time="2025-03-05 10:30:00"),      # F4: duplicate of F3
+        fee("M2", jizhen, "L2", fee_ocur_time="2025-03-06 10:30:00"),      # F5: another day, passes
+        fee("M1", zhencha, "L3", fee_ocur_time="2025-03-03 09:00:00"),     # F6: allowed (1 a day)
+        fee("M1", zhencha, "L3", fee_ocur_time="2025-03-03 15:00:00"),     # F7: beyond, alone
+    ])
+    r = check(tmp_path, {"fee": fees, "visit": [MAN, WOMAN]},
+              Config(catalogs=[rb], select=["YBQC-RB"]))
+    f = r.findings.set_index("key")
+    assert sorted(f.index) == ["F2", "F4", "F7"]
+    assert f.loc["F2", "cause"] == f.loc["F4", "cause"] == "rule_table|两库第7批 重复收费 b7_dup.csv 第1行"
+    assert f.loc["F7", "cause"].startswith("rule_table|两库第8批 限定频次")
+    L = worklist_lines(r)
+    root = L.iloc[0]
+    # the rule row is a line of its own, first, with its two duplicates under it; it is not a problem row
+    assert root["table"] == "rule_table" and root["n"] == 0 and root["follows"] == 2
+    assert root["key"] == "两库第7批 重复收费 b7_dup.csv 第1行" and root["nat_code"] == jizhen
+    assert "2 行" in root["messages"] and "YBQC-RB-001" in root["rules"] and root["severity"] == "error"
+    assert L.iloc[1:3]["key"].tolist() == ["F2", "F4"] and (L.iloc[1:3]["cause_no"] == root["no"]).all()
+    # one finding on a rule row makes no group: F7 stays a plain line, its link kept in JSON
+    f7 = L[L["key"] == "F7"].iloc[0]
+    assert pd.isna(f7["cause_no"]) and f7["follows"] == 0 and (L["table"] == "rule_table").sum() == 1
+    # counts are of source rows: the rule line is not one
+    write(r, "json", str(tmp_path / "r.json"))
+    doc = json.loads((tmp_path / "r.json").read_text(encoding="utf-8"))
+    assert doc["manager"]["rows_with_findings"] == 3
+    assert {x["key"]: x["cause"] for x in doc["findings"]}["F7"].startswith("rule_table|")
+    text = root_text(L, "zh")
+    assert text[0].startswith("根源") and "两库规则表" in text[1]

@@ -157,3 +157,21 @@ def test_real_tables_find_the_documented_breaches(shared_data, tmp_path):
     assert hits(r, "YBQC-RB-003")["key"].tolist() == ["F4"]
     assert hits(r, "YBQC-RB-001")["key"].tolist() == ["F6"]
     assert hits(r, "YBQC-RB-900").empty
+
+
+def test_service_item_limits_not_checked_are_said_in_the_summary(tmp_path):
+    """诊疗限制 数量/专科/疾病/总额限制 are loaded but no check reads them: the summary says so."""
+    d = _copy(tmp_path)
+    (d / "service_item_limits.csv").write_text(
+        "诊疗编码,诊疗名称,险种限制,机构限制,就医限制,专科限制,性别限制,年龄限制,疾病限制,数量限制,频次限制,疗程限制,总额限制,领域标识\n"
+        "003107010220000,心电监测,,,,,,,,24小时,,,,心血管\n"
+        "003402000050000,手功能评定,,,,康复医学科,,,,,,,,康复\n"
+        "001102000050000,住院诊查费,,,,,,,脑卒中,,1次每日,,500元,诊查\n", encoding="utf-8")
+    rb = parsed(d)
+    note = " ".join(rb.notes["frequency"])
+    assert "数量限制 1 条" in note and "专科限制 1 条" in note and "疾病限制 1 条" in note and "总额限制 1 条" in note
+    assert "未检查" in note
+    r = check(tmp_path, {"feedetail": rows(FEE, [{"med_list_codg": "001102000050000"}]), "setlinfo": [VISIT]},
+              Config(catalogs=[str(d)], select=["YBQC-RB"]))
+    line = {a["rule"]: a for a in r.aggregates["rulebase"]}["YBQC-RB-002"]
+    assert "专科限制 1 条" in line["note"] and "疾病限制 1 条" in line["note"]

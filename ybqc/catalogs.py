@@ -14,8 +14,8 @@ Room: importers for what `--catalog PATH` (repeatable; ybqc.toml `catalogs = [..
                 as two CSV files or as one XLSX workbook (Sheet1 names, Sheet2 codes)
 
 A folder means every catalogue file in it (csv, tsv, txt, dat, xlsx). Each file's kind comes from
-its headers (or, for ICD files, from the shape of its lines); a file that is none of these is an
-InputError. Codes are sorted into domains by their shape (15 digits: item; X/Z: drug; C:
+its headers (or, for ICD files, from the shape of its lines); a file named that is none of these
+is an InputError (NotACatalogue), one found in a folder is skipped and listed (issue 12). Codes are sorted into domains by their shape (15 digits: item; X/Z: drug; C:
 consumable). What each file parsed into is cached under Config.cache_path()/catalogs, keyed by
 the file's content (and the name-normalisation version), so a 100,000-entry catalogue loads in a
 fraction of a second the second time.
@@ -38,6 +38,12 @@ import pandas as pd
 from . import cache
 from .errors import InputError
 from .readers import decode, read_workbook
+
+class NotACatalogue(InputError):
+    """The file reads, but is no catalogue, rule table or ICD file the importers recognise (empty,
+    no code/name headers, no recognisable codes). Named on its own it is exit 2; found in a folder
+    of catalogues (a README, a notes workbook) it is skipped and listed in the run's knowledge."""
+
 
 #: bump when what a file parses into changes
 PARSER_VERSION = "3"
@@ -304,8 +310,13 @@ def parse_file(path: Path, data: bytes | None = None) -> FileResult:
 
     data = path.read_bytes() if data is None else data
     if not data:
-        raise InputError("文件为空", "the file is empty", str(path))
-    tables = _frames_of_file(path, data)
+        raise NotACatalogue("文件为空", "the file is empty", str(path))
+    try:
+        tables = _frames_of_file(path, data)
+    except InputError as exc:
+        if exc.zh == "文件为空":          # only blank lines
+            raise NotACatalogue(exc.zh, exc.en, exc.path) from None
+        raise
     if tables in ("icd10", "icd9"):
         text, _ = decode(data, str(path))
         df = _icd_frame(text, str(path))
@@ -322,7 +333,7 @@ def parse_file(path: Path, data: bytes | None = None) -> FileResult:
     raw = [(s, p["frame"]) for (s, _), p in zip(tables, parts) if p["frame"] is not None]
     parts = [p for p in parts if p["entries"] or p["rnames"]]
     if not parts:
-        raise InputError(
+        raise NotACatalogue(
             "无法识别的目录文件：表头中没有编码列（如 国标代码、项目编码、诊疗编码、药品代码、耗材代码）和名称列"
             "（如 项目名称、药品通用名），也不是每行“编码 名称”的 ICD 文件",
             "not a recognisable catalogue: no code header (国标代码, 项目编码, 诊疗编码, 药品代码, 耗材代码) "
@@ -339,7 +350,7 @@ def parse_file(path: Path, data: bytes | None = None) -> FileResult:
     rcodes = cat("rcodes", RCODE_COLS).drop_duplicates()
     domains = set().union(*(p["domains"] for p in parts))
     if not len(entries) and not len(rnames):
-        raise InputError("目录文件中没有可识别的编码（15 位项目编码、X/Z 开头的药品代码或 C 开头的耗材代码）",
+        raise NotACatalogue("目录文件中没有可识别的编码（15 位项目编码、X/Z 开头的药品代码或 C 开头的耗材代码）",
                          "no recognisable codes (15-digit item, X/Z drug or C consumable codes)",
                          str(path))
     is_rule = any(p["rule"] for p in parts)
@@ -381,10 +392,27 @@ def load_file(path: Path, cache_dir: Path | None) -> FileResult:
 
 def expand(paths: list[str]) -> list[Path]:
     """Files named, and the catalogue files in folders named (sorted, hidden files skipped)."""
+    return [f for f, _ in _scan(paths)]
+
+
+def _scan(paths: list[str]) -> list[tuple[Path, bool]]:
     from .readers import scan
-    return [f for f, _ in scan(paths, CATALOG_EXT, "目录文件夹中没有目录文件（csv/tsv/txt/dat/xlsx）",
-                               "no catalogue files (csv/tsv/txt/dat/xlsx) in this folder",
-                               "目录文件不存在（--catalog）", "no such catalogue file or folder (--catalog)")]
+    return scan(paths, CATALOG_EXT, "目录文件夹中没有目录文件（csv/tsv/txt/dat/xlsx）",
+                "no catalogue files (csv/tsv/txt/dat/xlsx) in this folder",
+                "目录文件不存在（--catalog）", "no such catalogue file or folder (--catalog)")
+
+
+def _load_checked(f: Path, cache_dir: Path | None) -> FileResult:
+    """load_file, with a reader library's own complaint (a damaged workbook...) as InputError."""
+    import zipfile
+    try:
+        return load_file(f, cache_dir)
+    except InputError:
+        raise
+    except (UnicodeError, OSError, ValueError, KeyError, IndexError, NotImplementedError, EOFError,
+            zipfile.BadZipFile, RecursionError, MemoryError) as exc:
+        raise InputError(f"无法读取目录文件：{type(exc).__name__}: {exc}",
+                         f"cannot read the catalogue file: {type(exc).__name__}: {exc}", str(f)) from None
 
 
 # --------------------------------------------------------------------------- all files
@@ -452,8 +480,18 @@ class Catalogs:
 
 
 def load(paths: list[str], cache_dir: Path | None = None) -> Catalogs:
-    """Read every catalogue file named (files or folders). InputError on an unusable file."""
-    results = [load_file(p, cache_dir) for p in expand(list(paths))]
+    """Read every catalogue file named (files or folders). InputError on an unusable file; a file
+    in a folder that is no catalogue (NotACatalogue: a README, a notes sheet) is skipped and listed
+    in `loaded` as kind "skipped"."""
+    results, skipped = [], []
+    for f, explicit in _scan(list(paths)):
+        try:
+            results.append(_load_checked(f, cache_dir))
+        except NotACatalogue as exc:
+            if explicit:
+                raise
+            skipped.append({"kind": "skipped", "path": str(f), "entries": 0, "cached": False,
+                            "detail": f"不是目录文件，已跳过：{exc.zh}", "detail_en": f"not a catalogue, skipped: {exc.en}"})
     cats = Catalogs(cache_dir=cache_dir, digests=[r.digest for r in results])
     ent, res = [], []
     rnames = [r.rule_names.assign(source=r.path) for r in results if len(r.rule_names)]
@@ -513,7 +551,17 @@ def load(paths: list[str], cache_dir: Path | None = None) -> Catalogs:
             detail = (detail + "；" if detail else "") + "仅代码表：未加载同批次的名称表（药品通用名、限定对象），限制未生效"
         cats.loaded.append({"kind": r.kind, "path": r.path, "entries": int(n),
                             "cached": bool(r.cached), "detail": detail})
+    cats.loaded.extend(skipped)
     return cats
+
+
+def check(paths: list[str], cache_dir: Path | None = None) -> Catalogs:
+    """Every --catalog file read up front (issue 12): a file that is no catalogue, or cannot be
+    decoded or parsed, is exit 2 naming it, whether or not a table of the run needs it."""
+    try:
+        return load(list(paths), cache_dir)
+    except InputError as exc:
+        raise InputError(f"--catalog 无法使用：{exc.zh}", f"--catalog is unusable: {exc.en}", exc.path) from None
 
 
 def for_run(ctx) -> Catalogs:
@@ -522,7 +570,8 @@ def for_run(ctx) -> Catalogs:
         paths = list(getattr(ctx.config, "catalogs", []) or [])
         if not paths:
             return Catalogs()
-        cats = load(paths, ctx.config.cache_path())
+        # read up front by engine.check_knowledge_paths (issue 12); loaded here without it
+        cats = ctx.memo(("catalogs", "preloaded"), lambda: None) or load(paths, ctx.config.cache_path())
         ctx.knowledge_loaded.extend(cats.loaded)
         return cats
     return ctx.memo("catalogs", build)

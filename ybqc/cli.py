@@ -88,7 +88,7 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--split-by", choices=("dept",), help="XLSX 工作清单按科室分页（每个科室一个工作表）")
     c.add_argument("--verbose", "-v", action="store_true", help="终端报告列出已加载的每个知识文件")
     # --- issue 8: the dispensing history
-    c.add_argument("--history", metavar="FILE", help="机构历史库（DuckDB），超量/重复/频繁检查回看其中的取药记录")
+    c.add_argument("--history", metavar="FILE", help="机构历史库（DuckDB），超量/重复/频繁检查回看其中的取药记录，两库周期/疗程限制回看其中的收费")
     c.add_argument("--record", action="store_true", default=None,
                    help="门禁通过后把本次上传写入历史库（需要 --history）")
     # --- end issue 8

@@ -54,7 +54,8 @@ DEFAULT_THRESHOLDS = {
     # the supply carried at the previous dispensing, and more than this many days
     "repeat_left_share": 0.5,
     "repeat_left_min_days": 3.0,
-    # 重复: early refills tolerated per person and drug in any 365 days (holiday/travel stock-up)
+    # 重复: stock-up allowance (holiday/travel): an early refill is tolerated while the person had
+    # fewer than this many early refills of the drug (tolerated or not) in the 365 days before it
     "repeat_stockups_per_year": 0,
     # 频繁: more than this many dispensings of a key drug to one person within the window (days)
     "frequent_max_count": 6,
@@ -144,6 +145,9 @@ class Config:
     memory_limit_mb: int = 4096          # refuse a file whose declared sizes would need more
     time_limit_seconds: float = 0        # 0: proportional (120 s + 30 s per MB of input)
     # --- end issue 12 ---
+    # issue 13: how suites run: "native" (ybqc's vectorised evaluator for the types it knows,
+    # Great Expectations for the rest) or "great_expectations" (every expectation through GE)
+    expectation_engine: str = "native"
 
     def threshold(self, name: str) -> float:
         return float(self.thresholds.get(name, DEFAULT_THRESHOLDS.get(name, 0)))
@@ -164,6 +168,7 @@ class Config:
 
 
 FAIL_ON = ("error", "warning", "info", "never")
+EXPECTATION_ENGINES = ("native", "great_expectations")
 LANGS = ("zh", "en")
 
 
@@ -359,6 +364,8 @@ def _coerce(key: str, value, rel):
         return _number(key, value, 0.0)
     if key == "facility_level":                                   # issue 10
         return _enum(key, value, FACILITY_LEVELS)
+    if key == "expectation_engine":                               # issue 13
+        return _enum(key, value, EXPECTATION_ENGINES)
     raise _Bad(key, value, "未知设置", "unknown setting")       # pragma: no cover (checked before)
 
 
@@ -367,6 +374,7 @@ def _check(cfg: Config) -> Config:
     try:
         _enum("fail_on", cfg.fail_on, FAIL_ON)
         _enum("lang", cfg.lang, LANGS)
+        _enum("expectation_engine", cfg.expectation_engine, EXPECTATION_ENGINES)
         if cfg.facility_level is not None:                       # issue 10
             _enum("facility_level", cfg.facility_level, FACILITY_LEVELS)
         for rid, sev in cfg.severity.items():

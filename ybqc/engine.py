@@ -68,12 +68,21 @@ def load_tables(paths: list[str], cfg: Config, progress: Progress | None = None)
     return load_inputs(paths, cfg, progress)[0]
 
 
-def check_knowledge_paths(cfg: Config) -> None:
-    """Catalogues and pick-lists named in settings or flags must exist (else exit 2, up front)."""
+def check_knowledge_paths(cfg: Config):
+    """Catalogues and pick-lists named in settings or flags must exist and be readable (else exit 2,
+    up front, naming the file: issue 12), whether or not a table of this run needs them. Returns
+    the catalogues read (catalogs.Catalogs) or None, so the run reads them once."""
     for label, paths in (("--catalog", cfg.catalogs), ("--dictionary", cfg.dictionaries)):
         for p in paths:
             if not Path(p).exists():
                 raise InputError(f"{label} 指定的文件或文件夹不存在", f"{label}: no such file or folder", p)
+    if cfg.dictionaries:
+        from . import picklist
+        picklist.check_dictionaries(cfg.dictionaries, cfg.cache_path())
+    if cfg.catalogs:                 # the catalogues read (the run's checks use them: read once)
+        from . import catalogs
+        return catalogs.check(cfg.catalogs, cfg.cache_path())
+    return None
 
 
 def _knowledge_files(cfg: Config) -> list[Path]:
@@ -229,7 +238,7 @@ def run(paths: list[str], cfg: Config | None = None, progress: Progress | None =
     started = time.perf_counter()
     started_at = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
     skipped: list[tuple[str, list[str]]] = []
-    check_knowledge_paths(cfg)
+    catalogues = check_knowledge_paths(cfg)
     expectations.register_suite_rules(cfg.expectations)
     chosen = check_selection(cfg)
     expanded = readers.expand(paths) if paths else []
@@ -239,6 +248,8 @@ def run(paths: list[str], cfg: Config | None = None, progress: Progress | None =
         tables, skipped = load_inputs(paths, cfg, progress, expanded)
     collector = Collector(cfg.lang, cfg.severity)
     ctx = Context(tables, collector, cfg, cfg.lang)
+    if catalogues is not None:              # read up front (issue 12): catalogs.for_run uses them
+        ctx.memo(("catalogs", "preloaded"), lambda: catalogues)
     from . import history_cli               # issue 8: the dispensing history, read-only (ctx.history)
     ctx.history = history_cli.open_for_check(cfg)
     try:

@@ -22,7 +22,9 @@ STATUSES = ("new", "baseline", "suppressed")
 #: `cause` (issue 11): the root cause a finding follows from, or None. "<table kind>|<key>" names
 #: a source row (e.g. "mapping|L001": the mapping row the fee row's code came through);
 #: "<rule id>|<key>|<value>" names a finding (e.g. the YBQC-PH-008 aggregate of a placeholder
-#: doctor). Reports group consequences under causes that have findings (reports/worklist.py).
+#: doctor); "rule_table|<src>" names a loaded 两库 rule row (the YBQC-RB-* findings, rulebase.report).
+#: Reports group consequences under causes that have findings, and under a rule row that two or
+#: more rows rest on (reports/worklist.py).
 
 
 class _SafeDict(dict):

@@ -14,7 +14,8 @@ Safety properties (each has a test in tests/test_history.py):
   instead of silently matching nobody. A missing key for an existing history is an error.
 - **Versioned**: table `ybqc_meta` holds format = ybqc-history and schema_version. A file that is
   not a DuckDB file, a DuckDB file without that table, or a newer schema is refused (InputError,
-  exit 2) before anything is written to it.
+  exit 2) before anything is written to it; so is a truncated or damaged file: opening reads every
+  row of every table (_probe), so damage is found then, not in the middle of a check or an add.
 - **One transaction per add**; a killed run leaves the history as it was (DuckDB's WAL).
 - **Idempotent** on natural keys: adding the same rows twice adds nothing.
 - **One writer**: DuckDB locks the file; a second run waits up to `lock_timeout` seconds, then
@@ -31,6 +32,16 @@ Tables (schema_version 1)
                   facility_code, med_list_codg, person_key, qty, amount, sale_ref (the sale the
                   event belongs to: medins_prod_sel_no / fixmedins_bchno / setl_id), batch_id
     batches       one row per add: batch_id, added_at, what, offered, added
+    fee_events    (schema_version 2, issue 10) one row per fee line of an item or drug that a 两库
+                  cycle or course rule names: fee_key (natural key: source|facility|visit_key|
+                  feedetl_sn), facility_code, source, person_key, visit_key (HMAC of mdtrt_id),
+                  med_list_codg, fee_time, cnt (net of the refunds in its upload; a refund row
+                  whose charge was in another upload is stored with its negative cnt and
+                  refund_of = that charge's fee_key), refund_of, batch_id
+
+Schema versions: 1 (dispensing, trace_events, batches); 2 adds fee_events. A version-1 file is
+migrated in place, in one transaction, when it is opened for writing (history add, --record);
+opened read-only it is read as it is (no fee events yet).
 
 Public API (stable; issue 9 builds on it)
 
@@ -46,6 +57,9 @@ Public API (stable; issue 9 builds on it)
         h.monthly_spend(person_keys=None, since=None, source="dispensing"|"trace")
                                                           # person_key, month ('YYYY-MM'), amount, lines
         h.info()                                          # rows, people, drugs, months, batches …
+        h.fee_events_for(person_keys, codes, since=None)  # issue 10: earlier fee lines (and refunds)
+    with HistoryStore.open(path, write=True) as h:
+        h.add_fee_events(events)                          # issue 10 -> AddResult(offered, added)
     with HistoryStore.open(path, write=True) as h:
         h.forget(before="2025-01-01")                     # retention: {table: rows deleted}
 
@@ -68,7 +82,7 @@ import pandas as pd
 from .errors import InputError
 
 FORMAT = "ybqc-history"
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2          # 2: fee_events (issue 10); version-1 files are migrated on write-open
 KEY_ENV = "YBQC_HISTORY_KEY"
 KEY_FILE_ENV = "YBQC_HISTORY_KEY_FILE"
 _KEY_ID_LABEL = b"ybqc-history-key-id"
@@ -87,6 +101,11 @@ TRACE = {
     "qty": "DOUBLE", "amount": "DOUBLE", "sale_ref": "VARCHAR", "batch_id": "INTEGER",
 }
 TRACE_KEY = ("code", "event", "event_time", "facility_code", "sale_ref")
+FEES = {   # issue 10: the fee facts of the 两库 cycle/course rules (schema_version 2)
+    "fee_key": "VARCHAR", "facility_code": "VARCHAR", "source": "VARCHAR", "person_key": "VARCHAR",
+    "visit_key": "VARCHAR", "med_list_codg": "VARCHAR", "fee_time": "TIMESTAMP", "cnt": "DOUBLE",
+    "refund_of": "VARCHAR", "batch_id": "INTEGER",
+}
 
 
 @dataclass(frozen=True)
@@ -208,6 +227,8 @@ class HistoryStore:
                 cls._verify(con, p)
                 key, _ = load_key(key_file, create=False)
                 cls._verify_key(con, p, key)
+                if write:
+                    cls._migrate(con)                    # issue 10: version 1 -> 2 in place
             else:
                 cls._create(con, key)
         except BaseException:
@@ -226,7 +247,7 @@ class HistoryStore:
                         [("format", FORMAT), ("schema_version", str(SCHEMA_VERSION)),
                          ("key_id", key_id(key)),
                          ("created_at", pd.Timestamp.now().isoformat(timespec="seconds"))])
-        for name, cols in (("dispensing", DISPENSING), ("trace_events", TRACE)):
+        for name, cols in (("dispensing", DISPENSING), ("trace_events", TRACE), ("fee_events", FEES)):
             con.execute(f"CREATE TABLE {name} ({', '.join(f'{c} {t}' for c, t in cols.items())})")
         con.execute("CREATE TABLE batches (batch_id INTEGER, added_at TIMESTAMP, what VARCHAR, "
                     "offered BIGINT, added BIGINT)")
@@ -234,12 +255,20 @@ class HistoryStore:
 
     @staticmethod
     def _verify(con, p: Path) -> None:
-        tables = {r[0] for r in con.execute("SELECT table_name FROM information_schema.tables").fetchall()}
+        import duckdb
+        try:
+            tables = {r[0] for r in con.execute("SELECT table_name FROM information_schema.tables "
+                                                "WHERE table_schema = 'main'").fetchall()}
+            meta = dict(con.execute("SELECT name, value FROM ybqc_meta").fetchall()) \
+                if "ybqc_meta" in tables else {}
+        except duckdb.Error as exc:
+            raise InputError(f"历史库文件已损坏（{str(exc)[:200]}），未作任何修改；请从备份恢复",
+                             f"the history file is damaged ({str(exc)[:200]}); left untouched: restore "
+                             "it from a backup", str(p)) from None
         if "ybqc_meta" not in tables:
             raise InputError("不是 ybqc 历史库文件（DuckDB 数据库但没有 ybqc_meta 表），未作任何修改",
                              "not a ybqc history (a DuckDB database without ybqc_meta); left untouched",
                              str(p))
-        meta = dict(con.execute("SELECT name, value FROM ybqc_meta").fetchall())
         if meta.get("format") != FORMAT:
             raise InputError("不是 ybqc 历史库文件（格式标记不符），未作任何修改",
                              "not a ybqc history (wrong format mark); left untouched", str(p))
@@ -253,6 +282,60 @@ class HistoryStore:
                              f"reads {SCHEMA_VERSION}): upgrade ybqc", str(p))
         if version < 1:
             raise InputError("历史库结构版本无效", "invalid history schema version", str(p))
+        HistoryStore._probe(con, p, tables)
+
+    #: the tables and columns the store uses (issue 12: each is probed when a history is opened)
+    USED = {"dispensing": tuple(DISPENSING), "trace_events": tuple(TRACE),
+            "batches": ("batch_id", "added_at", "what", "offered", "added"), "ybqc_meta": ("name", "value")}
+
+    @staticmethod
+    def _probe(con, p: Path, tables: set) -> None:
+        """Read every block of every table before anything is written (issue 12): DuckDB checks a
+        block's checksum only when it reads it, so a truncated or damaged file would otherwise fail
+        in the middle of a check or an add. A hash of every row reads all of its data and null
+        masks (about 0.05 s of CPU per million stored lines; min() is answered from statistics and
+        misses damage). Refused: InputError, the file left as it was."""
+        import duckdb
+        missing = [t for t in HistoryStore.USED if t not in tables]
+        if missing:
+            raise InputError(f"历史库缺少表 {'、'.join(missing)}（文件不完整或不是本程序写入的），未作任何修改",
+                             f"the history lacks the table(s) {', '.join(missing)} (incomplete, or not "
+                             "written by ybqc); left untouched", str(p))
+        for t in sorted(tables):
+            try:
+                cols = [r[0] for r in con.execute(
+                    "SELECT column_name FROM information_schema.columns WHERE table_schema = 'main' "
+                    "AND table_name = ?", [t]).fetchall()]
+                lack = [c for c in HistoryStore.USED.get(t, ()) if c not in cols]
+                if lack:
+                    raise InputError(f"历史库表 {t} 缺少列 {'、'.join(lack)}，未作任何修改",
+                                     f"the history table {t} lacks the column(s) {', '.join(lack)}; "
+                                     "left untouched", str(p))
+                if cols:               # hash() reads every value and null mask (min() may not)
+                    quoted = ", ".join('"' + c + '"' for c in cols)
+                    con.execute(f'SELECT count(*), bit_xor(hash({quoted})) FROM "{t}"').fetchall()
+            except duckdb.Error as exc:
+                raise InputError(f"历史库文件已损坏（表 {t}：{str(exc)[:200]}），未作任何修改；请从备份恢复",
+                                 f"the history file is damaged (table {t}: {str(exc)[:200]}); left "
+                                 "untouched: restore it from a backup", str(p)) from None
+
+    @staticmethod
+    def _migrate(con) -> None:
+        """Bring an older schema to SCHEMA_VERSION, in one transaction (issue 10: 1 -> 2 adds
+        fee_events). A failure leaves the file as it was."""
+        meta = dict(con.execute("SELECT name, value FROM ybqc_meta").fetchall())
+        if int(meta["schema_version"]) >= 2:
+            return
+        con.begin()
+        try:
+            con.execute(f"CREATE TABLE IF NOT EXISTS fee_events ({', '.join(f'{c} {t}' for c, t in FEES.items())})")
+            con.execute("UPDATE ybqc_meta SET value = ? WHERE name = 'schema_version'", [str(SCHEMA_VERSION)])
+            con.execute("INSERT INTO ybqc_meta VALUES (?, ?) ON CONFLICT DO NOTHING",
+                        ["migrated_at", pd.Timestamp.now().isoformat(timespec="seconds")])
+            con.commit()
+        except BaseException:
+            con.rollback()
+            raise
 
     @staticmethod
     def _verify_key(con, p: Path, key: bytes) -> None:
@@ -347,6 +430,58 @@ class HistoryStore:
         frame.insert(0, "event_key", key.where(frame["code"].notna(), None))
         return self._insert("trace_events", "event_key", "event_time", frame, what)
 
+    # --- issue 10: fee facts of the 两库 cycle/course rules ---------------------------------
+    def has_fee_events(self) -> bool:
+        """False for a version-1 file opened read-only (not migrated yet)."""
+        return bool(self.con.execute("SELECT count(*) FROM information_schema.tables "
+                                     "WHERE table_name = 'fee_events'").fetchall()[0][0])
+
+    def add_fee_events(self, events: pd.DataFrame, what: str = "fee events") -> AddResult:
+        """Add fee facts (one transaction; rows whose fee_key is stored, or that have none, are
+        skipped). person_key and visit_key must already be keys."""
+        self._need_write()
+        frame = self._frame(events, FEES, ("batch_id",))
+        offered = len(frame)
+        con = self.con
+        con.begin()
+        try:
+            batch = con.execute("SELECT coalesce(max(batch_id), 0) + 1 FROM batches").fetchall()[0][0]
+            frame = frame.assign(batch_id=batch)
+            import pyarrow as pa
+            con.register("_new_fees", pa.Table.from_pandas(frame, preserve_index=False))
+            cols = ", ".join(frame.columns)
+            con.execute(f"INSERT INTO fee_events ({cols}) SELECT {cols} FROM (SELECT DISTINCT ON (fee_key) * "
+                        "FROM _new_fees WHERE fee_key IS NOT NULL) n WHERE NOT EXISTS "
+                        "(SELECT 1 FROM fee_events o WHERE o.fee_key = n.fee_key)")
+            added = con.execute("SELECT count(*) FROM fee_events WHERE batch_id = ?", [batch]).fetchall()[0][0]
+            con.execute("INSERT INTO batches VALUES (?, ?, ?, ?, ?)",
+                        [batch, pd.Timestamp.now().to_pydatetime(), what, offered, added])
+            con.unregister("_new_fees")
+            con.commit()
+        except BaseException:
+            con.rollback()
+            raise
+        return AddResult(offered, int(added))
+
+    def fee_events_for(self, person_keys, codes, since=None) -> pd.DataFrame:
+        """Stored fee lines (charges and the refunds of other uploads, refund_of set) of these
+        persons and codes, fee_time >= since, by time. Empty for a version-1 file."""
+        cols = [c for c in FEES if c != "batch_id"]
+        if not self.has_fee_events():
+            return pd.DataFrame({c: pd.Series(dtype=object) for c in cols})
+        self._keys_rel(person_keys)
+        self.con.register("_fee_codes", pd.DataFrame({"med_list_codg": pd.Series(sorted(codes), dtype="object")}))
+        where, args = "", []
+        if since is not None:
+            where, args = "WHERE e.fee_time >= ?", [pd.Timestamp(since).to_pydatetime()]
+        out = self.con.execute(f"SELECT {', '.join('e.' + c for c in cols)} FROM fee_events e "
+                               "SEMI JOIN _keys k ON e.person_key = k.person_key "
+                               f"SEMI JOIN _fee_codes c ON e.med_list_codg = c.med_list_codg {where} "
+                               "ORDER BY e.fee_time", args).df()
+        self.con.unregister("_keys")
+        self.con.unregister("_fee_codes")
+        return out
+
     # --- queries -----------------------------------------------------------------------
     def _keys_rel(self, person_keys) -> None:
         keys = pd.DataFrame({"person_key": pd.Series(list(person_keys), dtype="object")}).drop_duplicates()
@@ -423,7 +558,9 @@ class HistoryStore:
                              "GROUP BY m ORDER BY m").fetchall()
         trace = con.execute("SELECT count(*), count(DISTINCT code) FROM trace_events").fetchall()[0]
         batches = con.execute("SELECT count(*) FROM batches").fetchall()[0][0]
-        return {"path": str(self.path), "schema_version": int(meta["schema_version"]),
+        fee_events = (con.execute("SELECT count(*) FROM fee_events").fetchall()[0][0]   # issue 10
+                      if self.has_fee_events() else 0)
+        return {"fee_events": int(fee_events), "path": str(self.path), "schema_version": int(meta["schema_version"]),
                 "created_at": meta.get("created_at"), "rows": int(rows), "people": int(people),
                 "drugs": int(drugs), "first": first, "last": last,
                 "months": [{"month": m, "rows": int(n)} for m, n in months],
@@ -438,9 +575,10 @@ class HistoryStore:
         try:
             n1 = con.execute("DELETE FROM dispensing WHERE disp_time < ?", [cut]).fetchall()[0][0]
             n2 = con.execute("DELETE FROM trace_events WHERE event_time < ?", [cut]).fetchall()[0][0]
+            n3 = con.execute("DELETE FROM fee_events WHERE fee_time < ?", [cut]).fetchall()[0][0]   # issue 10
             con.commit()
         except BaseException:
             con.rollback()
             raise
         con.execute("CHECKPOINT")
-        return {"dispensing": int(n1), "trace_events": int(n2)}
+        return {"dispensing": int(n1), "trace_events": int(n2), "fee_events": int(n3)}

@@ -53,6 +53,12 @@ def record(ctx, cfg):
         if len(events):
             store.add_trace_events(events, what="check --record (trace codes)")
         # --- end issue 9
+        # --- issue 10: the fee lines of the 两库 cycle/course rules (rulebase.history_fee_rows)
+        from . import rulebase
+        fee_rows = rulebase.history_fee_rows(ctx, store)
+        fee = store.add_fee_events(fee_rows, what="check --record (fee lines)") if len(fee_rows) else None
+        ctx.memo("history_fee_result", lambda: fee)
+        # --- end issue 10
         return result
     finally:
         store.close()
@@ -72,8 +78,10 @@ def after_run(ctx, cfg, result) -> None:
                                          "not recorded", "history": cfg.history}]
         return
     r = record(ctx, cfg)
+    fee = ctx.memo("history_fee_result", lambda: None)     # issue 10
     result.aggregates["history"] = [{"recorded": True, "offered": r.offered, "added": r.added,
-                                     "history": cfg.history}]
+                                     "fee_lines_offered": fee.offered if fee else 0,
+                                     "fee_lines_added": fee.added if fee else 0, "history": cfg.history}]
 
 
 # --- the sub-command ---------------------------------------------------------------------------
@@ -132,6 +140,12 @@ def cmd_add(args) -> int:
     en = cfg.lang == "en"
     print(f"added {r.added} of {r.offered} dispensing lines ({r.offered - r.added} already held) to {cfg.history}"
           if en else f"已写入 {r.added} / {r.offered} 行取药事实（{r.offered - r.added} 行已在库中）：{cfg.history}")
+    fee = ctx.memo("history_fee_result", lambda: None)     # issue 10: the 两库 cycle/course fee lines
+    fo, fa = (fee.offered, fee.added) if fee else (0, 0)
+    why = "" if fee else (" (no 两库 cycle/course rule table loaded with --catalog, or none of its items charged)" if en
+                          else "（未用 --catalog 加载两库周期/疗程规则表，或其项目未收费）")
+    print(f"added {fa} of {fo} fee lines of 两库 cycle/course items{why}" if en
+          else f"已写入 {fa} / {fo} 行两库周期/疗程项目的收费{why}")
     return 0
 
 
@@ -145,9 +159,9 @@ def cmd_info(args) -> int:
     en = cfg.lang == "en"
     print(f"{info['path']}  schema {info['schema_version']}  created {info['created_at']}")
     print((f"rows {info['rows']}, people {info['people']}, drugs {info['drugs']}, batches {info['batches']}, "
-           f"trace events {info['trace_events']}") if en else
+           f"trace events {info['trace_events']}, fee lines {info['fee_events']}") if en else
           f"取药记录 {info['rows']} 行，人员 {info['people']} 人，药品 {info['drugs']} 种，写入 {info['batches']} 批，"
-          f"追溯码事件 {info['trace_events']} 条")
+          f"追溯码事件 {info['trace_events']} 条，两库收费记录 {info['fee_events']} 行")
     print(("from " if en else "时间范围 ") + f"{info['first']} — {info['last']}")
     for m in info["months"]:
         print(f"  {m['month']}  {m['rows']}")
@@ -164,5 +178,6 @@ def cmd_forget(args) -> int:
                          f"--before needs a date YYYY-MM-DD (got {args.before})") from None
     with _store(cfg.history, cfg, write=True) as s:
         n = s.forget(before)
-    print(f"已删除 {before.date()} 之前的取药记录 {n['dispensing']} 行、追溯码事件 {n['trace_events']} 条")
+    print(f"已删除 {before.date()} 之前的取药记录 {n['dispensing']} 行、追溯码事件 {n['trace_events']} 条、"
+          f"两库收费记录 {n.get('fee_events', 0)} 行")
     return 0

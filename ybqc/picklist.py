@@ -446,6 +446,28 @@ def load_dictionary(path, cache_dir: Path | None = None) -> tuple[PickIndex, boo
                    lambda: PickIndex.from_frame(read_dictionary(p), source=str(p)))
 
 
+def check_dictionaries(paths, cache_dir: Path | None = None) -> int:
+    """Read every pick-list named (files or folders) up front, so a bad one stops the run with
+    exit 2 before any check runs (issue 12). A file whose index is already cached for these bytes
+    was readable when it was built. Returns the number of files. InputError naming the file."""
+    files = expand_paths(paths)
+    for f in files:
+        try:
+            if cache_dir is not None:
+                target = _cache_file(cache_dir, f.read_bytes(), "dictionary")
+                if target is not None and target.is_file():
+                    continue
+            read_dictionary(f)
+        except InputError as exc:
+            raise InputError(f"--dictionary 无法使用：{exc.zh}", f"--dictionary is unusable: {exc.en}",
+                             exc.path or str(f)) from None
+        except (UnicodeError, OSError, ValueError, NotImplementedError, EOFError, RecursionError,
+                MemoryError) as exc:       # a reader library's own complaint
+            raise InputError(f"--dictionary 无法读取：{type(exc).__name__}: {exc}",
+                             f"--dictionary cannot be read: {type(exc).__name__}: {exc}", str(f)) from None
+    return len(files)
+
+
 def load_dictionaries(paths, cache_dir: Path | None = None) -> tuple[PickIndex | None, list[dict]]:
     """Every pick-list named (files or folders) merged into one index, and what was loaded."""
     files = expand_paths(paths)

@@ -455,8 +455,12 @@ SIL_VALUES = (
 SIL_FREQ = re.compile(r"(\d+)次(?:每|/)(日|天|周|月|年)")
 
 
+#: 诊疗限制 columns no check reads (性别/年龄 are batch 1's, item_restrictions)
+SIL_UNCHECKED = ("专科限制", "疾病限制", "总额限制")
+
+
 def _sil(b, path, cols, records):
-    skipped_qty = 0
+    skipped_qty, unchecked = 0, {}
     for i, r in enumerate(records):
         code = _code(b, "frequency", path, i, r.get("诊疗编码"), None)
         if code is None:
@@ -486,8 +490,15 @@ def _sil(b, path, cols, records):
                       **({"emergency": False} if kind == "setting" else {}))
         if _text(r.get("数量限制")):
             skipped_qty += 1
+        for col in SIL_UNCHECKED:
+            if _text(r.get(col)):
+                unchecked[col] = unchecked.get(col, 0) + 1
     if skipped_qty:
         b.notes["frequency"].append(f"{Path(path).name}：数量限制 {skipped_qty} 条（单位各异：24小时、2部位……）未检查")
+    if unchecked:
+        # loaded but no check reads them: said, never silently ignored
+        b.notes["frequency"].append(f"{Path(path).name}：" + "、".join(f"{c} {n} 条" for c, n in unchecked.items())
+                                    + " 已加载，未检查（本工具不判断科室与诊断、总额限制）")
 
 
 def _typed_table(b, path, cols, records):
@@ -537,7 +548,7 @@ def _typed_table(b, path, cols, records):
 
 
 #: bump when what the rule tables parse into changes (part of the cache key)
-RULEBASE_VERSION = "1"
+RULEBASE_VERSION = "2"        # 2: notes for 专科/疾病/总额限制
 
 
 def for_run(ctx) -> RuleBase:
@@ -614,6 +625,11 @@ def _build_fees(ctx) -> pd.DataFrame:
         _net_refunds(f, refund, net_cnt, net_amt)
     f["net_cnt"] = net_cnt
     f["net_amt"] = net_amt
+    # issue 10: every row (refunds and rows refunded to nothing too) for the history: recording
+    # and telling which stored charges are this upload's own (only when a history is named)
+    if getattr(ctx.config, "history", None):
+        ctx.memo("rulebase_fees_all", lambda: f.assign(_refund=refund)[
+            ["mdtrt_id", "feedetl_sn", "init_feedetl_sn", "psn_no", "med_list_codg", "time", "net_cnt", "_refund"]])
     f = f[~refund & (net_cnt > 1e-9)]
     ns = f["time"].to_numpy(dtype="datetime64[ns]")
     day = ns.astype("datetime64[D]").astype(np.int64)
@@ -666,6 +682,103 @@ def _net_refunds(f: pd.DataFrame, refund: np.ndarray, net_cnt: np.ndarray, net_a
         net_amt[j] += net_amt[i]
 
 
+# --------------------------------------------------------------------------- across uploads (issue 10)
+HISTORY_KINDS = ("cycle", "course", "pay_course")
+
+
+def history_codes(ctx) -> set[str]:
+    """The codes whose fee lines the history keeps: those of the cycle and course rules."""
+    rb = for_run(ctx)
+    return {c for k in HISTORY_KINDS for c in rb.frame(k)["code"].tolist() if c}
+
+
+def _fee_keys(store, facility: str, mdtrt, sn) -> tuple[pd.Series, pd.Series]:
+    """(visit_key, fee_key) of fee rows: visit_key the keyed hash of mdtrt_id; fee_key
+    feedetail|facility|visit_key|feedetl_sn (None without a serial or a visit)."""
+    mdtrt = pd.Series(mdtrt, dtype="object").reset_index(drop=True)
+    sn = pd.Series(sn, dtype="object").reset_index(drop=True)
+    vk = store.person_keys("V|" + mdtrt.fillna("").astype(str)).where(mdtrt.notna(), None)
+    ok = vk.notna() & sn.notna() & (sn.astype(str).str.strip() != "")
+    fk = ("feedetail|" + (facility or "") + "|" + vk.fillna("") + "|" + sn.fillna("").astype(str).str.strip())
+    return vk, fk.where(ok, None)
+
+
+def history_fee_rows(ctx, store) -> pd.DataFrame:
+    """The fee facts `ybqc history add` / `check --record` store (history.FEES): every charge of a
+    cycle/course code with its net cnt > 0 (refunds of the same upload netted), and each refund
+    row whose charge is not in this upload (it nets a stored charge later). Persons and visits
+    keyed; no psn_no, no mdtrt_id in the clear; rows without psn_no are not kept (no person)."""
+    from .history import FEES
+    codes = history_codes(ctx)
+    cols = [c for c in FEES if c != "batch_id"]
+    if not codes:
+        return pd.DataFrame({c: pd.Series(dtype=object) for c in cols})
+    fees(ctx)
+    a = ctx.memo("rulebase_fees_all", lambda: None)
+    if a is None or not len(a):
+        return pd.DataFrame({c: pd.Series(dtype=object) for c in cols})
+    a = a[isin(a["med_list_codg"], codes) & a["psn_no"].notna() & a["time"].notna()].reset_index(drop=True)
+    fac = getattr(store, "facility_code", "") or ""
+    vk, fk = _fee_keys(store, fac, a["mdtrt_id"], a["feedetl_sn"])
+    refund = a["_refund"].to_numpy(dtype=bool)
+    _, target = _fee_keys(store, fac, a["mdtrt_id"], a["init_feedetl_sn"])
+    own = set(fk.dropna().tolist())
+    foreign = refund & target.notna().to_numpy() & ~target.isin(own).to_numpy()
+    keep = (~refund & (a["net_cnt"].to_numpy() > 1e-9)) | foreign
+    out = pd.DataFrame({"fee_key": fk, "facility_code": fac, "source": "feedetail",
+                        "person_key": store.person_keys(a["psn_no"]), "visit_key": vk,
+                        "med_list_codg": a["med_list_codg"], "fee_time": a["time"],
+                        "cnt": a["net_cnt"], "refund_of": target.where(pd.Series(foreign), None)})
+    return out[keep].reset_index(drop=True)
+
+
+def earlier(ctx, f: pd.DataFrame, codes) -> pd.DataFrame:
+    """Earlier charges of the persons of `f` (a fees() slice) from the history (ctx.history):
+    pid (the person's id in f), med_list_codg, time, day, net_cnt. Stored charges that are this
+    upload's own (same fee_key: an upload checked again) are left out, refunds (stored, or in
+    this upload for a stored charge) are netted, and what is left with nothing is dropped.
+    Empty without a history."""
+    cols = ["pid", "med_list_codg", "time", "day", "net_cnt"]
+    empty = pd.DataFrame({c: pd.Series(dtype=object) for c in cols})
+    h = getattr(ctx, "history", None)
+    if h is None or not len(f):
+        return empty
+    up = f[f["psn_no"].notna()].drop_duplicates("pid")
+    if not len(up):
+        return empty
+    pk = h.person_keys(up["psn_no"]).to_numpy(dtype=object)
+    pid_of = {k: p for k, p in zip(pk, up["pid"].to_numpy()) if k}
+    lo = int(f["day"].min()) - int(ctx.config.threshold("history_lookback_days"))
+    since = pd.Timestamp(np.datetime64(lo, "D"))
+    e = h.fee_events_for(list(pid_of), set(codes), since=since)
+    if not len(e):
+        return empty
+    fac = ctx.config.facility_code or ""
+    a = ctx.memo("rulebase_fees_all", lambda: None)
+    a = a[isin(a["med_list_codg"], set(codes))] if a is not None else a
+    if a is not None and len(a):
+        vk, fk = _fee_keys(h, fac, a["mdtrt_id"], a["feedetl_sn"])
+        _, target = _fee_keys(h, fac, a["mdtrt_id"], a["init_feedetl_sn"])
+        mine = set(fk.dropna().tolist())
+        ref = a["_refund"].to_numpy(dtype=bool) & target.notna().to_numpy()
+        up_ref = pd.DataFrame({"refund_of": target[ref].to_numpy(), "cnt": a["net_cnt"].to_numpy()[ref]})
+    else:
+        mine, up_ref = set(), pd.DataFrame({"refund_of": [], "cnt": []})
+    e = e[~e["fee_key"].isin(mine)]
+    charges = e[e["refund_of"].isna()].copy()
+    refunds = pd.concat([e.loc[e["refund_of"].notna(), ["refund_of", "cnt"]], up_ref], ignore_index=True)
+    if len(refunds):
+        off = refunds.groupby("refund_of")["cnt"].sum()
+        charges["cnt"] = charges["cnt"].to_numpy(dtype=float) + charges["fee_key"].map(off).fillna(0.0).to_numpy()
+    charges = charges[charges["cnt"].astype(float) > 1e-9]
+    tm = pd.to_datetime(charges["fee_time"])
+    out = pd.DataFrame({"pid": charges["person_key"].map(pid_of).to_numpy(),
+                        "med_list_codg": charges["med_list_codg"].to_numpy(dtype=object),
+                        "time": tm.to_numpy(), "net_cnt": charges["cnt"].to_numpy(dtype=float)})
+    out["day"] = out["time"].to_numpy(dtype="datetime64[ns]").astype("datetime64[D]").astype(np.int64)
+    return out[out["pid"].notna()].reset_index(drop=True)
+
+
 def per_code(f: pd.DataFrame, by_code: pd.Series, default=np.nan) -> np.ndarray:
     """by_code (indexed by national code) looked up for every row of a fees() slice, through the
     integer code ids (one look-up per distinct code instead of one per row)."""
@@ -696,8 +809,13 @@ def report(ctx, kind: str, rule_, checked: int, flagged: pd.DataFrame | None, pa
     ctx.checked(rule_, checked)
     n, money = 0, 0.0
     if flagged is not None and len(flagged):
+        # cause (issue 11): the rule-table row the finding rests on ("rule_table|<its src>"), so the
+        # worklist groups a rule's findings under that row
+        src = (params or {}).get("src")
+        cause = ("rule_table|" + src.astype(object).astype(str)).where(src.notna(), None) \
+            if isinstance(src, pd.Series) else None
         n = ctx.emit_rows(rule_, flagged, field="med_list_codg", value=flagged["med_list_codg"],
-                          params=params or {})
+                          params=params or {}, cause=cause)
         money = float(flagged["net_amt"].sum())
     summarise(ctx, kind, rule_, checked, n, money, note)
     return n

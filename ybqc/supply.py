@@ -23,6 +23,7 @@ from functools import lru_cache
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from . import code_maps
 
@@ -229,22 +230,36 @@ def setting_limits(cfg) -> dict[str, float]:
     return out
 
 
-def _flag(s: pd.Series) -> np.ndarray:
-    return s.astype("string[pyarrow]").str.strip().str.lower().isin(list(_YES)).fillna(False).to_numpy(dtype=bool)
+def _per_value(s: pd.Series | None, n: int, fn, dtype=bool, default=False) -> np.ndarray:
+    """fn(text) for each line, computed once per distinct value (blank/NA is ""); `default` for
+    every line when the column is absent (None)."""
+    if s is None:
+        return np.full(n, default, dtype=dtype)
+    codes, uniq = pd.factorize(s)
+    vals = np.array([fn("" if v is None or v != v else str(v)) for v in uniq] + [fn("")], dtype=dtype)
+    return vals[codes]
 
 
-def classify_setting(med_type: pd.Series, dscg: pd.Series, long_rx: pd.Series,
-                     dise: pd.Series) -> np.ndarray:
-    mt = med_type.astype("object").fillna("").astype(str).str.strip()
-    chronic = mt.isin(["14", "140104", "140201", "15"]).to_numpy() | \
-        dise.astype("object").fillna("").astype(str).str.strip().ne("").to_numpy()
-    out = np.full(len(mt), "outpatient", dtype=object)
+def _flag(s: pd.Series | None, n: int | None = None) -> np.ndarray:
+    return _per_value(s, len(s) if s is not None else n, lambda v: v.strip().lower() in _YES)
+
+
+_CHRONIC_MT = ("14", "140104", "140201", "15")
+
+
+def classify_setting(med_type: pd.Series | None, dscg: pd.Series | None, long_rx: pd.Series | None,
+                     dise: pd.Series | None, n: int | None = None) -> np.ndarray:
+    """The setting of each line (SETTINGS). A column may be None (absent: n gives the length)."""
+    n = next((len(x) for x in (med_type, dscg, long_rx, dise) if x is not None), n or 0)
+    mt = _per_value(med_type, n, lambda v: v.strip(), dtype=object, default="")
+    chronic = _per_value(med_type, n, lambda v: v.strip() in _CHRONIC_MT) | \
+        _per_value(dise, n, lambda v: v.strip() != "")
+    out = np.full(n, "outpatient", dtype=object)
     out[chronic] = "chronic"
-    out[mt.str.startswith("2").to_numpy()] = "inpatient"
-    out[mt.eq("13").to_numpy()] = "emergency"
-    lr = _flag(long_rx)
-    out[lr] = "long_rx"
-    d = _flag(dscg)
+    out[_per_value(med_type, n, lambda v: v.strip().startswith("2"))] = "inpatient"
+    out[mt == "13"] = "emergency"
+    out[_flag(long_rx, n)] = "long_rx"
+    d = _flag(dscg, n)
     out[d & chronic] = "discharge_chronic"
     out[d & ~chronic] = "discharge"
     return out
@@ -287,7 +302,7 @@ FACT_COLUMNS = ("_t", "_row", "line_key", "feedetl_sn", "mdtrt_id", "psn_no", "c
                 "long_rx", "dr_code", "dr_name", "dept_code", "spec", "form", "dose_text", "freq_text",
                 "pack_count", "packs", "per_day", "doses_per_pack", "prd_days", "computed_days",
                 "supply_days", "supply_source", "why", "unit_error", "key_drug", "key_max_days",
-                "limit_days", "daily_over", "source")
+                "limit_days", "daily_over", "source", "rxno", "same_rx", "cnt_net")
 
 _FD_COLS = ("feedetl_sn", "mdtrt_id", "psn_no", "med_type", "fee_ocur_time", "med_list_codg",
             "medins_list_codg", "cnt", "pric", "det_item_fee_sumamt", "bilg_dr_codg", "bilg_dr_name",
@@ -365,70 +380,255 @@ _COMBO = ("name", "generic", "spec", "pack_count", "per_day", "doses_per_pack", 
           "key_drug", "key_max_days", "form", "daily_over")
 
 
-def _build_facts(ctx) -> pd.DataFrame:
+def _drug_lines(ctx, known: set, kind: str = "feedetail", cols: tuple = None, num: tuple = None,
+                time_col: str = "fee_ocur_time", local_col: str = "medins_list_codg") -> tuple[dict, int]:
+    """The drug lines of the run's tables of one kind: {column: Series (None when no file has it)}
+    over the drug rows only, with _t and _row. Numbers and times are parsed per table through
+    the Context (shared with the other checks), then only the drug rows are taken."""
     from . import catalogs
-    from .validators.base import parse_datetime, parse_number
+    from .validators.base import isin
 
+    cols = cols or _FD_COLS
+    num = num if num is not None else _FD_NUM
+    parts = []
+    for i, t in enumerate(ctx.all_tables):
+        if t.kind != kind:
+            continue
+        fr = t.frame
+        m = np.zeros(len(fr), dtype=bool)
+        if "med_list_codg" in fr.columns:
+            codes, uniq = pd.factorize(fr["med_list_codg"])
+            dom = np.array([isinstance(c, str) and (catalogs.code_domain(c) == "drug" or c in known)
+                            for c in uniq] + [False])
+            m |= dom[codes]
+        if known and local_col in fr.columns:
+            m |= isin(fr[local_col], known)
+        idx = np.flatnonzero(m)
+        part = {}
+        for c in cols:
+            if c not in fr.columns:
+                part[c] = None
+            elif c in num:
+                part[c] = ctx.num(t, c).iloc[idx].reset_index(drop=True)
+            elif c == time_col:
+                part[c] = ctx.dt(t, c).iloc[idx].reset_index(drop=True)
+            else:
+                part[c] = fr[c].iloc[idx].reset_index(drop=True)
+        part["_t"] = pd.Series(np.full(len(idx), i, dtype=np.int64))
+        part["_row"] = pd.Series(idx.astype(np.int64))
+        parts.append(part)
+    return _concat_parts(parts, (*cols, "_t", "_row"))
+
+
+def _concat_parts(parts: list[dict], cols) -> tuple[dict, int]:
+    """Column dicts (Series or None) of several tables, one after the other."""
+    n = sum(len(p["_t"]) for p in parts)
+    if len(parts) == 1:
+        return parts[0], n
+    out = {}
+    for c in cols:
+        have = [p[c] for p in parts if p.get(c) is not None]
+        if not have:
+            out[c] = None
+            continue
+        dtype = have[0].dtype
+        out[c] = pd.concat([p[c] if p.get(c) is not None else
+                            pd.Series(np.full(len(p["_t"]), np.nan) if dtype.kind in "fi" else
+                                      pd.array(pa.nulls(len(p["_t"]), pa.large_string()), dtype="str")
+                                      if dtype == "str" else pd.Series(pd.NaT, index=range(len(p["_t"]))),
+                                      dtype=dtype if dtype.kind != "i" else "float64")
+                            for p in parts], ignore_index=True)
+    return out, n
+
+
+#: 3505 sales / 3506 returns: the columns the facts take (they carry no dose, frequency or days)
+_SL_COLS = ("fixmedins_bchno", "fixmedins_hilist_id", "fixmedins_hilist_name", "med_list_codg",
+            "sel_retn_cnt", "sel_retn_time", "finl_trns_pric", "psn_no", "certno", "mdtrt_sn", "setl_id",
+            "prsc_dr_name", "rxno", "trdn_flag", "medins_prod_sel_no")
+_SL_NUM = ("sel_retn_cnt", "finl_trns_pric")
+
+
+def _sales_parts(ctx, known: set) -> list[dict]:
+    """3505 sales and 3506 returns as fact parts in the fee-line namespace (_FD_COLS), each with
+    its line_key, refund_of and source. A sale is one dispensing (setting 普通门诊, days unknown:
+    no dose is given); a return (or a negative sale) is a negative quantity whose refund_of is its
+    sale: medins_prod_sel_no = the sale's fixmedins_bchno (this also names a sale in the history),
+    else the same mdtrt_sn, then setl_id, with the same fixmedins_hilist_id (the order
+    tracecodes.link_returns uses)."""
+    out = []
+    sales = None
+    for kind in ("sales", "returns"):
+        d, n = _drug_lines(ctx, known, kind, _SL_COLS, _SL_NUM, "sel_retn_time", "fixmedins_hilist_id")
+        if not n:
+            continue
+
+        def text(c):
+            v = d.get(c)
+            return v if v is not None else pd.Series(pd.array(pa.nulls(n, pa.large_string()), dtype="str"))
+        bch, hil = text("fixmedins_bchno"), text("fixmedins_hilist_id")
+        qty = d["sel_retn_cnt"] if d["sel_retn_cnt"] is not None else pd.Series(np.full(n, np.nan))
+        pric = d["finl_trns_pric"] if d["finl_trns_pric"] is not None else pd.Series(np.full(n, np.nan))
+        is_ret = np.full(n, kind == "returns") | (qty.to_numpy() < 0)
+        cnt = pd.Series(np.where(is_ret, -qty.abs().to_numpy(), qty.to_numpy()))
+        psn = text("psn_no")
+        if d["certno"] is not None:
+            psn = psn.where(psn.notna(), d["certno"])
+        line_key = kind + "||" + bch.fillna("") + "/" + hil.fillna("")
+        part = {c: None for c in _FD_COLS}
+        part.update({"_t": d["_t"], "_row": d["_row"], "feedetl_sn": bch, "mdtrt_id": d["mdtrt_sn"],
+                     "psn_no": psn, "fee_ocur_time": d["sel_retn_time"], "med_list_codg": d["med_list_codg"],
+                     "medins_list_codg": d["fixmedins_hilist_id"], "med_list_name": d["fixmedins_hilist_name"],
+                     "cnt": cnt, "pric": pric, "det_item_fee_sumamt": cnt.abs() * pric,
+                     "bilg_dr_name": d["prsc_dr_name"], "rxno": d["rxno"], "line_key": line_key,
+                     "source": _str_codes(np.zeros(n, dtype=np.int64), [kind]),
+                     "trdn": pd.Series(_flag(d["trdn_flag"], n).astype("float64"))})
+        ref = pd.Series(pd.array(pa.nulls(n, pa.large_string()), dtype="str"))
+        if is_ret.any():
+            sel = text("medins_prod_sel_no")
+            ref = ("sales||" + sel + "/" + hil.fillna("")).where(sel.notna() & pd.Series(is_ret))
+            if sales is not None:
+                for col in ("mdtrt_sn", "setl_id"):
+                    if d.get(col) is None or sales.get(col) is None:
+                        continue
+                    todo = pd.Series(is_ret) & ref.isna() & d[col].notna()
+                    if not todo.any():
+                        continue
+                    a = pd.DataFrame({"k": d[col][todo], "h": hil[todo], "i": np.flatnonzero(todo)})
+                    b = pd.DataFrame({"k": sales[col], "h": sales["hil"], "lk": sales["line_key"],
+                                      "t": sales["time"]}).dropna(subset=["k"]).sort_values("t", kind="stable")
+                    m = a.merge(b, on=["k", "h"]).drop_duplicates("i")
+                    if len(m):
+                        ref = ref.copy()
+                        ref.iloc[m["i"].to_numpy()] = m["lk"].to_numpy()
+        part["refund_of"] = ref
+        if kind == "sales":
+            sales = {"mdtrt_sn": d["mdtrt_sn"], "setl_id": d["setl_id"], "hil": hil,
+                     "line_key": line_key, "time": d["sel_retn_time"]}
+        out.append(part)
+    return out
+
+
+_FD_NUM = ("cnt", "pric", "det_item_fee_sumamt", "prd_days")
+
+
+_COMBO_TEXT = ("name", "generic", "spec", "why_combo", "form", "daily_over")
+
+
+def _str_codes(codes: np.ndarray, values: list) -> pd.Series:
+    """A text column (pandas str, Arrow-backed) of values[codes], built in Arrow: no Python
+    object per line (an object column costs a reference count per line in every DataFrame)."""
+    import pyarrow.compute as pac
+    dic = pa.array([v if isinstance(v, str) else None for v in values], type=pa.large_string())
+    arr = pac.take(dic, pa.array(np.asarray(codes, dtype=np.int64))) if len(codes) else \
+        pa.array([], type=pa.large_string())
+    return pd.Series(pd.array(arr, dtype="str"))
+
+
+def _str_of(values: np.ndarray) -> pd.Series:
+    c, u = pd.factorize(values)
+    return _str_codes(c, list(u))
+
+
+def _codes(s: pd.Series | None, n: int) -> tuple[np.ndarray, list]:
+    """factorize with NA as its own value (code 0 = NA); uniques[0] is None."""
+    if s is None:
+        return np.zeros(n, dtype=np.int64), [None]
+    c, u = pd.factorize(s)
+    return c.astype(np.int64) + 1, [None, *u.tolist()]
+
+
+def _build_facts(ctx) -> pd.DataFrame:
     cfg = ctx.config
-    fd = ctx.combined("feedetail", _FD_COLS)
-    codes, uniq = pd.factorize(fd["med_list_codg"].astype("object"))
     drug_facts, keys = knowledge(ctx)
     known = set(drug_facts.index) if len(drug_facts) else set()
-    dom_ok = np.array([catalogs.code_domain(c) == "drug" or c in known for c in uniq] + [False])
-    is_drug = dom_ok[codes] | fd["medins_list_codg"].isin(known).to_numpy(dtype=bool)
-    fd = fd[is_drug].reset_index(drop=True)
-    n = len(fd)
-    out = pd.DataFrame({"_t": fd["_t"].to_numpy(), "_row": fd["_row"].to_numpy()})
-    out["feedetl_sn"] = fd["feedetl_sn"]
-    out["line_key"] = "feedetail||" + fd["feedetl_sn"].astype("string[pyarrow]").fillna("")
-    out["mdtrt_id"] = fd["mdtrt_id"]
-    out["psn_no"] = fd["psn_no"]
-    out["code"] = fd["med_list_codg"]
-    out["local_code"] = fd["medins_list_codg"]
-    out["time"] = parse_datetime(fd["fee_ocur_time"]).to_numpy()
-    out["cnt"] = parse_number(fd["cnt"]).to_numpy()
-    out["pric"] = parse_number(fd["pric"]).to_numpy()
-    out["amount"] = parse_number(fd["det_item_fee_sumamt"]).to_numpy()
-    init = fd["init_feedetl_sn"].astype("object")
-    out["refund_of"] = np.where(init.notna().to_numpy() & (out["cnt"] < 0).to_numpy(),
-                                ("feedetail||" + init.fillna("").astype(str)).to_numpy(), None)
-    out["setting"] = classify_setting(fd["med_type"], fd["dscg_tkdrug_flag"], fd["long_rx_flag"],
-                                      fd["dise_codg"])
-    out["long_rx"] = out["setting"] == "long_rx"
-    out["dr_code"] = fd["bilg_dr_codg"]
-    out["dr_name"] = fd["bilg_dr_name"]
-    out["dept_code"] = fd["bilg_dept_codg"]
-    out["dose_text"] = fd["sin_dos_dscr"]
-    out["freq_text"] = fd["used_frqu_dscr"]
-    out["prd_days"] = parse_number(fd["prd_days"]).to_numpy()
-    out["source"] = "feedetail"
+    fd, n = _drug_lines(ctx, known)
+    sn = fd["feedetl_sn"]
+    if n and sn is None:
+        sn = pd.Series(pd.array(pa.nulls(n, pa.large_string()), dtype="str"))
+    fd["line_key"] = "feedetail||" + sn.fillna("") if n else None
+    init = fd["init_feedetl_sn"]
+    cnt0 = fd["cnt"] if fd["cnt"] is not None else pd.Series(np.full(n, np.nan))
+    fd["refund_of"] = None if init is None or not n else \
+        ("feedetail||" + init).where(init.notna() & (cnt0 < 0))
+    fd["source"] = _str_codes(np.zeros(n, dtype=np.int64), ["feedetail"]) if n else None
+    fd["trdn"] = None
+    extra = _sales_parts(ctx, known)
+    if extra:
+        fd, n = _concat_parts([fd, *extra] if n else extra,
+                              (*_FD_COLS, "_t", "_row", "line_key", "refund_of", "source", "trdn"))
+
+    def col(c, na=None):
+        v = fd[c]
+        if v is not None:
+            return v
+        if na == "num":
+            return pd.Series(np.full(n, np.nan))
+        return pd.Series(pd.array(pa.nulls(n, pa.large_string()), dtype="str"))
+
+    out = {"_t": fd["_t"].to_numpy() if n else np.array([], dtype=np.int64),
+           "_row": fd["_row"].to_numpy() if n else np.array([], dtype=np.int64)}
+    out["feedetl_sn"] = col("feedetl_sn")
+    out["line_key"] = col("line_key")
+    out["mdtrt_id"] = col("mdtrt_id")
+    out["psn_no"] = col("psn_no")
+    out["code"] = col("med_list_codg")
+    out["local_code"] = col("medins_list_codg")
+    t = fd["fee_ocur_time"]
+    out["time"] = t.to_numpy() if t is not None else np.full(n, np.datetime64("NaT"), dtype="datetime64[s]")
+    cnt = col("cnt", "num").to_numpy(dtype="float64")
+    out["cnt"] = cnt
+    out["pric"] = col("pric", "num").to_numpy(dtype="float64")
+    out["amount"] = col("det_item_fee_sumamt", "num").to_numpy(dtype="float64")
+    out["refund_of"] = col("refund_of")
+    setting = classify_setting(fd["med_type"], fd["dscg_tkdrug_flag"], fd["long_rx_flag"],
+                               fd["dise_codg"], n)
+    out["setting"] = _str_of(setting)
+    out["long_rx"] = setting == "long_rx"
+    out["dr_code"] = col("bilg_dr_codg")
+    out["dr_name"] = col("bilg_dr_name")
+    out["dept_code"] = col("bilg_dept_codg")
+    out["dose_text"] = col("sin_dos_dscr")
+    out["freq_text"] = col("used_frqu_dscr")
+    out["prd_days"] = col("prd_days", "num").to_numpy(dtype="float64")
+    out["source"] = col("source")
+    out["rxno"] = col("rxno")
 
     # what depends on the drug and its dose/frequency text: computed once per distinct combination
-    line_name = fd["med_list_name"].where(fd["med_list_name"].notna(), fd["medins_list_name"])
-    parts = [_text(fd[c]) for c in ("med_list_codg", "medins_list_codg")] + [_text(line_name)] + \
-        [_text(fd[c]) for c in ("sin_dos_dscr", "used_frqu_dscr")]
-    combo_key = pd.MultiIndex.from_arrays(parts) if n else pd.MultiIndex.from_arrays([[]] * 5)
-    ccodes, cuniq = pd.factorize(combo_key)
+    name_s = fd["med_list_name"]
+    if name_s is None:
+        name_s = fd["medins_list_name"]
+    elif fd["medins_list_name"] is not None:
+        name_s = name_s.where(name_s.notna(), fd["medins_list_name"])
+    parts = [_codes(x, n) for x in (fd["med_list_codg"], fd["medins_list_codg"], name_s,
+                                    fd["sin_dos_dscr"], fd["used_frqu_dscr"])]
+    key = np.zeros(n, dtype=np.int64)
+    for c, u in parts:           # combine the codes two at a time (refactorised: no overflow)
+        key, _ = pd.factorize(key * np.int64(len(u)) + c)
+        key = key.astype(np.int64)
+    ccodes = key
+    first = np.unique(ccodes, return_index=True)[1]     # first line of each (codes: order of appearance)
+    cuniq = [tuple(u[c[i]] for c, u in parts) for i in first]
     kd_code = {c: (md, dd) for c, md, dd in zip(keys.get("code", pd.Series(None, index=keys.index, dtype=object)),
                                                 keys["max_days"], keys["max_daily_dose"]) if isinstance(c, str) and c}
     kd_names = [(g, md, dd) for g, md, dd in zip(keys["generic"], keys["max_days"], keys["max_daily_dose"])
                 if isinstance(g, str) and g]
     table = [_drug_combo(*[None if (v is None or (isinstance(v, float) and v != v)) else v for v in combo],
                          drug_facts, kd_code, kd_names, ctx.lang) for combo in cuniq]
-    for j, col in enumerate(_COMBO):
-        vals = np.array([row[j] for row in table] + [None], dtype=object)[ccodes] if n else np.array([], dtype=object)
-        out[col] = vals
-    for col in ("pack_count", "per_day", "doses_per_pack", "key_max_days"):
-        out[col] = out[col].astype("float64")
-    out["in_prep"] = out["in_prep"].astype(bool)
-    out["key_drug"] = out["key_drug"].astype(bool)
+    for j, c in enumerate(_COMBO):
+        vals = [row[j] for row in table]
+        if c in _COMBO_TEXT:
+            out[c] = _str_codes(ccodes, vals)
+        else:
+            out[c] = np.array(vals, dtype="float64" if c not in ("in_prep", "key_drug") else bool)[ccodes] \
+                if n else np.array([], dtype="float64" if c not in ("in_prep", "key_drug") else bool)
+    trdn = fd["trdn"].to_numpy(dtype="float64") > 0 if n and fd.get("trdn") is not None else False
+    in_prep = out["in_prep"] | trdn                     # 拆零 (trdn_flag 1): a sale counted in 制剂
+    out["in_prep"] = in_prep
 
-    cnt = out["cnt"].to_numpy(dtype="float64")
-    pc = out["pack_count"].to_numpy(dtype="float64")
-    in_prep = out["in_prep"].to_numpy(dtype=bool)
+    pc = out["pack_count"]
     with np.errstate(invalid="ignore", divide="ignore"):
         packs = np.where(in_prep, cnt / pc, cnt)
-        computed = packs * out["doses_per_pack"].to_numpy() / out["per_day"].to_numpy()
+        computed = packs * out["doses_per_pack"] / out["per_day"]
         computed[~np.isfinite(computed) | (computed <= 0)] = np.nan
         # a quantity that only makes sense in 制剂 (tablets): a whole multiple of the pack count whose
         # days as packages are absurd while as tablets they are a normal prescription
@@ -440,24 +640,66 @@ def _build_facts(ctx) -> pd.DataFrame:
     out["unit_error"] = unit_error
     computed = np.where(unit_error, as_prep, computed)
     out["computed_days"] = computed
-    prd = out["prd_days"].to_numpy(dtype="float64")
+    prd = out["prd_days"]
     tol = cfg.threshold("prd_days_tolerance")
     with np.errstate(invalid="ignore", divide="ignore"):
         prd_ok = (prd > 0) & (prd <= 366) & (np.isnan(computed) | ((prd <= computed * tol) & (prd * tol >= computed)))
     supply = np.where(prd_ok, prd, computed)
     out["supply_days"] = supply
-    out["supply_source"] = np.where(prd_ok, "prd_days", np.where(np.isnan(computed), None, "computed"))
-    out["why"] = np.where(np.isnan(supply), out["why_combo"].to_numpy(dtype=object), None)
+    out["supply_source"] = _str_codes(np.where(prd_ok, 1, np.where(np.isnan(computed), 0, 2)),
+                                      [None, "prd_days", "computed"])
+    out["why"] = out["why_combo"].where(pd.Series(np.isnan(supply)))
+    out["same_rx"] = _same_rx(out, n)
+    out["cnt_net"] = _net_quantity(out, n)
     limits = setting_limits(cfg)
-    lim = out["setting"].map(limits).astype("float64")
-    out["limit_days"] = out["key_max_days"].where(out["key_max_days"].notna(), lim)
-    return out[list(FACT_COLUMNS)]
+    sc, su = pd.factorize(setting)
+    lim = np.array([limits.get(v, np.nan) for v in su] + [np.nan], dtype="float64")[sc]
+    kmax = out["key_max_days"]
+    out["limit_days"] = np.where(np.isnan(kmax), lim, kmax)
+    return pd.DataFrame({c: out[c] for c in FACT_COLUMNS}, index=pd.RangeIndex(n))
+
+
+def _same_rx(out: dict, n: int) -> np.ndarray:
+    """A sale (3505) that carries the prescription of a fee line of the run (same rxno and psn_no)
+    for the same drug (通用名) is that fee line's dispensing, not a second one."""
+    same = np.zeros(n, dtype=bool)
+    src = out["source"]
+    is_sale = (src == "sales").to_numpy(dtype=bool) & out["rxno"].notna().to_numpy(dtype=bool) & \
+        out["psn_no"].notna().to_numpy(dtype=bool)
+    is_fee = (src == "feedetail").to_numpy(dtype=bool) & out["rxno"].notna().to_numpy(dtype=bool)
+    if not is_sale.any() or not is_fee.any():
+        return same
+
+    def keys(m):
+        return pd.MultiIndex.from_arrays([out["rxno"][m].astype(str).str.strip(),
+                                          out["psn_no"][m].astype(str).str.strip(),
+                                          out["generic"][m].astype(str)])
+    same[np.flatnonzero(is_sale)] = keys(is_sale).isin(keys(is_fee))
+    return same
+
+
+def _net_quantity(out: dict, n: int) -> np.ndarray:
+    """The quantity a line dispensed after the refunds (fee lines, init_feedetl_sn) and returns
+    (3506) that name it: cnt − Σ|returned|, never below 0; NaN for the refund rows themselves."""
+    cnt = out["cnt"]
+    net = np.where(cnt > 0, cnt, np.nan)
+    ref = out["refund_of"]
+    has = ref.notna().to_numpy(dtype=bool) & (cnt < 0)
+    if has.any():
+        back = pd.Series(np.abs(cnt[has])).groupby(ref[has].to_numpy()).sum()
+        lk = out["line_key"]
+        hit = lk.isin(back.index).to_numpy(dtype=bool)
+        if hit.any():
+            got = back.reindex(lk[hit].to_numpy()).to_numpy()
+            net[hit] = np.maximum(0.0, net[hit] - got)
+    return net
 
 
 def history_rows(f: pd.DataFrame, store) -> pd.DataFrame:
     """The facts as history rows (persons keyed, no identifiers)."""
     rows = f.rename(columns={"time": "disp_time", "cnt": "qty", "code": "med_list_codg"})
-    rows = rows[rows["disp_time"].notna()]
+    # a sale carrying a fee line's prescription is that line's dispensing: recorded once
+    rows = rows[rows["disp_time"].notna() & ~rows["same_rx"].astype(bool)]
     out = pd.DataFrame({
         "line_key": rows["line_key"], "facility_code": getattr(store, "facility_code", "") or "",
         "source": rows["source"], "person_key": store.person_keys(rows["psn_no"]),

@@ -82,7 +82,7 @@ def render(run, findings, console: Console | None = None, path: str | None = Non
     counts = run.counts_by_severity()
     rows_read = sum(t.rows_read for t in run.tables)
     c.print(f"[bold]{tx['summary']}[/bold]  " + tx["totals"].format(
-        n=f"{len(findings):,}", lines=f"{len(lines):,}", rows=f"{rows_read:,}"), highlight=False)
+        n=f"{len(findings):,}", lines=f"{wl.rows_with_findings(lines):,}", rows=f"{rows_read:,}"), highlight=False)
     c.print("  " + "  ".join(f"[{SEV_STYLE[s]}]{wl.severity_label(s, lang)} {n:,}[/]"
                              for s, n in counts.items()), highlight=False)
     _gate_summary(c, run)
@@ -93,6 +93,7 @@ def render(run, findings, console: Console | None = None, path: str | None = Non
         c.print("  " + "  ".join(f"{wl.category_label(k, lang)} {v:,}" for k, v in cats.items()), highlight=False)
         _roots(c, run, lines, tx, lang)
         _manager(c, lines, tx, lang)
+        _families(c, run, findings, lines, lang)
         _rules(c, run, findings, tx, lang, top)
 
     agg = run.aggregates.get("placeholder_doctors")
@@ -244,3 +245,53 @@ def _rules(c, run, findings, tx, lang, top) -> None:
                 _indented(c, f"→ {tx['sugg']}: " + wl.suggestion_text(f.suggestions[:3]))
     if len(order) > top:
         c.print(tx["more"].format(n=len(order) - top))
+
+
+def _families(c, run, findings, lines, lang, top: int = 5) -> None:
+    """The dispensing and traceability sections (reports/families.py)."""
+    from . import families
+    fx = families.TEXT[lang]
+    v = families.views(run, findings, lines)
+
+    def tops(title, recs, cols):
+        if not recs:
+            return
+        t = Table(title=title, box=box.SIMPLE, title_justify="left", pad_edge=False)
+        for i, h in enumerate(cols):
+            t.add_column(h, justify="left" if i == 0 else "right")
+        for r in recs[:top]:
+            t.add_row(*[f"{x:,}" if isinstance(x, int) else str(x) for x in r])
+        c.print(t)
+    d = v["dispensing"]
+    if d is not None:
+        c.print(f"\n[bold]{fx['dsp']}[/bold]  " + ("共 " if lang == "zh" else "") + f"{d['n']:,}", highlight=False)
+        for r in d["kinds"].itertuples():
+            c.print(f"  {r.rule} {r.title}：{r.n:,}（{fx['persons']} {r.persons:,}）" if lang == "zh" else
+                    f"  {r.rule} {r.title}: {r.n:,} ({r.persons:,} {fx['persons']})", highlight=False, markup=False)
+        tops(fx["top_drugs"], [(r["name"], int(r["n"]), int(r["persons"])) for r in d["drugs"].to_dict("records")],
+             (fx["drug"], fx["n"], fx["persons"]))
+        tops(fx["top_doctors"], [(r["name"], int(r["n"]), int(r["persons"])) for r in d["doctors"].to_dict("records")],
+             (fx["doctor"], fx["n"], fx["persons"]))
+        tops(fx["top_persons"], [(r["name"], int(r["n"]), int(r["drugs"])) for r in d["persons"].to_dict("records")],
+             (fx["person"], fx["n"], fx["drugs"]))
+    t = v["traceability"]
+    if t is not None:
+        c.print(f"\n[bold]{fx['trc']}[/bold]  " + fx["checked"].format(codes=t["codes"], lines=t["lines"]),
+                highlight=False)
+        if t["dups"]:
+            c.print(f"  {fx['dup_kinds']}：" + "  ".join(f"{x['title']} {x['n']:,}" for x in t["dups"])
+                    if lang == "zh" else f"  {fx['dup_kinds']}: " + "; ".join(f"{x['title']} {x['n']:,}"
+                                                                              for x in t["dups"]),
+                    highlight=False, markup=False)
+        other = [m for m in t["metrics"] if m["rule"] and m["rule"] not in families.DUP_RULES]
+        if other:
+            c.print("  " + "  ".join(f"{m['metric']} {m['n']:,}" for m in other), highlight=False, markup=False)
+        tops(fx["top_drugs"], [(x["name"], x["n"]) for x in t["drugs"]], (fx["drug"], fx["codes"]))
+        tops(fx["top_phar"], [(x["name"], x["n"]) for x in t["pharmacists"]], (fx["pharmacist"], fx["codes"]))
+        p = t["problems"]
+        both = p[p["other_where"].notna()].head(top)
+        for r in both.itertuples():
+            here = families.at_line(r.file, r.line, lang, r.key)
+            c.print(f"  [bold]{r.rule}[/bold] {r.code or ''} {here} {str(r.time or '')[:16]} {r.pharmacist or ''}"
+                    f"  ←  {fx['other']}：{r.other_kind} {r.other_where} {r.other_time or ''} "
+                    f"{r.other_pharmacist or ''}".rstrip(), highlight=False)

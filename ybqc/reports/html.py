@@ -172,11 +172,12 @@ def context(run, findings: pd.DataFrame, lines: pd.DataFrame) -> dict:
               "rules": r.rules, "table": wl.table_label(r.table, lang), "key": _s(r.key),
               "follow": tx["follow"].format(n=f"{int(r.follows):,}"), "message": str(r.messages).split("\n")[0]}
              for r in lines[lines["follows"] > 0].head(20).itertuples()]
+    dsp, trc = _family_views(run, findings, lines, lang)
     asset = resources.files("ybqc.reports") / "templates"
     return {
         "lang": lang, "tx": tx, "version": __version__, "seconds": run.seconds,
         "counts": [(wl.severity_label(s, lang), n, SEV_COLOR[s]) for s, n in counts.items()],
-        "n_findings": len(findings), "n_lines": len(lines),
+        "n_findings": len(findings), "n_lines": wl.rows_with_findings(lines),
         "rows_read": sum(t.rows_read for t in run.tables),
         "gate": None if run.fail_on == "never" else (
             tx["gate_fail"].format(n=f"{gating:,}", gate=run.fail_on) if gating else tx["gate_pass"].format(gate=run.fail_on)),
@@ -187,10 +188,51 @@ def context(run, findings: pd.DataFrame, lines: pd.DataFrame) -> dict:
         "doc_bars": doc_bars, "day_bars": _days(lines), "families": families, "ph": ph,
         "mgr": {k: v.to_dict("records") for k, v in mgr.items()},
         "sampled": tx["sampled"].format(a=len(shown), b=len(findings)) if len(shown) < len(findings) else "",
-        "data": data,
+        "data": data, "dsp": dsp, "trc": trc,
         "css": (asset / "report.css").read_text(encoding="utf-8"),
         "js": (asset / "report.js").read_text(encoding="utf-8"),
     }
+
+
+#: rows of a family's table on the page (the XLSX sheets have them all)
+FAMILY_ROWS = 200
+
+
+def _family_views(run, findings, lines, lang):
+    """The dispensing and traceability sections (reports/families.py), as the template shows them."""
+    from . import families
+    fx = families.TEXT[lang]
+    v = families.views(run, findings, lines)
+    more = ((lambda n: f"前 {FAMILY_ROWS} 条，共 {n:,} 条；完整清单见 XLSX 报告") if lang == "zh" else
+            (lambda n: f"first {FAMILY_ROWS} of {n:,}; the XLSX report has them all"))
+    dsp = trc = None
+    d = v["dispensing"]
+    if d is not None:
+        a = d["alarms"]
+        dsp = {"tx": fx, "n": d["n"],
+               "kind_bars": _bars([(f"{r.rule} {r.title}"[:34], r.n, None) for r in d["kinds"].itertuples()],
+                                  color="#a04000"),
+               "drug_bars": _bars([(str(r["name"])[:40], r["n"], None) for r in d["drugs"].to_dict("records")],
+                                  color="#7d6608", width=300),
+               "doctors": d["doctors"].to_dict("records"), "persons": d["persons"].to_dict("records"),
+               "rows": [[_s(x) for x in r] for r in a[["date", "person", "drug", "qty", "doctor", "rule",
+                                                        "message"]].head(FAMILY_ROWS).itertuples(index=False)],
+               "more": more(len(a)) if len(a) > FAMILY_ROWS else ""}
+    t = v["traceability"]
+    if t is not None:
+        p = t["problems"]
+        both = p[p["other_where"].notna()]
+        trc = {"tx": fx, "n": t["n"], "checked": fx["checked"].format(codes=t["codes"], lines=t["lines"]),
+               "dup_bars": _bars([(f"{x['rule']} {x['title']}"[:34], x["n"], None) for x in t["dups"]],
+                                 color="#922b21"),
+               "metrics": [m for m in t["metrics"] if m["rule"] and m["rule"] not in families.DUP_RULES],
+               "drug_bars": _bars([(x["name"][:40], x["n"], None) for x in t["drugs"]], color="#7d6608", width=300),
+               "phar_bars": _bars([(x["name"], x["n"], None) for x in t["pharmacists"]], color="#1a5276", width=300),
+               "rows": [[_s(r.rule), _s(r.code), families.at_line(r.file, r.line, lang, r.key), _s(r.time)[:16],
+                         _s(r.pharmacist), _s(r.other_kind), _s(r.other_where), _s(r.other_time),
+                         _s(r.other_pharmacist)] for r in both.head(FAMILY_ROWS).itertuples()],
+               "more": more(len(both)) if len(both) > FAMILY_ROWS else ""}
+    return dsp, trc
 
 
 def render(run, findings: pd.DataFrame, lines: pd.DataFrame | None = None) -> str:

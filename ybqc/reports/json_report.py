@@ -51,7 +51,7 @@ def tables(run) -> list[dict]:
 def manager(run, lines) -> dict:
     """issue 11: the manager's summary (top 10 by department, doctor, item) and the root causes."""
     from . import worklist as wl
-    out = {"rows_with_findings": int(len(lines))}
+    out = {"rows_with_findings": wl.rows_with_findings(lines)}
     for name, df in wl.summary(lines, "en").items():     # severities as codes in JSON
         out[f"by_{name}"] = [{k: (None if v is None or v != v else v.item() if hasattr(v, "item") else v)
                               for k, v in rec.items()}

@@ -62,11 +62,12 @@ def worklist_table(run, lines: pd.DataFrame) -> pd.DataFrame:
     lang = "en" if run.lang == "en" else "zh"
     d = pd.DataFrame(index=lines.index)
     d["no"] = lines["no"]
-    d["severity"] = lines["severity"].map(lambda s: wl.severity_label(s, lang))
+    by_value = lambda col, fn: col.map({v: fn(v) for v in col.dropna().unique()})   # once per distinct value
+    d["severity"] = by_value(lines["severity"], lambda s: wl.severity_label(s, lang))
     d["rules"] = lines["rules"]
     d["n"] = lines["n"]
     d["root"] = wl.root_text(lines, lang)
-    d["table"] = lines["table"].map(lambda k: wl.table_label(k, lang))
+    d["table"] = by_value(lines["table"], lambda k: wl.table_label(k, lang))
     names = {p: str(p).replace("\\", "/").rsplit("/", 1)[-1] for p in lines["path"].dropna().unique()}
     d["path"] = lines["path"].map(names)
     d["line"] = (lines["row"].astype("Int64") + 2)
@@ -96,6 +97,9 @@ def _plain(df: pd.DataFrame, numeric=()) -> pd.DataFrame:
     """Cells as the writer wants them: None for blanks, numbers where a number column parses."""
     out = {}
     for c in df.columns:
+        if c not in numeric and isinstance(df[c].dtype, pd.StringDtype):
+            out[c] = df[c]           # text columns as they are: the writer reads them fastest, NA is blank
+            continue
         vals = df[c].to_numpy(dtype=object)
         if c in numeric:
             num = pd.to_numeric(pd.Series(vals, dtype=object), errors="coerce").to_numpy()
@@ -103,7 +107,7 @@ def _plain(df: pd.DataFrame, numeric=()) -> pd.DataFrame:
         vals = vals.copy()
         vals[pd.isna(vals)] = None
         out[c] = vals
-    return pd.DataFrame(out, columns=df.columns)
+    return pd.DataFrame(out, columns=df.columns, index=df.index)
 
 
 def _sheet_name(name, used: set) -> str:
@@ -122,9 +126,10 @@ def summary_sheet(run, lines: pd.DataFrame) -> pd.DataFrame:
     h = wl.HEAD[lang]
     dim = {"zh": {"all": "合计", "dept": "科室", "doctor": "医生", "item": "项目"},
            "en": {"all": "total", "dept": "department", "doctor": "doctor", "item": "item"}}[lang]
-    amt = wl.amount(lines).fillna(0.0) if len(lines) else pd.Series(dtype=float)
-    err = int((lines["severity"] == "error").sum()) if len(lines) else 0
-    recs = [{"dim": dim["all"], "code": "", "group": "", "rows": len(lines), "error_rows": err,
+    real = lines[lines["n"] > 0] if len(lines) else lines      # not the rule-table lines
+    amt = wl.amount(real).fillna(0.0) if len(real) else pd.Series(dtype=float)
+    err = int((real["severity"] == "error").sum()) if len(real) else 0
+    recs = [{"dim": dim["all"], "code": "", "group": "", "rows": len(real), "error_rows": err,
              "money": round(float(amt.sum()), 2), "worst": "", "top_rule": ""}]
     for name, df in wl.summary(lines, lang).items():
         for r in df.to_dict("records"):
@@ -170,6 +175,19 @@ def render_xlsx(run, findings, path: str, split_by: str | None = None,
         dept = wt[heads["dept"]].fillna("未填科室" if lang == "zh" else "(no department)")
         for d, idx in dept.groupby(dept, sort=True).groups.items():
             worklist_sheet(_sheet_name(d, used), wt.loc[idx])
+    # the dispensing and traceability families: a summary and one line per alarm / code problem
+    from . import families
+    fam = families.sheets(run, findings, lines)
+    for fname, df, widths in fam:
+        name = _sheet_name(fname, used)
+        book.freeze(row=1, sheet=name)
+        fx = families.TEXT[lang]
+        nums = {fx[k] for k in ("qty", "line", "n", "value", "other_qty")} | {f"{fx['persons']}/{fx['drugs']}"}
+        book.sheet(name, _plain(df, numeric=nums), column_widths=widths, header_format=head_fmt, autofilter=True,
+                   column_formats=[wrap if w >= 60 else None for w in widths])
+    shown_aggs = {"traceability", "traceability_top_drugs", "traceability_top_pharmacists",
+                  "traceability_pairs"} if any(n == families.TEXT[lang]["sheet_trc_sum"] for n, _, _ in fam) \
+        else {"traceability_pairs"}
     # the finding-level sheet for tools: codes, no repeated titles (the rules sheet has them).
     # Beyond XLSX_FINDINGS_LIMIT it would cost more than the worklist; tools read the CSV/JSON.
     if len(findings) <= XLSX_FINDINGS_LIMIT:
@@ -195,7 +213,7 @@ def render_xlsx(run, findings, path: str, split_by: str | None = None,
     book.sheet(name, _plain(rules.rename(columns=RULE_HEADERS[lang])), column_width=16,
                header_format=head_fmt, autofilter=True)
     for agg, rows in run.aggregates.items():
-        if rows:
+        if rows and agg not in shown_aggs:
             name = _sheet_name(agg, used)
             book.freeze(row=1, sheet=name)
             book.sheet(name, _plain(pd.DataFrame(rows).rename(columns=AGG_HEADERS[lang])), column_width=14,

@@ -42,13 +42,19 @@ CONTEXT = {
     "sales": {"patient": ("psn_no", "psn_name"), "doctor": ("prsc_dr_name",), "nat_code": ("med_list_codg",),
               "local_code": ("fixmedins_hilist_id",), "local_name": ("fixmedins_hilist_name",),
               "time": ("sel_retn_time",), "qty": ("sel_retn_cnt",)},
+    "returns": {"patient": ("psn_no", "psn_name"), "nat_code": ("med_list_codg",),
+                "local_code": ("fixmedins_hilist_id",), "local_name": ("fixmedins_hilist_name",),
+                "time": ("sel_retn_time",), "qty": ("sel_retn_cnt",)},
     "staff": {"dept": ("dept_name", "dept"), "doctor": ("dr_name",), "local_code": ("dr_code",)},
 }
 
 SEV_ZH = {"error": "错误", "warning": "警告", "info": "提示"}
 CAT_ZH = {"structure": "表结构", "completeness": "完整性", "format": "格式", "value_set": "取值范围",
           "range": "数值范围", "consistency": "一致性", "placeholder": "占位值", "mapping": "目录对照",
-          "sex_conflict": "性别冲突", "age_conflict": "年龄冲突", "duplicate": "重复", "volume": "用量异常"}
+          "sex_conflict": "性别冲突", "age_conflict": "年龄冲突", "duplicate": "重复", "volume": "用量异常",
+          "frequency": "频次/周期/疗程", "payment_scope": "支付范围", "over_quantity": "超量开药",
+          "repeat_purchase": "重复开药", "frequent_purchase": "频繁购药", "batch_prescribing": "批量开方",
+          "dispensing_data": "发药数据", "trace_code": "追溯码", "spend_line": "月度购药金额"}
 SEX_TEXT = {"zh": {"1": "男", "2": "女", "0": "未知", "9": "未说明"},
             "en": {"1": "male", "2": "female", "0": "unknown", "9": "unstated"}}
 
@@ -87,6 +93,8 @@ def category_label(cat: str, lang: str) -> str:
 
 
 def table_label(kind: str, lang: str) -> str:
+    if kind == "rule_table":
+        return "两库规则表" if lang == "zh" else "rule table"
     return KINDS[kind].title_zh if lang == "zh" and kind in KINDS else (kind or "")
 
 
@@ -101,6 +109,16 @@ def suggestion_text(s, lang: str = "zh") -> str:
         strong.append(("other entries with the same 简码/prefix: " if lang == "en" else "同简码/同前缀的其他条目：")
                       + "; ".join(weak))
     return "; ".join(strong)
+
+
+def _txt(a) -> np.ndarray:
+    """Values as text, blanks (None, NA, NaN) as "" — object array, vectorised."""
+    a = np.asarray(a, dtype=object)
+    blank = pd.isna(a)
+    if blank.any():
+        a = a.copy()
+        a[blank] = ""
+    return a.astype(str).astype(object)
 
 
 def _blank(v) -> bool:
@@ -147,11 +165,11 @@ def _context(run, lines: pd.DataFrame) -> pd.DataFrame:
         take = lambda c: frame[c].iloc[rows].to_numpy(dtype=object)      # only the rows with findings
         own = np.ones(len(pos), dtype=bool)
         if keycols:
-            natural = pd.Series(take(keycols[0]), dtype=object).fillna("").astype(str)
+            txt = _txt
+            natural = txt(take(keycols[0]))
             for c in keycols[1:]:
-                natural = natural + "/" + pd.Series(take(c), dtype=object).fillna("").astype(str)
-            line_key = pd.Series(lines["key"].to_numpy(dtype=object)[pos], dtype=object).fillna("").astype(str)
-            own = (natural.to_numpy(dtype=object) == line_key.to_numpy(dtype=object))
+                natural = natural + "/" + txt(take(c))
+            own = natural == txt(lines["key"].to_numpy(dtype=object)[pos])
         for slot, cols in CONTEXT.get(kind, {}).items():
             col = next((c for c in cols if c in frame.columns), None)
             if col is None:
@@ -163,7 +181,7 @@ def _context(run, lines: pd.DataFrame) -> pd.DataFrame:
                 vals = masked[codes]                  # code -1 (blank) picks the trailing None
             p = pos if slot in GROUP_SLOTS else pos[own]
             out[slot][p] = vals if slot in GROUP_SLOTS else vals[own]
-    ctx = pd.DataFrame(out, index=lines.index)
+    ctx = pd.DataFrame(out, index=lines.index, dtype=object)
     visits = _visits(run)
     if len(visits) and ctx["visit"].notna().any():
         at = visits.index.get_indexer(pd.Index(ctx["visit"].to_numpy(dtype=object)))
@@ -204,24 +222,25 @@ def lines(run, findings: pd.DataFrame) -> pd.DataFrame:
             "suggestions", "cause_no", "follows", "cause", "fingerprint"]
     if not len(findings):
         return pd.DataFrame(columns=cols)
-    f = findings.reset_index(drop=True)
-    rank = f["severity"].map(SEVERITY_RANK).fillna(0).astype(int).to_numpy()
-    row = f["row"].astype("Int64").fillna(-1).astype("int64").astype(str)
-    keytxt = f["key"].astype(object).where(f["key"].notna(), "").astype(str)
-    line_id, _ = pd.factorize(f["path"].astype(object).fillna("").astype(str) + "\x1f" + row + "\x1f" + keytxt)
+    # plain object arrays, not Arrow-backed columns: every step below indexes them with numpy
+    need = ["rule", "severity", "table", "path", "row", "key", "value", "message", "suggestions", "cause"]
+    fp = "fingerprint" in findings.columns
+    A = {c: findings[c].to_numpy(dtype=object) for c in need + (["fingerprint"] if fp else [])}
+    n_f = len(findings)
+    rank = np.fromiter((SEVERITY_RANK.get(x, 0) for x in A["severity"]), dtype=np.int64, count=n_f)
+    txt = _txt
+    rowv = findings["row"].astype("Int64").fillna(-1).to_numpy(dtype=np.int64)
+    line_id, _ = pd.factorize(pd.Series(txt(A["path"]) + "\x1f" + rowv.astype(str).astype(object) + "\x1f" +
+                                        txt(A["key"]), dtype=object))
     # within a line: worst severity first, then rule id
-    order = np.lexsort((f["rule"].to_numpy(dtype=object).astype(str), -rank, line_id))
-    f = f.iloc[order].reset_index(drop=True)
+    order = np.lexsort((A["rule"].astype(str), -rank, line_id))
+    A = {c: v[order] for c, v in A.items()}
+    rowv = rowv[order]
     fl = line_id[order]
     starts = np.flatnonzero(np.r_[True, fl[1:] != fl[:-1]])
-    ends = np.r_[starts[1:], len(f)]
-    first = f.iloc[starts].reset_index(drop=True)
-    fp = "fingerprint" in f.columns
-    rules_a = f["rule"].to_numpy(dtype=object)
-    msg_a = f["message"].to_numpy(dtype=object)
-    sugg_a = f["suggestions"].to_numpy(dtype=object)
-    cause_a = f["cause"].to_numpy(dtype=object)
-    fp_a = f["fingerprint"].to_numpy(dtype=object) if fp else None
+    ends = np.r_[starts[1:], n_f]
+    rules_a, msg_a, sugg_a, cause_a = A["rule"], A["message"], A["suggestions"], A["cause"]
+    fp_a = A["fingerprint"] if fp else None
     rules, messages, suggs, causes, fps = [], [], [], [], []
     for a, b in zip(starts.tolist(), ends.tolist()):     # one pass; most lines hold one finding
         if b - a == 1:
@@ -238,15 +257,22 @@ def lines(run, findings: pd.DataFrame) -> pd.DataFrame:
         causes.append(next((c for c in cause_a[a:b] if isinstance(c, str)), None))
         if fp:
             fps.append(" ".join(str(x) for x in fp_a[a:b] if not _blank(x)))
+    first_row = rowv[starts]
     out = pd.DataFrame({
-        "severity": first["severity"], "table": first["table"], "path": first["path"],
-        "row": first["row"], "key": first["key"], "rules": rules, "n": ends - starts,
-        "messages": messages, "suggestions": suggs, "cause": causes,
-        "fingerprint": fps if fp else None,
-    })
+        "severity": A["severity"][starts], "table": A["table"][starts], "path": A["path"][starts],
+        "key": A["key"][starts], "rules": np.array(rules, dtype=object),
+        "messages": np.array(messages, dtype=object), "suggestions": np.array(suggs, dtype=object),
+        "cause": np.array(causes, dtype=object),
+        "fingerprint": np.array(fps, dtype=object) if fp else np.full(len(starts), None, dtype=object),
+    }, dtype=object)
+    out.insert(3, "row", pd.array(np.where(first_row >= 0, first_row, 0), dtype="Int64"))
+    out.loc[first_row < 0, "row"] = pd.NA
+    out.insert(5, "n", ends - starts)
     line_of_finding = np.repeat(np.arange(len(starts)), ends - starts)
-    out = out.reset_index(drop=True)
     out = pd.concat([out, _context(run, out)], axis=1)
+    out = _rule_rows(out, "en" if run.lang == "en" else "zh")
+    causes = out["cause"].tolist()
+    f = pd.DataFrame({c: A[c] for c in ("rule", "key", "value")}, dtype=object)
 
     # root causes: which line does each link name? Only the links some finding makes are looked up.
     wanted = {c for c in causes if isinstance(c, str)}
@@ -257,8 +283,7 @@ def lines(run, findings: pd.DataFrame) -> pd.DataFrame:
         hit = np.flatnonzero(own_key.isin(wanted).to_numpy() & out["key"].notna().to_numpy())
         for i in hit[::-1]:                   # the first line wins
             anchors[own_key.iat[int(i)]] = int(i)
-        fkey = f["rule"].astype(str) + "|" + f["key"].astype(object).fillna("").astype(str) + "|" + \
-            f["value"].astype(object).fillna("").astype(str)
+        fkey = pd.Series(txt(f["rule"]) + "|" + txt(f["key"]) + "|" + txt(f["value"]), dtype=object)
         fhit = np.flatnonzero(fkey.isin(wanted).to_numpy() & f["key"].notna().to_numpy())
         for i in fhit:
             anchors.setdefault(fkey.iat[int(i)], int(line_of_finding[i]))
@@ -298,6 +323,64 @@ def lines(run, findings: pd.DataFrame) -> pd.DataFrame:
     return out[cols]
 
 
+#: a rule-table row that at least this many lines rest on becomes a line of its own (see _rule_rows)
+RULE_ROW_MIN = 2
+RULE_ROW_TEXT = {
+    "zh": "两库规则行：{src}。本次上传有 {n} 行按这条规则被判定为问题（{rules}）：先核对这条规则是否适用"
+          "（版本、地区、编码）；适用时，这些行往往有同一个来源（如 HIS 收费套餐同时收取主项与从项、"
+          "医嘱模板的频次），改正来源比逐行改正更快",
+    "en": "rule-base row: {src}. {n} rows of this upload break it ({rules}): check first that the rule "
+          "applies (version, region, codes); if it does, the rows usually share one source (an HIS "
+          "charging package billing the main and the secondary item together, an order template's "
+          "frequency), and fixing that source is quicker than fixing each row",
+}
+
+
+def _rule_rows(out: pd.DataFrame, lang: str) -> pd.DataFrame:
+    """Rule-base findings (YBQC-RB-*) name the loaded rule-table row they rest on
+    ("rule_table|<src>", rulebase.report). That row has no finding of its own, so a row that
+    RULE_ROW_MIN or more lines rest on is added as a line (n = 0: it is not itself a problem),
+    which the root-cause ordering then lists first with its lines under it."""
+    c = out["cause"]
+    rb = c[c.astype(object).fillna("").astype(str).str.startswith("rule_table|")]
+    if not len(rb):
+        return out
+    have = set((out["table"].astype(object).fillna("").astype(str) + "|" +
+                out["key"].astype(object).fillna("").astype(str)).tolist())
+    counts = rb.value_counts()
+    counts = counts[(counts >= RULE_ROW_MIN) & ~counts.index.isin(list(have))]
+    if not len(counts):
+        return out
+    rank = out["severity"].map(SEVERITY_RANK).fillna(0).astype(int)
+    inv = {v: k for k, v in SEVERITY_RANK.items()}
+    recs = []
+    for link, n in counts.items():
+        kids = out[c == link]
+        src = link.split("|", 1)[1]
+        rules = "、".join(dict.fromkeys(r for x in kids["rules"] for r in str(x).split("、")
+                                       if r.startswith("YBQC-RB-")))
+        codes = kids["nat_code"].dropna().unique()
+        rec = {k: None for k in out.columns}
+        rec.update(severity=inv[int(rank[kids.index].max())], table="rule_table", path=None, row=pd.NA,
+                   key=src, rules=rules, n=0, messages=RULE_ROW_TEXT[lang].format(src=src, n=f"{int(n):,}",
+                                                                                   rules=rules),
+                   suggestions="", cause=None, fingerprint="")
+        if len(codes) == 1:
+            rec["nat_code"] = codes[0]
+            names = kids["nat_name"].dropna().unique()
+            rec["nat_name"] = names[0] if len(names) == 1 else None
+        recs.append(rec)
+    add = pd.DataFrame(recs, columns=out.columns).astype(object)
+    add["row"] = pd.array([pd.NA] * len(add), dtype=out["row"].dtype)
+    add["n"] = np.zeros(len(add), dtype=out["n"].dtype)
+    return pd.concat([out, add], ignore_index=True)
+
+
+def rows_with_findings(lines: pd.DataFrame) -> int:
+    """Source rows with findings (the rule-table lines of _rule_rows are not counted)."""
+    return int((lines["n"] > 0).sum()) if len(lines) else 0
+
+
 def _num(v) -> int:
     return -1 if _blank(v) else int(v)
 
@@ -326,10 +409,23 @@ def amount(lines: pd.DataFrame) -> pd.Series:
     return amt
 
 
+_SUMMARY: list = []      # the last (lines, lang, top, result): every format of one run asks for it
+
+
 def summary(lines: pd.DataFrame, lang: str = "zh", top: int = 10) -> dict[str, pd.DataFrame]:
     """By department, doctor and item: rows affected, rows with errors, money, worst severity.
-    The `top` groups of each, most rows with errors first, then rows, then money."""
+    The `top` groups of each, most rows with errors first, then rows, then money. (Computed once
+    per lines frame and language; callers only read the frames.)"""
+    if _SUMMARY and _SUMMARY[0] is lines and _SUMMARY[1:3] == [lang, top]:
+        return _SUMMARY[3]
+    out = _summary(lines, lang, top)
+    _SUMMARY[:] = [lines, lang, top, out]
+    return out
+
+
+def _summary(lines: pd.DataFrame, lang: str, top: int) -> dict[str, pd.DataFrame]:
     out = {}
+    lines = lines[lines["n"] > 0] if len(lines) else lines
     if not len(lines):
         return {k: pd.DataFrame(columns=["code", "group", "rows", "error_rows", "money", "worst", "top_rule"])
                 for k in ("dept", "doctor", "item")}

@@ -268,9 +268,9 @@ class Context:
         return len(rows)
 
     def emit_rows(self, rule: Rule | str, rows: pd.DataFrame, *, field: str | None = None,
-                  value=None, params: dict | None = None, suggestions=None) -> int:
+                  value=None, params: dict | None = None, suggestions=None, cause=None) -> int:
         """Report rows of a combined() frame: grouped back to their tables by _t and _row.
-        `value`, params and `suggestions` may be Series aligned to `rows` or scalars."""
+        `value`, params, `suggestions` and `cause` may be Series aligned to `rows` or scalars."""
         def sub(v, idx):
             return v.loc[idx].to_numpy(dtype=object) if isinstance(v, pd.Series) else v
 
@@ -280,7 +280,8 @@ class Context:
             n += self.emit(rule, t, g["_row"].to_numpy(dtype=np.int64), field=field,
                            value=sub(value, g.index) if value is not None else None,
                            params={k: sub(v, g.index) for k, v in (params or {}).items()},
-                           suggestions=sub(suggestions, g.index) if suggestions is not None else None)
+                           suggestions=sub(suggestions, g.index) if suggestions is not None else None,
+                           cause=sub(cause, g.index) if cause is not None else None)
         return n
 
     def checked(self, rule: Rule | str, n: int) -> None:

@@ -148,9 +148,11 @@ PICKLIST_BAD = rule(
     "YBQC-DX-009", "structure", "error", "HIS 下拉字典无法读取", "the HIS pick-list cannot be read",
     "HIS 下拉字典 {value} 无法读取：{reason}。性别/年龄冲突照常检查，但无法给出“本想选”的候选",
     "the pick-list {value} cannot be read: {reason_en}. Conflicts are still checked, without suggestions",
-    tables=(), doc_zh="--dictionary 或 ybqc.toml 的 dictionaries 指向的文件不存在、不是 CSV/XLSX 或缺少编码/名称列。",
-    doc_en="A --dictionary file (or `dictionaries` in ybqc.toml) is unreadable, not CSV/XLSX, or has "
-    "no code/name column. Conflicts are still checked, without the 'probably meant' candidates.",
+    tables=(), doc_zh="--dictionary 或 ybqc.toml 的 dictionaries 指向的文件在检查过程中变得无法读取（不存在、不是 CSV/XLSX "
+    "或缺少编码/名称列的文件在检查开始前即以退出码 2 拒绝）。",
+    doc_en="A --dictionary file (or `dictionaries` in ybqc.toml) became unreadable during the run (a missing "
+    "one, one that is not CSV/XLSX or has no code/name column is refused up front with exit 2). "
+    "Conflicts are still checked, without the 'probably meant' candidates.",
     fix_zh="指向 HIS 导出的下拉字典 CSV/XLSX，表头须含编码和名称列（如 编码,附码,名称,简码,类别）。",
     fix_en="Point it at the HIS pick-list exported as CSV/XLSX with code and name columns (e.g. "
     "编码,附码,名称,简码,类别).",

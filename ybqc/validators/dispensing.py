@@ -27,7 +27,7 @@ OVER = rule(
     "{person} {date} {drug} 数量 {cnt}，约 {days} 天用量（{how}），超过{setting}上限 {limit} 天",
     "{person} {date} {drug}: quantity {cnt} lasts about {days} days ({how}), above the {setting} "
     "limit of {limit} days",
-    tables=("feedetail",),
+    tables=("feedetail", "sales"),
     doc_zh="处方管理办法第十九条：普通门诊一般不超过 7 日用量，急诊 3 日；慢性病、长期处方最长 12 周（长期处方管理规范）。"
            "国家医保局 2025 年超量开药智能监管通知把“明显超临床合理用药范围的超量购药”列为重点异常行为。"
            "天数优先用 prd_days（与数量相符时），否则按 数量×每包剂量数÷每日次数 计算。一个最小包装永远不算超量；"
@@ -45,7 +45,7 @@ OVER_KEY = rule(
     "{person} {date} 重点监测药品 {drug} 数量 {cnt}，约 {days} 天用量（{how}），超过{setting}上限 {limit} 天",
     "{person} {date} key monitored drug {drug}: quantity {cnt} lasts about {days} days ({how}), above "
     "the {setting} limit of {limit} days",
-    tables=("feedetail",),
+    tables=("feedetail", "sales"),
     doc_zh="同 YBQC-DSP-001，但药品在重点监测易倒卖回流医保药品清单中（--catalog 加载的清单，未加载时用 "
            "code_maps/key_drugs.csv 中已公开案例的药品），级别更高；清单的“最长天数”优先。",
     doc_en="As YBQC-DSP-001 for a drug on the key monitored list (the facility's list loaded with "
@@ -61,13 +61,17 @@ REPEAT = rule(
     "{person} {date} 再次取 {drug}（{cnt}），此前 {prev} 起累计的药量尚余约 {left} 天（上次累计 {carried} 天）",
     "{person} {date} {drug} dispensed again ({cnt}) while about {left} days of the supply carried "
     "since {prev} were left ({carried} days carried at the previous dispensing)",
-    tables=("feedetail",),
+    tables=("feedetail", "sales"),
     doc_zh="按通用名（换厂家仍是同一药）和人员，把本次上传与历史库中的每次取药按时间排列，"
            "结转余量：余量 = max(0, 上次余量 − 间隔天数) + 本次天数（用友 iih CheckOpHoldRule 的算法）。"
-           "再次取药时余量超过上次累计量的一半且超过 3 天即报告（阈值可设置）。国家医保局通知中的“短时间内重复购药”。",
+           "再次取药时余量超过上次累计量的一半且超过 3 天即报告（阈值可设置）。国家医保局通知中的“短时间内重复购药”。"
+           "节假日/出行备药：repeat_stockups_per_year = N 时，此前 365 天内（滚动，含历史库）提前取药少于 N 次的，"
+           "本次提前取药不报告。",
     doc_en="Per person and generic name, dispensings of the upload and the history in time order with "
            "carried-over supply; a dispensing while more than half (and more than 3 days) of the "
-           "carried supply is left is reported. Thresholds and a stock-up allowance are settings.",
+           "carried supply is left is reported. Thresholds are settings; a stock-up allowance "
+           "(repeat_stockups_per_year = N) tolerates an early refill when fewer than N happened in the "
+           "365 days before it (rolling, history included).",
     fix_zh="核实是否确有病情变化、遗失或出行备药，并在病历中记录；否则按余量调整开药时间与数量。",
     fix_en="Confirm a change of condition, loss or travel stock-up and record it; otherwise time the "
            "refill by the supply left.",
@@ -78,7 +82,7 @@ REPEAT_KEY = rule(
     "{person} {date} 再次取重点监测药品 {drug}（{cnt}），此前 {prev} 起累计的药量尚余约 {left} 天（上次累计 {carried} 天）",
     "{person} {date} key monitored drug {drug} dispensed again ({cnt}) while about {left} days of the "
     "supply carried since {prev} were left ({carried} days carried)",
-    tables=("feedetail",),
+    tables=("feedetail", "sales"),
     doc_zh="同 YBQC-DSP-003，药品在重点监测清单中。", doc_en="As YBQC-DSP-003 for a key monitored drug.",
     fix_zh="同 YBQC-DSP-003。", fix_en="As YBQC-DSP-003.",
     example_fail="复方丹参片 每 7 天取 30 天用量", example_pass="每 28–30 天取 30 天用量")
@@ -87,7 +91,7 @@ FREQUENT = rule(
     "frequent dispensing: too many dispensings in a short time",
     "{person} 在 {window} 天内第 {count} 次取 {drug}（{first} 至 {date}，上限 {limit} 次）",
     "{person}: dispensing number {count} of {drug} within {window} days ({first} to {date}; at most {limit})",
-    tables=("feedetail",),
+    tables=("feedetail", "sales"),
     doc_zh="重点监测药品（或设置 dispensing_all_drugs 后的全部药品）同一人 D 天内取药超过 N 次（本次上传与历史库合计，"
            "同一天算一次）。无公开的全国阈值：默认 30 天内超过 6 次，按时每周复诊（每月 4–5 次）不会触发；N、D 可设置。",
     doc_en="A key drug dispensed to one person more than N times within D days (upload and history; "
@@ -102,7 +106,7 @@ BATCH = rule(
     "医生 {doctor} 在 {seconds} 秒内为 {people} 人开具 {drug}（{first} 至 {last}），本行 {person}",
     "doctor {doctor} prescribed {drug} to {people} people within {seconds} seconds ({first} to {last}); "
     "this line: {person}",
-    tables=("feedetail",),
+    tables=("feedetail", "sales"),
     doc_zh="司美格鲁肽案例：某医生一分钟内为不同病人开具多份处方，医药代表收集参保人社保卡冒名就医。"
            "默认同一医生同一重点药品 120 秒内至少 5 个不同人员即报告（K、W 可设置）；相隔数分钟的正常门诊不会触发。",
     doc_en="The semaglutide case: one doctor, many prescriptions for different people within a minute. "
@@ -118,7 +122,7 @@ UNIT = rule(
     "数量单位可能填错",
     "{drug}: quantity {cnt} (spec {spec}, {pack} per package) lasts about {days_pack} days as packages "
     "but {days} days as single units: the quantity unit is likely wrong",
-    tables=("feedetail",),
+    tables=("feedetail", "sales"),
     doc_zh="数量是每包片数的整数倍，按包装计用量荒谬（默认超过 180 天），按片计则是正常处方（不超过 84 天）："
            "多半是把片数填进了按盒计价的数量。不作超量报告，但金额与上传数据都会错。",
     doc_en="A whole multiple of the pack count that lasts absurdly long as packages but a normal "
@@ -131,7 +135,7 @@ UNKNOWN = rule(
     "days of supply cannot be computed (no over-quantity or repeat judgement)",
     "{drug}：{lines} 行无法计算用药天数（{why}），这些行未作超量/重复判断",
     "{drug}: {lines} lines without days of supply ({why}); not judged for over-quantity or repeat",
-    tables=("feedetail",),
+    tables=("feedetail", "sales"),
     doc_zh="prd_days 未填且无法由 规格、单次剂量、频次 计算（st/prn/遵医嘱、剂量或规格无法解析、缺目录）时，"
            "每个药品一条提示并计数，绝不猜测报警。",
     doc_en="One info finding per drug, counted, where neither prd_days nor spec, dose and frequency "
@@ -144,7 +148,7 @@ PRD = rule(
     "{drug} prd_days={prd}，但数量 {cnt} 按剂量与频次约 {days} 天，按数量计算",
     "{drug}: prd_days={prd} but quantity {cnt} lasts about {days} days by dose and frequency; the "
     "quantity's days are used",
-    tables=("feedetail",),
+    tables=("feedetail", "sales"),
     doc_zh="平台能用同样的字段算出天数；prd_days 与数量相差超过一倍（prd_days_tolerance）时按数量计算并提示。",
     doc_en="The platform can compute days from the same fields; where prd_days differs from them by more "
            "than the tolerance factor the quantity's days are used.",
@@ -154,7 +158,7 @@ QTY = rule(
     "YBQC-DSP-010", "dispensing_data", "warning", "药品数量为零或无法解析", "drug quantity zero or unparseable",
     "{drug} 数量“{raw}”不是正数（退费行应为负数并填原流水号）",
     "{drug}: quantity '{raw}' is not a positive number (a refund is negative with init_feedetl_sn)",
-    tables=("feedetail",),
+    tables=("feedetail", "sales"),
     doc_zh="数量为 0 或不是数字的药品行无法计算天数，也会被平台视为异常。",
     doc_en="A drug line with a zero or non-numeric quantity has no days and looks wrong to the platform.",
     fix_zh="改正数量。", fix_en="Correct the quantity.", example_fail="cnt=0", example_pass="cnt=1")
@@ -164,7 +168,7 @@ DAILY = rule(
     "daily dose above the key-drug list's maximum daily dose",
     "{person} {date} {drug}：单次 {dose} × {freq}，单日剂量 {daily}（清单上限）",
     "{person} {date} {drug}: {dose} × {freq}, daily dose {daily} (the list's maximum)",
-    tables=("feedetail",),
+    tables=("feedetail", "sales"),
     doc_zh="机构加载的重点监测药品清单（--catalog）给出“单日最大剂量”时，单次剂量 × 每日次数 超过它即报告"
            "（片数按注册规格换算为 mg 等）。未给出或单位无法换算时不判断。",
     doc_en="Where the facility's key-drug list gives a 单日最大剂量, a dose × doses per day above it is "
@@ -190,36 +194,73 @@ def _date(t) -> str:
     return "" if t is None or pd.isna(t) else pd.Timestamp(t).strftime("%Y-%m-%d")
 
 
+def _ns(s: pd.Series) -> pd.Series:
+    """_n of each value, formatted once per distinct value."""
+    codes, uniq = pd.factorize(s)
+    txt = np.array([_n(v) for v in uniq] + ["?"], dtype=object)
+    return pd.Series(txt[codes], index=s.index, dtype=object)
+
+
+def _dates(s: pd.Series) -> pd.Series:
+    """YYYY-MM-DD of each time ('' for none)."""
+    return pd.to_datetime(s).dt.strftime("%Y-%m-%d").fillna("").astype(object)
+
+
+#: the field a finding names on a 3505 sale / 3506 return row (None: the row has no such field)
+_SALE_FIELD = {"cnt": "sel_retn_cnt", "bilg_dr_codg": "prsc_dr_name", "prd_days": None, "sin_dos_dscr": None}
+
+
+def _field(source: str, field: str | None) -> str | None:
+    return field if source == "feedetail" else _SALE_FIELD.get(field, field)
+
+
+def _emit(ctx, rule, rows: pd.DataFrame, *, field=None, **kw) -> None:
+    """emit_rows, naming each row's own field (fee line or sale)."""
+    fee = (rows["source"] == "feedetail").to_numpy(dtype=bool)
+    if fee.all():
+        ctx.emit_rows(rule, rows, field=field, **kw)
+        return
+    for m, src in ((fee, "feedetail"), (~fee, "sales")):
+        if m.any():
+            ctx.emit_rows(rule, rows[m], field=_field(src, field), **kw)
+
+
 def _persons(ctx, psn: pd.Series):
     """idx -> the persons of those rows, masked (only the rows reported are masked)."""
     def pick(idx):
         s = psn.loc[idx].astype("object")
-        return s if not ctx.config.mask else s.map(lambda v: mask_value("psn_no", v) if isinstance(v, str) else v)
+        if not ctx.config.mask:
+            return s
+        codes, uniq = pd.factorize(s)                 # masked once per person
+        masked = np.array([mask_value("psn_no", v) if isinstance(v, str) else v for v in uniq] + [None],
+                          dtype=object)
+        return pd.Series(masked[codes], index=s.index, dtype=object)
     return pick
 
 
-@check("feedetail", scope="run")
+@check("feedetail", "sales", "returns", scope="run")
 def dispensing(ctx) -> None:
     f = supply.facts(ctx)
     if not len(f):
         for r in _ALL:
-            ctx.not_applicable(r, "需要费用明细中的药品行（西药/中成药代码 X/Z 开头，或 --catalog 药品目录中的代码）")
+            ctx.not_applicable(r, "需要费用明细或 3505 商品销售中的药品行（西药/中成药代码 X/Z 开头，或 --catalog 药品目录中的代码）")
         return
     en = ctx.lang == "en"
     names = _SETTING_EN if en else _SETTING_ZH
     drug = f["name"].where(f["name"].notna(), f["code"]).astype("object")
     person = _persons(ctx, f["psn_no"])
     pos = f["cnt"] > 0
-    judged = pos & (f["setting"] != "inpatient")
+    # in-hospital use is not dispensed; a sale carrying a fee line's prescription is that line
+    judged = pos & (f["setting"] != "inpatient") & ~f["same_rx"]
 
     # --- quantity zero / unparseable
     ctx.checked(QTY, len(f))
     bad = ~(f["cnt"] > 0) & ~(f["cnt"] < 0)
     if bad.any():
         b = f[bad]
-        rawv = pd.Series([ctx.all_tables[int(t)].frame["cnt"].iat[int(r)] for t, r in zip(b["_t"], b["_row"])],
-                         index=b.index, dtype="object")
-        ctx.emit_rows(QTY, b, field="cnt", value=rawv, params={"drug": drug[bad], "raw": rawv.fillna("")})
+        rawv = pd.Series([ctx.all_tables[int(t)].frame[_field(src, "cnt")].iat[int(r)]
+                          for t, r, src in zip(b["_t"], b["_row"], b["source"])], index=b.index, dtype="object")
+        _emit(ctx, QTY, b, field="cnt", value=rawv, params={"drug": drug[bad], "raw": rawv.fillna("")})
 
     # --- days unknown: one finding per drug
     unk = judged & f["supply_days"].isna()
@@ -230,7 +271,7 @@ def dispensing(ctx) -> None:
         first = g.head(1)
         lines = g.size()
         why = g["why"].agg(lambda s: "；".join(pd.unique(s.dropna().astype(str))[:3]))
-        ctx.emit_rows(UNKNOWN, first, field="med_list_codg", value=first["code"],
+        _emit(ctx, UNKNOWN, first, field="med_list_codg", value=first["code"],
                       params={"drug": drug[first.index], "lines": first["generic"].map(lines),
                               "why": first["generic"].map(why)})
 
@@ -239,19 +280,19 @@ def dispensing(ctx) -> None:
     ue = judged & f["unit_error"]
     if ue.any():
         u = f[ue]
-        ctx.emit_rows(UNIT, u, field="cnt", value=u["cnt"], params={
-            "drug": drug[ue], "cnt": u["cnt"].map(_n), "spec": u["spec"].fillna(""),
-            "pack": u["pack_count"].map(_n), "form": u["form"].fillna("片" if not en else "units"),
-            "days_pack": (u["computed_days"] * u["pack_count"]).map(_n), "days": u["computed_days"].map(_n)})
+        _emit(ctx, UNIT, u, field="cnt", value=u["cnt"], params={
+            "drug": drug[ue], "cnt": _ns(u["cnt"]), "spec": u["spec"].fillna(""),
+            "pack": _ns(u["pack_count"]), "form": u["form"].fillna("片" if not en else "units"),
+            "days_pack": _ns((u["computed_days"] * u["pack_count"])), "days": _ns(u["computed_days"])})
 
     # --- prd_days inconsistent with the quantity
     pi = judged & ~f["unit_error"] & f["prd_days"].notna() & (f["supply_source"] == "computed")
     ctx.checked(PRD, int((judged & f["prd_days"].notna()).sum()))
     if pi.any():
         u = f[pi]
-        ctx.emit_rows(PRD, u, field="prd_days", value=u["prd_days"], params={
-            "drug": drug[pi], "prd": u["prd_days"].map(_n), "cnt": u["cnt"].map(_n),
-            "days": u["computed_days"].map(_n)})
+        _emit(ctx, PRD, u, field="prd_days", value=u["prd_days"], params={
+            "drug": drug[pi], "prd": _ns(u["prd_days"]), "cnt": _ns(u["cnt"]),
+            "days": _ns(u["computed_days"])})
 
     # --- over-quantity
     known = judged & f["supply_days"].notna() & ~f["unit_error"]
@@ -263,11 +304,11 @@ def dispensing(ctx) -> None:
             u = f[m]
             how = np.where(u["supply_source"] == "prd_days", "prd_days" if en else "按周期天数",
                            "quantity × dose ÷ frequency" if en else "按数量、剂量与频次计算")
-            ctx.emit_rows(r, u, field="cnt", value=u["cnt"], params={
-                "person": person(u.index), "date": u["time"].map(_date), "drug": drug[m],
-                "cnt": u["cnt"].map(_n), "days": u["supply_days"].map(_n),
+            _emit(ctx, r, u, field="cnt", value=u["cnt"], params={
+                "person": person(u.index), "date": _dates(u["time"]), "drug": drug[m],
+                "cnt": _ns(u["cnt"]), "days": _ns(u["supply_days"]),
                 "how": pd.Series(how, index=u.index), "setting": u["setting"].map(names),
-                "limit": u["limit_days"].map(_n)})
+                "limit": _ns(u["limit_days"])})
 
     # --- daily dose above the key-drug list's maximum
     has_limit = judged & f["key_drug"]
@@ -275,8 +316,8 @@ def dispensing(ctx) -> None:
     dd = has_limit & f["daily_over"].notna()
     if dd.any():
         u = f[dd]
-        ctx.emit_rows(DAILY, u, field="sin_dos_dscr", value=u["dose_text"], params={
-            "person": person(u.index), "date": u["time"].map(_date), "drug": drug[dd],
+        _emit(ctx, DAILY, u, field="sin_dos_dscr", value=u["dose_text"], params={
+            "person": person(u.index), "date": _dates(u["time"]), "drug": drug[dd],
             "dose": u["dose_text"], "freq": u["freq_text"], "daily": u["daily_over"]})
 
     ev = _events(ctx, f, judged)
@@ -319,20 +360,27 @@ def _grouped_cummax(x: np.ndarray, gid: np.ndarray) -> np.ndarray:
 def _events(ctx, f: pd.DataFrame, judged: pd.Series) -> pd.DataFrame:
     """Upload dispensing events (one per person, drug and day) with the history before them:
     fi (index into f of the event's last line), t, cnt, t_prev, rem (supply on hand before it),
-    carried (carried at the previous event), n_window (events within frequent_window_days, this
-    one included) and first_in_window. DuckDB joins the upload to the history and groups by day;
-    the carried supply c = max(0, c_prev − gap) + supply is computed in its closed form
-    c_n = A_n − t_n + max_k≤n (t_k − A_k−1) (A: cumulative supply) with numpy."""
+    carried (carried at the previous event), early (a repeat: rem above the thresholds),
+    early_before (early refills of the same person and drug in the 365 days before it, upload and
+    history), n_window (events within frequent_window_days, this one included) and
+    first_in_window. DuckDB joins the upload to the history and groups by day; the carried supply
+    c = max(0, c_prev − gap) + supply is computed in its closed form
+    c_n = A_n − t_n + max_k≤n (t_k − A_k−1) (A: cumulative supply) with numpy, over history and
+    upload events alike; only the upload's events are returned."""
     import duckdb
 
-    cols = ["fi", "t", "cnt", "t_prev", "n_window", "first_in_window", "rem", "carried"]
-    refunded = set(f["refund_of"].dropna())
-    u = f[judged & f["time"].notna() & ~f["line_key"].isin(refunded)]
+    cols = ["fi", "t", "cnt", "t_prev", "n_window", "first_in_window", "rem", "carried", "early",
+            "early_before"]
+    # refunds (init_feedetl_sn) and returns (3506) reduce the quantity; a line returned in full is
+    # no event, a partly returned one supplies its share
+    net = f["cnt_net"].to_numpy(dtype="float64")
+    u = f[judged & f["time"].notna() & pd.Series(net > 0, index=f.index)]
+    share = (u["cnt_net"] / u["cnt"]).to_numpy(dtype="float64")
     hist = getattr(ctx, "history", None)
     pid = hist.person_keys(u["psn_no"]) if hist is not None else u["psn_no"].astype("object")
     up = pd.DataFrame({"pid": pid.to_numpy(dtype=object), "generic": u["generic"].to_numpy(dtype=object),
-                       "t": u["time"].to_numpy(), "supply": u["supply_days"].to_numpy(dtype="float64"),
-                       "cnt": u["cnt"].to_numpy(dtype="float64"), "fi": u.index.to_numpy(dtype=np.int64)})
+                       "t": u["time"].to_numpy(), "supply": u["supply_days"].to_numpy(dtype="float64") * share,
+                       "cnt": u["cnt_net"].to_numpy(dtype="float64"), "fi": u.index.to_numpy(dtype=np.int64)})
     up = up[up["pid"].notna()]
     if not len(up):
         return pd.DataFrame(columns=cols).set_index("fi", drop=False)
@@ -374,31 +422,30 @@ def _events(ctx, f: pd.DataFrame, judged: pd.Series) -> pd.DataFrame:
     with np.errstate(invalid="ignore"):
         rem = np.where(valid, np.maximum(0.0, a[prev] - td + m[prev]), np.nan)
         carried = np.where(valid, np.maximum(0.0, a[prev] - td[prev] + m[prev]), np.nan)
+        early = valid & (rem > cfg.threshold("repeat_left_min_days")) & \
+            (rem > cfg.threshold("repeat_left_share") * carried) & (carried > 0)
+    # early refills of the group in the 365 days before each event (upload and history)
+    lo_y = _window_start(gid, ts, 365 * 86400 - 1)
+    ce = np.r_[0, np.cumsum(early)]
+    early_before = ce[np.arange(n)] - ce[lo_y]
     window = max(1, int(cfg.threshold("frequent_window_days") * 86400) - 1)
     lo_i = _window_start(gid, ts, window)
+    k = np.flatnonzero(fi >= 0)                                         # the upload's events
+    t = pd.to_datetime(ts[k], unit="s")
     out = pd.DataFrame({
-        "fi": fi, "t": pd.to_datetime(ts, unit="s"), "cnt": cnt,
-        "t_prev": pd.Series(pd.to_datetime(ts[prev], unit="s")).where(valid),
-        "n_window": np.arange(n) - lo_i + 1, "first_in_window": pd.to_datetime(ts[lo_i], unit="s"),
-        "rem": rem, "carried": carried})
-    out = out[out["fi"] >= 0]
+        "fi": fi[k], "t": t, "cnt": cnt[k],
+        "t_prev": pd.Series(pd.to_datetime(ts[prev[k]], unit="s")).where(valid[k]),
+        "n_window": (k - lo_i[k] + 1), "first_in_window": pd.to_datetime(ts[lo_i[k]], unit="s"),
+        "rem": rem[k], "carried": carried[k], "early": early[k], "early_before": early_before[k]})
     return out.set_index("fi", drop=False)
 
 
 def _repeat(ctx, f, ev, person, drug) -> None:
-    cfg = ctx.config
-    share, min_days = cfg.threshold("repeat_left_share"), cfg.threshold("repeat_left_min_days")
-    allowance = int(cfg.threshold("repeat_stockups_per_year"))
+    allowance = int(ctx.config.threshold("repeat_stockups_per_year"))
     key = f.loc[ev.index, "key_drug"].to_numpy(dtype=bool)
-    rem, carried = ev["rem"].to_numpy(dtype="float64"), ev["carried"].to_numpy(dtype="float64")
-    with np.errstate(invalid="ignore"):
-        flag = (rem > min_days) & (rem > share * carried) & (carried > 0)
-    if allowance > 0 and flag.any():
-        # the first `allowance` early refills of each person and drug in the look-back are stock-up
-        g = f.loc[ev.index, ["psn_no", "generic"]].astype(str).agg("|".join, axis=1)
-        tmp = pd.DataFrame({"g": g.to_numpy(), "t": ev["t"].to_numpy(), "flag": flag}).sort_values("t")
-        rank = tmp[tmp["flag"]].groupby("g").cumcount()          # index: positions in ev
-        flag[rank[rank < allowance].index.to_numpy()] = False
+    # stock-up (holiday/travel): an early refill is tolerated while the person had fewer than
+    # `allowance` early refills of the drug (tolerated or not) in the 365 days before it
+    flag = ev["early"].to_numpy(dtype=bool) & (ev["early_before"].to_numpy() >= allowance)
     for r, is_key in ((REPEAT, False), (REPEAT_KEY, True)):
         ctx.checked(r, int((key == is_key).sum()))
         m = flag & (key == is_key)
@@ -407,10 +454,10 @@ def _repeat(ctx, f, ev, person, drug) -> None:
         e = ev[m]
         rows = f.loc[e.index]
         idx = rows.index
-        ctx.emit_rows(r, rows, field="med_list_codg", value=rows["code"], params={
-            "person": person(idx), "date": rows["time"].map(_date), "drug": drug[idx],
-            "cnt": e["cnt"].map(_n), "prev": e["t_prev"].map(_date), "left": e["rem"].map(_n),
-            "carried": e["carried"].map(_n)})
+        _emit(ctx, r, rows, field="med_list_codg", value=rows["code"], params={
+            "person": person(idx), "date": _dates(rows["time"]), "drug": drug[idx],
+            "cnt": _ns(e["cnt"]), "prev": _dates(e["t_prev"]), "left": _ns(e["rem"]),
+            "carried": _ns(e["carried"])})
 
 
 def _frequent(ctx, f, ev, person, drug) -> None:
@@ -425,10 +472,10 @@ def _frequent(ctx, f, ev, person, drug) -> None:
     e = ev[m]
     rows = f.loc[e.index]
     idx = rows.index
-    ctx.emit_rows(FREQUENT, rows, field="med_list_codg", value=rows["code"], params={
-        "person": person(idx), "drug": drug[idx], "date": rows["time"].map(_date),
+    _emit(ctx, FREQUENT, rows, field="med_list_codg", value=rows["code"], params={
+        "person": person(idx), "drug": drug[idx], "date": _dates(rows["time"]),
         "count": e["n_window"], "window": _n(window), "limit": limit,
-        "first": e["first_in_window"].map(_date)})
+        "first": _dates(e["first_in_window"])})
 
 
 def _batch(ctx, f, judged, person, drug) -> None:
@@ -466,7 +513,7 @@ def _batch(ctx, f, judged, person, drug) -> None:
     rows = up[hit]
     idx = rows.index
     fmt = "%Y-%m-%d %H:%M:%S"
-    ctx.emit_rows(BATCH, rows, field="bilg_dr_codg", value=rows["dr_code"], params={
+    _emit(ctx, BATCH, rows, field="bilg_dr_codg", value=rows["dr_code"], params={
         "doctor": (rows["dr_name"].fillna("") + "（" + rows["dr_code"].fillna("") + "）"),
         "drug": drug[idx], "person": person(idx), "seconds": _n(w),
         "people": pd.Series(people[hit], index=idx),

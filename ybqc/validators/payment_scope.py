@@ -216,7 +216,11 @@ def main_secondary(ctx):
     if rulebase.not_loaded(ctx, "main_sec", MAIN_SEC, "项目名称、国标代码、限定主次操作、限定值域"):
         return
     r, f = _candidates(ctx, "main_sec")
-    f = f[(f["day"] >= 0) & f["unit"].notna() & np.isfinite(f["unit"])]
+    # numeric first: with no fee row under a rule-base code the columns are empty object columns,
+    # on which np.isfinite raises (issue 12, found by the rule_tables fuzz category)
+    unit = pd.to_numeric(f["unit"], errors="coerce").astype("float64")
+    day = pd.to_numeric(f["day"], errors="coerce")
+    f = f.assign(unit=unit)[(day >= 0).to_numpy() & np.isfinite(unit.to_numpy())]
     if not len(f):
         if len(rulebase.fees(ctx)[lambda d: d["med_list_codg"].isin(set(r.index))]):
             ctx.not_applicable(MAIN_SEC, "需要手术收费的金额 det_item_fee_sumamt、数量 cnt 与收费时间（用于比较全价）")

@@ -234,7 +234,7 @@ def trace_codes(ctx):
     _count(ctx, tr)
     _product(ctx, tr)
     _returns(ctx, tr, states, ev, link)
-    _summary(ctx, tr, states, ev)
+    _summary(ctx, tr, states, ev, link)
     del lines, codes
 
 
@@ -528,8 +528,10 @@ def _returns(ctx, tr, st, allev, link) -> None:
         o.note = o.note or note      # a pass of the returned-twice half only: the report says so
 
 
-def _summary(ctx, tr, st, allev) -> None:
+def _summary(ctx, tr, st, allev, link=None) -> None:
     """The traceability section of the reports (aggregates, shown as they are)."""
+    if st is not None and allev is not None:
+        ctx.aggregate("traceability_pairs", _pairs(ctx, tr, st, allev, link))
     f = ctx.collector
     c = tr.codes
     counts = {r.id: 0 for r in _ALL}
@@ -557,6 +559,90 @@ def _summary(ctx, tr, st, allev) -> None:
                                              for k, v in top.items()])
     tp = d["phar"].fillna("（未填）").value_counts().head(10)
     ctx.aggregate("traceability_top_pharmacists", [{"药师": k, "重复的码": int(v)} for k, v in tp.items()])
+
+
+def _pairs(ctx, tr, st, allev, link) -> list[dict]:
+    """For the reports' code-problem sheet (issue 9): each finding that rests on another event —
+    a repeated sale (TRC-004/005), a split-pack sale beyond its box (TRC-008), a second return
+    (TRC-010), a return dated before its sale (TRC-011) — with that event: where it is (this
+    upload's file and line, or the history store), its time, drug, quantity and pharmacist. Keyed
+    like the finding: rule, path, row (the file's data row) and code (None for TRC-011)."""
+    ln = tr.lines
+    hist = allev["hist"].to_numpy(dtype=bool)
+    prev = st["prev"].to_numpy()
+    cur_sel, prv_sel, rid = [], [], []
+    for r, m in ((None, st["dup"].to_numpy() & ~hist), (SPLIT_OVER.id, st["over"].to_numpy() & ~hist),
+                 (RETURN_UNSOLD.id, st["unsold"].to_numpy() & ~hist)):
+        i = np.flatnonzero(m & (prev >= 0))
+        cur_sel.append(i)
+        prv_sel.append(prev[i])
+        rid.append(np.where(hist[prev[i]], DUP_HISTORY.id, DUP_UPLOAD.id) if r is None
+                   else np.full(len(i), r, dtype=object))
+    ci, pi, rids = np.concatenate(cur_sel), np.concatenate(prv_sel), np.concatenate(rid)
+    col = lambda c, idx: allev[c].to_numpy(dtype=object)[idx] if c in allev.columns else [None] * len(idx)
+    this = pd.DataFrame({"rule": rids, "line": col("line", ci), "code": col("code", ci)})
+    other = pd.DataFrame({"line": col("line", pi), "hist": hist[pi], "kind": col("kind", pi),
+                          "time": col("time", pi), "med_list_codg": col("med_list_codg", pi),
+                          "qty": col("qty", pi), "facility": col("facility", pi)})
+    if link is not None and len(link):
+        bad = link[ln["time"].to_numpy()[link["ret"].to_numpy(dtype=np.int64)] <
+                   ln["time"].to_numpy()[link["sale"].to_numpy(dtype=np.int64)]]
+        if len(bad):
+            s = bad["sale"].to_numpy(dtype=np.int64)
+            this = pd.concat([this, pd.DataFrame({"rule": RETURN_EARLY.id, "line": bad["ret"].to_numpy(),
+                                                  "code": None})], ignore_index=True)
+            other = pd.concat([other, pd.DataFrame({
+                "line": s, "hist": False, "kind": ln["kind"].to_numpy()[s], "time": ln["time"].to_numpy()[s],
+                "med_list_codg": ln["med_list_codg"].to_numpy()[s], "qty": ln["qty"].to_numpy()[s],
+                "facility": None})], ignore_index=True)
+    if not len(this):
+        return []
+
+    def place(li):            # lines -> (path, data row, file line) per table, vectorised
+        li = np.asarray(li, dtype=np.int64)
+        ok = li >= 0
+        ti = np.where(ok, ln["_t"].to_numpy(dtype=np.int64)[np.maximum(li, 0)], -1)
+        rr = ln["_row"].to_numpy(dtype=np.int64)[np.maximum(li, 0)]
+        path = np.full(len(li), None, dtype=object)
+        row = np.full(len(li), -1, dtype=np.int64)
+        line = np.full(len(li), -1, dtype=np.int64)
+        for t_ in np.unique(ti[ok]):
+            m = ti == t_
+            t = ctx.all_tables[int(t_)]
+            fr, fl = t.file_rows(rr[m])
+            path[m], row[m] = t.label, np.asarray(fr, dtype=np.int64)
+            line[m] = np.asarray(fl, dtype=np.int64) if fl is not None else row[m] + 2
+        return path, row, line, ok
+
+    path, row, _, _ = place(this["line"])
+    opath, _, oline, own = place(other["line"])
+    own &= ~other["hist"].to_numpy(dtype=bool)
+    oi = np.maximum(other["line"].to_numpy(dtype=np.int64), 0)
+    txt = lambda a: np.array([x if isinstance(x, str) and x else None for x in a], dtype=object)
+    name = txt(ln["name"].to_numpy(dtype=object)[oi])
+    code = txt(other["med_list_codg"].to_numpy(dtype=object))
+    drug = np.array([" ".join(x for x in (c, n) if x) or None for c, n in zip(code, np.where(own, name, None))],
+                    dtype=object)
+    qty = pd.to_numeric(other["qty"], errors="coerce").to_numpy(dtype=float)
+    out = pd.DataFrame({
+        "rule": this["rule"].to_numpy(dtype=object), "path": path, "row": row,
+        "code": txt(this["code"].to_numpy(dtype=object)),
+        "other": np.where(other["hist"].to_numpy(dtype=bool), "history", "upload"),
+        "other_kind": np.where(other["kind"].to_numpy(dtype=object) == tc.SALE, "sale", "return"),
+        "other_time": [_fmt_time(x) for x in other["time"]],
+        "other_path": np.where(own, opath, None), "other_line": np.where(own, oline, None),
+        "other_key": np.where(own, ln["ref"].to_numpy(dtype=object)[oi], None),
+        "other_drug": drug, "other_qty": np.where(np.isnan(qty), None, qty),
+        "other_pharmacist": np.where(own, txt(ln["phar"].to_numpy(dtype=object)[oi]), None),
+        "other_facility": txt(other["facility"].to_numpy(dtype=object))}, dtype=object)
+    recs = out.to_dict("records")
+    for r in recs:                      # plain Python numbers for the JSON report
+        for k in ("row", "other_line"):
+            if r[k] is not None:
+                r[k] = int(r[k])
+        if r["other_qty"] is not None:
+            r["other_qty"] = float(r["other_qty"])
+    return recs
 
 
 @check("sales", "returns", scope="run")
