@@ -579,7 +579,8 @@ def _pairs(ctx, tr, st, allev, link) -> list[dict]:
         rid.append(np.where(hist[prev[i]], DUP_HISTORY.id, DUP_UPLOAD.id) if r is None
                    else np.full(len(i), r, dtype=object))
     ci, pi, rids = np.concatenate(cur_sel), np.concatenate(prv_sel), np.concatenate(rid)
-    col = lambda c, idx: allev[c].to_numpy(dtype=object)[idx] if c in allev.columns else [None] * len(idx)
+    # values at the few positions only (not whole million-row Arrow columns as Python objects)
+    col = lambda c, idx: allev[c].iloc[idx].to_numpy(dtype=object) if c in allev.columns else [None] * len(idx)
     this = pd.DataFrame({"rule": rids, "line": col("line", ci), "code": col("code", ci)})
     other = pd.DataFrame({"line": col("line", pi), "hist": hist[pi], "kind": col("kind", pi),
                           "time": col("time", pi), "med_list_codg": col("med_list_codg", pi),
@@ -592,8 +593,8 @@ def _pairs(ctx, tr, st, allev, link) -> list[dict]:
             this = pd.concat([this, pd.DataFrame({"rule": RETURN_EARLY.id, "line": bad["ret"].to_numpy(),
                                                   "code": None})], ignore_index=True)
             other = pd.concat([other, pd.DataFrame({
-                "line": s, "hist": False, "kind": ln["kind"].to_numpy()[s], "time": ln["time"].to_numpy()[s],
-                "med_list_codg": ln["med_list_codg"].to_numpy()[s], "qty": ln["qty"].to_numpy()[s],
+                "line": s, "hist": False, "kind": tc.at(ln["kind"], s), "time": ln["time"].to_numpy()[s],
+                "med_list_codg": tc.at(ln["med_list_codg"], s), "qty": ln["qty"].to_numpy()[s],
                 "facility": None})], ignore_index=True)
     if not len(this):
         return []
@@ -619,7 +620,7 @@ def _pairs(ctx, tr, st, allev, link) -> list[dict]:
     own &= ~other["hist"].to_numpy(dtype=bool)
     oi = np.maximum(other["line"].to_numpy(dtype=np.int64), 0)
     txt = lambda a: np.array([x if isinstance(x, str) and x else None for x in a], dtype=object)
-    name = txt(ln["name"].to_numpy(dtype=object)[oi])
+    name = txt(ln["name"].iloc[oi].to_numpy(dtype=object))
     code = txt(other["med_list_codg"].to_numpy(dtype=object))
     drug = np.array([" ".join(x for x in (c, n) if x) or None for c, n in zip(code, np.where(own, name, None))],
                     dtype=object)
@@ -631,9 +632,9 @@ def _pairs(ctx, tr, st, allev, link) -> list[dict]:
         "other_kind": np.where(other["kind"].to_numpy(dtype=object) == tc.SALE, "sale", "return"),
         "other_time": [_fmt_time(x) for x in other["time"]],
         "other_path": np.where(own, opath, None), "other_line": np.where(own, oline, None),
-        "other_key": np.where(own, ln["ref"].to_numpy(dtype=object)[oi], None),
+        "other_key": np.where(own, ln["ref"].iloc[oi].to_numpy(dtype=object), None),
         "other_drug": drug, "other_qty": np.where(np.isnan(qty), None, qty),
-        "other_pharmacist": np.where(own, txt(ln["phar"].to_numpy(dtype=object)[oi]), None),
+        "other_pharmacist": np.where(own, txt(ln["phar"].iloc[oi].to_numpy(dtype=object)), None),
         "other_facility": txt(other["facility"].to_numpy(dtype=object))}, dtype=object)
     recs = out.to_dict("records")
     for r in recs:                      # plain Python numbers for the JSON report
