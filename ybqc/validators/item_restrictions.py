@@ -316,7 +316,7 @@ def age_restricted(ctx, t):
 
     def age_text(i):
         d = days[i]
-        if d < 365:
+        if d < 366:                   # up to the first birthday: days (365 // 365.25 is 0 years)
             return f"出生 {int(d)} 天", f"{int(d)} days old"
         return f"{int(d // 365.25)} 岁", f"{int(d // 365.25)} years old"
 
