@@ -441,29 +441,8 @@ class HistoryStore:
     def add_fee_events(self, events: pd.DataFrame, what: str = "fee events") -> AddResult:
         """Add fee facts (one transaction; rows whose fee_key is stored, or that have none, are
         skipped). person_key and visit_key must already be keys."""
-        self._need_write()
         frame = self._frame(events, FEES, ("batch_id",))
-        offered = len(frame)
-        con = self.con
-        con.begin()
-        try:
-            batch = con.execute("SELECT coalesce(max(batch_id), 0) + 1 FROM batches").fetchall()[0][0]
-            frame = frame.assign(batch_id=batch)
-            import pyarrow as pa
-            con.register("_new_fees", pa.Table.from_pandas(frame, preserve_index=False))
-            cols = ", ".join(frame.columns)
-            con.execute(f"INSERT INTO fee_events ({cols}) SELECT {cols} FROM (SELECT DISTINCT ON (fee_key) * "
-                        "FROM _new_fees WHERE fee_key IS NOT NULL) n WHERE NOT EXISTS "
-                        "(SELECT 1 FROM fee_events o WHERE o.fee_key = n.fee_key)")
-            added = con.execute("SELECT count(*) FROM fee_events WHERE batch_id = ?", [batch]).fetchall()[0][0]
-            con.execute("INSERT INTO batches VALUES (?, ?, ?, ?, ?)",
-                        [batch, pd.Timestamp.now().to_pydatetime(), what, offered, added])
-            con.unregister("_new_fees")
-            con.commit()
-        except BaseException:
-            con.rollback()
-            raise
-        return AddResult(offered, int(added))
+        return self._insert("fee_events", "fee_key", "fee_time", frame, what)
 
     def fee_events_for(self, person_keys, codes, since=None) -> pd.DataFrame:
         """Stored fee lines (charges and the refunds of other uploads, refund_of set) of these
