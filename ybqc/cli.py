@@ -92,6 +92,9 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--record", action="store_true", default=None,
                    help="门禁通过后把本次上传写入历史库（需要 --history）")
     # --- end issue 8
+    c.add_argument("--partitions", type=int, metavar="N",
+                   help="大数据量分 N 个人员分区检查（表暂存磁盘，内存有界；发现与整体运行相同）；也可在 ybqc.toml 设置 partitions")
+    c.add_argument("--partition-dir", metavar="DIR", help="分区运行暂存表的文件夹（默认系统临时目录）")
 
     r = sub.add_parser("rules", help="列出规则 / list the rules")
     r.add_argument("rule", nargs="*", help="规则编号（显示详细说明）或前缀（如 YBQC-DX，列出该族）")
@@ -164,7 +167,8 @@ def cmd_check(args) -> int:
                           kinds=_kind_pairs(args.kind), cache_dir=args.cache_dir,
                           baseline=args.baseline, only=args.only,
                           facility_level=args.facility_level,
-                          history=args.history, record=args.record)  # issue 8
+                          history=args.history, record=args.record,  # issue 8
+                          partitions=args.partitions, partition_dir=args.partition_dir)  # issue 13
     fmts = _formats(args)
     if not cfg.mask:
         print("ybqc: 警告：--no-mask 已开启，报告将包含未脱敏的姓名、证件号等个人信息",

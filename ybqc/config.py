@@ -148,6 +148,10 @@ class Config:
     # issue 13: how suites run: "native" (ybqc's vectorised evaluator for the types it knows,
     # Great Expectations for the rest) or "great_expectations" (every expectation through GE)
     expectation_engine: str = "native"
+    # issue 13: a large run in person partitions (ybqc.partition): 1 = in one piece; N > 1 = the
+    # tables spooled to disk and the per-person checks run one partition at a time
+    partitions: int = 1
+    partition_dir: str | None = None     # scratch folder for the spooled tables (default: the system's)
 
     def threshold(self, name: str) -> float:
         return float(self.thresholds.get(name, DEFAULT_THRESHOLDS.get(name, 0)))
@@ -302,6 +306,12 @@ def _suppressions(key, v) -> list[Suppression]:
     return out
 
 
+def _partitions(key: str, value) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 1024:
+        raise _Bad(key, value, "应为 1 到 1024 的整数", "expected a whole number from 1 to 1024")
+    return value
+
+
 def known_thresholds() -> dict:
     """Every threshold a setting may name, with its default (its type): DEFAULT_THRESHOLDS, and
     the optional per-setting day limits of the dispensing checks (`limit_days_<setting>`, whose
@@ -366,6 +376,10 @@ def _coerce(key: str, value, rel):
         return _enum(key, value, FACILITY_LEVELS)
     if key == "expectation_engine":                               # issue 13
         return _enum(key, value, EXPECTATION_ENGINES)
+    if key == "partitions":                                       # issue 13
+        return _partitions(key, value)
+    if key == "partition_dir":
+        return rel(_text(key, value, "路径（文本）", "a path (text)"))
     raise _Bad(key, value, "未知设置", "unknown setting")       # pragma: no cover (checked before)
 
 
@@ -375,6 +389,11 @@ def _check(cfg: Config) -> Config:
         _enum("fail_on", cfg.fail_on, FAIL_ON)
         _enum("lang", cfg.lang, LANGS)
         _enum("expectation_engine", cfg.expectation_engine, EXPECTATION_ENGINES)
+        _partitions("partitions", cfg.partitions)
+        if cfg.partitions > 1 and cfg.record:
+            raise _Bad("record", True, "分区运行（partitions > 1）暂不能写入历史库；请用 partitions = 1 运行 --record，"
+                       "或先检查再用 ybqc history add 写入", "a partitioned run (partitions > 1) cannot --record yet; "
+                       "record with partitions = 1, or check and then run ybqc history add")
         if cfg.facility_level is not None:                       # issue 10
             _enum("facility_level", cfg.facility_level, FACILITY_LEVELS)
         for rid, sev in cfg.severity.items():

@@ -90,11 +90,12 @@ def _knowledge_files(cfg: Config) -> list[Path]:
 
 
 def load_inputs(paths: list[str], cfg: Config, progress: Progress | None = None,
-                expanded: list[tuple[Path, bool]] | None = None
+                expanded: list[tuple[Path, bool]] | None = None, keep: Callable | None = None
                 ) -> tuple[list[Table], list[tuple[str, list[str]]]]:
     """Tables, and the files found in folders that are no interface table (label, headers).
     Catalogues and pick-lists named as knowledge are not data, even inside a scanned folder.
-    `expanded`: readers.expand(paths) when the caller has it already (folders are scanned once)."""
+    `expanded`: readers.expand(paths) when the caller has it already (folders are scanned once).
+    `keep`: applied to each table as soon as its file is read (a partitioned run spools it)."""
     aliases = Aliases(cfg.columns)
     knowledge = _knowledge_files(cfg)
     files = [(f, explicit) for f, explicit in (readers.expand(paths) if expanded is None else expanded)
@@ -128,7 +129,7 @@ def load_inputs(paths: list[str], cfg: Config, progress: Progress | None = None,
             # in a workbook, or a stray file found in a folder, is reported and passed over
             if explicit and unknown and not found:
                 raise unknown[0][1]
-            tables.extend(found)
+            tables.extend(keep(t) for t in found) if keep else tables.extend(found)
             skipped.extend((label, exc.headers) for label, exc in unknown)
         except InputError as exc:
             errors.append(exc)
@@ -226,6 +227,92 @@ def _reason(rule_id: str, ran_kinds: dict[str, tuple[str, ...]], present: set[st
     return "没有可适用的记录" if lang != "en" else "no applicable records"
 
 
+def _partitioned(ctx, cfg: Config, spool, todo, work, call, say) -> None:
+    """issue 13: the per-person checks once per partition, then the others once on the whole
+    tables, each loaded with the columns the check reads (ybqc.partition)."""
+    from .partition import PERSON_KINDS, merge_aggregates
+    from .validators.base import Context
+    collector = ctx.collector
+    tables = ctx.all_tables
+    present = lambda chk: not chk.kinds or any(ctx.has(k) for k in chk.kinds)   # noqa: E731
+    local_targets = {}        # position in todo -> None (the run) or the table positions
+    whole_targets = {}
+    for n, chk in enumerate(todo):
+        if chk.scope == "run":
+            if present(chk):
+                (local_targets if chk.local(cfg) else whole_targets)[n] = None
+            continue
+        mine = [i for i, t in enumerate(tables) if t.kind in chk.kinds]
+        local = [i for i in mine if tables[i].kind in PERSON_KINDS and chk.local(cfg, tables[i].kind)]
+        if local:
+            local_targets[n] = local
+        rest = [i for i in mine if i not in local]
+        if rest:
+            whole_targets[n] = rest
+    share = sum(work[n] for n in local_targets) // max(1, spool.n)
+    done = 0
+
+    def context(part_tables, part):
+        c = Context(part_tables, collector, cfg, cfg.lang, part=part)
+        c.history = ctx.history
+        pre = ctx._memo.get(("catalogs", "preloaded"))
+        if pre is not None:
+            c.memo(("catalogs", "preloaded"), lambda: pre)
+        return c
+
+    contexts = []
+    for p in range(spool.n):
+        part_tables = spool.partition(p)
+        c = context(part_tables, p)
+        for n, targets in local_targets.items():
+            chk = todo[n]
+            say(chk, done, f"（分区 {p + 1}/{spool.n}）" if cfg.lang == "zh" else f" (partition {p + 1}/{spool.n})")
+            for t in [None] if targets is None else [part_tables[i] for i in targets]:
+                call(c, chk, t)
+        done += share
+        contexts.append(c.knowledge_loaded)
+        del part_tables, c
+    # the whole checks of one module share a context (its memos, as in a run in one piece),
+    # loaded with the columns any of them reads
+    modules = list(dict.fromkeys(todo[n].fn.__module__ for n in whole_targets))
+    for module in modules:
+        group = [n for n in whole_targets if todo[n].fn.__module__ == module]
+        whole = spool.whole(_union_reads([todo[n].columns_read(cfg) for n in group]))
+        c = context(whole, None)
+        for n in group:
+            say(todo[n], done)
+            done += work[n]
+            targets = whole_targets[n]
+            for t in [None] if targets is None else [whole[i] for i in targets]:
+                call(c, todo[n], t)
+        contexts.append(c.knowledge_loaded)
+        del whole, c
+    for name, parts in collector.part_aggregates.items():
+        collector.aggregates[name] = collector.aggregates.get(name, []) + merge_aggregates(parts)
+    seen = set()
+    for loaded in contexts:                 # the knowledge each context read, once (as first read)
+        for k in loaded:
+            key = repr({a: b for a, b in k.items() if a != "cached"}) if isinstance(k, dict) else repr(k)
+            if key not in seen:
+                seen.add(key)
+                ctx.knowledge_loaded.append(k)
+
+
+def _union_reads(reads: list[dict]) -> dict:
+    """The columns several checks read: per kind, the union; a kind one of them does not name
+    (it reads every column) is not named in the union either."""
+    kinds = set.intersection(*[set(r) for r in reads]) if reads else set()
+    return {k: tuple(dict.fromkeys(c for r in reads for c in r[k])) for k in kinds}
+
+
+def _spooled_frames(spool):
+    import weakref
+    from .partition import SpooledFrames
+    frames = SpooledFrames(spool)
+    weakref.finalize(frames, spool.close)    # the scratch files live as long as the reports need them
+    return frames
+
+
 def run(paths: list[str], cfg: Config | None = None, progress: Progress | None = None,
         tables: list[Table] | None = None) -> Run:
     import datetime as _dt
@@ -243,11 +330,26 @@ def run(paths: list[str], cfg: Config | None = None, progress: Progress | None =
     chosen = check_selection(cfg)
     expanded = readers.expand(paths) if paths else []
     files = [f for f, _ in expanded]
-    if tables is None:
-        _check_scopes(cfg, files)
-        tables, skipped = load_inputs(paths, cfg, progress, expanded)
+    spool = None
+    if cfg.partitions > 1:                  # issue 13: a large run in person partitions
+        from .partition import Spool
+        spool = Spool(cfg.partitions, cfg.partition_dir)
+    try:
+        if tables is None:
+            _check_scopes(cfg, files)
+            tables, skipped = load_inputs(paths, cfg, progress, expanded,
+                                          keep=spool.add if spool else None)
+        elif spool is not None:
+            tables = [spool.add(t) for t in tables]
+        if spool is not None:
+            spool.split()
+    except BaseException:
+        if spool is not None:
+            spool.close()
+        raise
     collector = Collector(cfg.lang, cfg.severity)
     ctx = Context(tables, collector, cfg, cfg.lang)
+    ctx.spool = spool
     if catalogues is not None:              # read up front (issue 12): catalogs.for_run uses them
         ctx.memo(("catalogs", "preloaded"), lambda: catalogues)
     from . import history_cli               # issue 8: the dispensing history, read-only (ctx.history)
@@ -257,6 +359,8 @@ def run(paths: list[str], cfg: Config | None = None, progress: Progress | None =
     except BaseException:
         if ctx.history is not None:
             ctx.history.close()
+        if spool is not None:
+            spool.close()
         raise
     history_cli.after_run(ctx, cfg, result)  # closes it; --record adds the upload when the gate passes
     return result
@@ -278,32 +382,44 @@ def _run_checks(ctx, cfg: Config, tables: list[Table], skipped, files, chosen: l
     for c in todo:
         module_kinds[c.fn.__module__] = tuple(dict.fromkeys(module_kinds.get(c.fn.__module__, ()) + c.kinds))
     crashed: dict[str, str] = {}     # module -> error
+    spool = getattr(ctx, "spool", None)
+    sizes = spool.rows if spool is not None else [len(t.frame) for t in tables]
     # issue 11: progress in rows checked, with stage names a person understands
-    work = [sum(len(t.frame) for t in tables if not chk.kinds or t.kind in chk.kinds) or 1 for chk in todo]
-    done_rows, total_rows = 0, sum(work)
-    for n, chk in enumerate(todo):
+    work = [sum(n for t, n in zip(tables, sizes) if not chk.kinds or t.kind in chk.kinds) or 1 for chk in todo]
+    total_rows = sum(work)
+
+    def call(c, chk, t) -> None:
+        try:
+            chk.fn(c) if t is None else chk.fn(c, t)
+        except InputError:
+            raise                 # bad input found while checking (e.g. a --catalog file): exit 2
+        except Exception as exc:  # noqa: BLE001 - a check must never crash the run
+            if os.environ.get("YBQC_DEBUG"):
+                traceback.print_exc()
+            error = f"{type(exc).__name__}: {exc}"
+            crashed.setdefault(chk.fn.__module__, f"{chk.name}: {error}")
+            collector.add(INTERNAL, table=t.kind if t else "", path=t.label if t else "",
+                          rows=[None], keys=[None], field=None, values=[None],
+                          params={"check": [chk.name], "error": [error]})
+
+    def say(chk, done: int, where: str = "") -> None:
         if progress:
             kinds = "、".join(dict.fromkeys(KINDS[k].title_zh for k in chk.kinds if k in KINDS and ctx.has(k)))
-            stage = chk.label(cfg.lang) + (f"（{kinds}）" if kinds and cfg.lang == "zh" else "")
-            progress(f"{stage}  {_rows(done_rows)}/{_rows(total_rows)} {'行' if cfg.lang == 'zh' else 'rows'}",
-                     done_rows, total_rows)
-        done_rows += work[n]
-        targets = [None] if chk.scope == "run" else [t for t in tables if t.kind in chk.kinds]
-        if chk.scope == "run" and chk.kinds and not any(ctx.has(k) for k in chk.kinds):
-            continue
-        for t in targets:
-            try:
-                chk.fn(ctx) if t is None else chk.fn(ctx, t)
-            except InputError:
-                raise                 # bad input found while checking (e.g. a --catalog file): exit 2
-            except Exception as exc:  # noqa: BLE001 - a check must never crash the run
-                if os.environ.get("YBQC_DEBUG"):
-                    traceback.print_exc()
-                error = f"{type(exc).__name__}: {exc}"
-                crashed.setdefault(chk.fn.__module__, f"{chk.name}: {error}")
-                collector.add(INTERNAL, table=t.kind if t else "", path=t.label if t else "",
-                              rows=[None], keys=[None], field=None, values=[None],
-                              params={"check": [chk.name], "error": [error]})
+            stage = chk.label(cfg.lang) + (f"（{kinds}）" if kinds and cfg.lang == "zh" else "") + where
+            progress(f"{stage}  {_rows(done)}/{_rows(total_rows)} {'行' if cfg.lang == 'zh' else 'rows'}",
+                     done, total_rows)
+
+    if spool is None:
+        done_rows = 0
+        for n, chk in enumerate(todo):
+            say(chk, done_rows)
+            done_rows += work[n]
+            if chk.scope == "run" and chk.kinds and not any(ctx.has(k) for k in chk.kinds):
+                continue
+            for t in [None] if chk.scope == "run" else [t for t in tables if t.kind in chk.kinds]:
+                call(ctx, chk, t)
+    else:
+        _partitioned(ctx, cfg, spool, todo, work, call, say)
     if progress:
         progress("汇总" if cfg.lang == "zh" else "summing up", total_rows, total_rows)
     collector.checked(INTERNAL, len(todo))
@@ -328,12 +444,13 @@ def _run_checks(ctx, cfg: Config, tables: list[Table], skipped, files, chosen: l
         keep = _scope_mask(findings, tables, cfg.only)
         context_findings = int((~keep).sum())
         findings = findings[keep].reset_index(drop=True)
-    infos = [TableInfo(t.kind, t.label, t.sheet, t.rows_read, len(t.frame), len(t.bad_rows),
-                       t.encoding, t.renamed, t.missing, t.unrecognised) for t in tables]
+    infos = [TableInfo(t.kind, t.label, t.sheet, t.rows_read, n, len(t.bad_rows),
+                       t.encoding, t.renamed, t.missing, t.unrecognised) for t, n in zip(tables, sizes)]
     result = Run(findings=findings, outcomes=collector.outcomes, tables=infos,
                  aggregates=collector.aggregates, knowledge=ctx.knowledge_loaded, lang=cfg.lang,
                  fail_on=cfg.fail_on, masked=cfg.mask,
-                 frames={t.label: (t.kind, t.frame) for t in tables})   # issue 11: worklist context
+                 frames=({t.label: (t.kind, t.frame) for t in tables} if spool is None
+                         else _spooled_frames(spool)))   # issue 11: worklist context
     ran = {rid for rid, o in collector.outcomes.items() if o.status in ("passed", "failed")}
     gate.apply(result, cfg, ran)
     if cfg.only:

@@ -78,6 +78,7 @@ class Collector:
         self.blocks: list[dict[str, list]] = []
         self.outcomes: dict[str, Outcome] = {}
         self.aggregates: dict[str, list[dict]] = {}
+        self.part_aggregates: dict[str, dict[int, list[dict]]] = {}   # issue 13: per partition
 
     def severity(self, rule: Rule) -> str:
         for pattern in sorted(self.overrides, key=len, reverse=True):   # the most specific wins

@@ -34,6 +34,23 @@ class Table:
     rows: "object" = None       # per frame row: 0-based data row in the file (None: position)
     lines: "object" = None      # per frame row: 1-based file line / sheet row (None: unknown)
     counted: int | None = None  # data rows counted independently of the parser
+    # issue 13, partitioned runs (ybqc.partition): `part` is the partition this slice of the
+    # table belongs to (None: the whole table); `omitted`, the columns of the file that were not
+    # loaded for this check (reading one is a bug in the check's `reads`, never a silent NA)
+    part: int | None = None
+    omitted: frozenset = frozenset()
+
+    @property
+    def columns(self) -> list[str]:
+        """Every column of the table as read, loaded or not."""
+        cols = list(self.frame.columns)
+        return cols + sorted(self.omitted) if self.omitted else cols
+
+    @property
+    def first_part(self) -> bool:
+        """True for the whole table and for its first partition: a finding about the table
+        itself (a missing column) is reported from here only, once."""
+        return not self.part
 
     def file_rows(self, positions):
         """Frame positions -> (data rows in the file, file lines or None)."""

@@ -42,6 +42,11 @@ import pandas as pd
 from . import catalogs, code_maps
 from .rules import rule
 
+#: the fee columns the rule-base checks read (issue 13: a partitioned run loads only these for
+#: the checks that are not per person)
+FEE_READS = ("cnt", "det_item_fee_sumamt", "fee_ocur_time", "feedetl_sn", "init_feedetl_sn",
+             "matn_fee_flag", "mdtrt_id", "med_list_codg", "med_type", "pric", "psn_no")
+
 PROBLEM = rule(
     "YBQC-RB-900", "structure", "warning", "两库规则表中有无法使用的行或表",
     "a row or table of an NHSA rule table cannot be used",
@@ -830,11 +835,14 @@ def summarise(ctx, kind: str, rule_, checked: int, findings: int, money: float, 
                      "rules_loaded": rb.loaded(kind), "rows_checked": int(checked),
                      "findings": int(findings), "amount": round(money, 2),
                      "unusable_rule_rows": len(rb.problems.get(kind, [])), "note": "；".join(notes)}
-    ctx.aggregate("rulebase", [summary[k] for k in TYPES if k in summary])
+    ctx.aggregate("rulebase", [summary[k] for k in TYPES if k in summary],
+                  sums=("rows_checked", "findings", "amount"))
 
 
 def emit_problems(ctx, kinds) -> None:
     """Rule-table rows of these types that could not be used (YBQC-RB-900)."""
+    if not ctx.once():          # a partitioned run: said by the first partition only
+        return
     rb = for_run(ctx)
     for kind in kinds:
         probs = rb.problems.get(kind, [])

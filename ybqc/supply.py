@@ -27,6 +27,13 @@ import pyarrow as pa
 
 from . import code_maps
 
+#: the fee columns the dispensing facts read (issue 13: a partitioned run loads only these)
+FEE_READS = ("bilg_dept_codg", "bilg_dr_codg", "bilg_dr_name", "cnt", "det_item_fee_sumamt",
+             "dise_codg", "dscg_tkdrug_flag", "fee_ocur_time", "feedetl_sn", "init_feedetl_sn",
+             "long_rx_flag", "mdtrt_id", "med_list_codg", "med_list_name", "med_type",
+             "medins_list_codg", "medins_list_name", "prd_days", "pric", "psn_no", "rxno",
+             "sin_dos_dscr", "used_frqu_dscr")
+
 # ------------------------------------------------------------------------- units
 _MASS = {"kg": 1e6, "g": 1000.0, "克": 1000.0, "mg": 1.0, "毫克": 1.0, "μg": 0.001, "ug": 0.001,
          "mcg": 0.001, "微克": 0.001}

@@ -27,6 +27,13 @@ import pandas as pd
 
 from . import code_maps
 
+#: the fee columns the traceability checks read (issue 13: a partitioned run loads only these)
+FEE_READS = ("bilg_dept_codg", "bilg_dr_codg", "bilg_dr_name", "cnt", "det_item_fee_sumamt",
+             "dise_codg", "drug_trac_codg", "dscg_tkdrug_flag", "fee_ocur_time", "feedetl_sn",
+             "init_feedetl_sn", "long_rx_flag", "mdtrt_id", "med_list_codg", "med_list_name",
+             "med_type", "medins_list_codg", "medins_list_name", "prd_days", "pric", "psn_no",
+             "rxno", "sin_dos_dscr", "used_frqu_dscr")
+
 #: what separates several codes in one cell of a CSV/XLSX export (older exports: one a line)
 SEPARATORS = r"[,;|，；、\s]+"
 #: a code longer than this is not split further or matched (the interface field is C100)

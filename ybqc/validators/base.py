@@ -28,6 +28,22 @@ class Check:
     scope: str           # "table": called once per table of a kind; "run": once per run
     stage: str           # "structure" runs first (other checks see its results), then "rules"
     title: str | None = None   # what the progress bar says (issue 11); default: FAMILY_TITLES
+    # issue 13, partitioned runs (ybqc.partition): True when the check's findings on a person's
+    # rows depend only on that person's rows (linked by psn_no / mdtrt_id / setl_id / certno),
+    # or a function (config, kind) -> bool deciding it per table kind; else the check runs once
+    # on the whole tables, loaded with the columns `reads` names per kind (a kind not named: all)
+    per_person: "bool | Callable" = False
+    reads: "dict | Callable | None" = None
+
+    def local(self, config, kind: str | None = None) -> bool:
+        """Does this check run per person partition (for tables of `kind`)?"""
+        pp = self.per_person
+        return bool(pp(config, kind) if callable(pp) else pp)
+
+    def columns_read(self, config) -> dict:
+        """kind -> the columns this check reads (kinds not named: every column)."""
+        r = self.reads
+        return dict(r(config) if callable(r) else (r or {}))
 
     def label(self, lang: str = "zh") -> str:
         """A stage name a person understands: the check's title, else its family's."""
@@ -53,10 +69,12 @@ FAMILY_TITLES = {
 CHECKS: list[Check] = []
 
 
-def check(*kinds: str, scope: str = "table", stage: str = "rules", title: str | None = None):
+def check(*kinds: str, scope: str = "table", stage: str = "rules", title: str | None = None,
+          per_person: "bool | Callable" = False, reads: "dict | Callable | None" = None):
+    """Register a check. `per_person` and `reads`: see Check (issue 13's partitioned runs)."""
     def deco(fn):
         CHECKS.append(Check(f"{fn.__module__.rsplit('.', 1)[-1]}.{fn.__name__}", fn, kinds, scope,
-                            stage, title))
+                            stage, title, per_person, reads))
         return fn
     return deco
 
@@ -140,11 +158,24 @@ def age_years(brdy: pd.Series, at: pd.Series) -> pd.Series:
     return years.astype("float64")
 
 
+class NotLoaded(RuntimeError):
+    """A check read a column its `reads` does not name (a partitioned run loaded without it)."""
+
+
+def _loaded(t: Table, columns) -> None:
+    if t.omitted:
+        missing = [c for c in columns if c in t.omitted]
+        if missing:
+            raise NotLoaded(f"{t.label}: 列 {', '.join(missing)} 未载入（检查的 reads 未列出）")
+
+
 class Context:
     """One run's canonical tables, settings, knowledge and findings collector."""
 
-    def __init__(self, tables: list[Table], collector: Collector, config, lang: str = "zh"):
+    def __init__(self, tables: list[Table], collector: Collector, config, lang: str = "zh",
+                 part: int | None = None):
         self.all_tables = tables
+        self.part = part         # issue 13: the person partition these tables are (None: whole)
         self.collector = collector
         self.config = config
         self.lang = lang
@@ -166,6 +197,7 @@ class Context:
         for i, t in enumerate(self.all_tables):
             if t.kind != kind:
                 continue
+            _loaded(t, columns)
             part = pd.DataFrame({c: (t.frame[c] if c in t.frame.columns
                                      else pd.Series(pd.NA, index=t.frame.index, dtype="str"))
                                  for c in columns})
@@ -177,13 +209,16 @@ class Context:
         return parts[0] if len(parts) == 1 else pd.concat(parts, ignore_index=True)
 
     def col(self, t: Table, name: str) -> pd.Series | None:
+        _loaded(t, (name,))
         return t.frame[name] if name in t.frame.columns else None
 
     def num(self, t: Table, name: str) -> pd.Series | None:
+        _loaded(t, (name,))
         return self.memo(("num", id(t), name),
                          lambda: parse_number(t.frame[name]) if name in t.frame.columns else None)
 
     def dt(self, t: Table, name: str) -> pd.Series | None:
+        _loaded(t, (name,))
         return self.memo(("dt", id(t), name),
                          lambda: parse_datetime(t.frame[name]) if name in t.frame.columns else None)
 
@@ -257,6 +292,8 @@ class Context:
                 return v.iloc[rows].to_numpy(dtype=object)
             return v
 
+        if field and t is not None:
+            _loaded(t, (field,))
         if value is None and field and t is not None and field in t.frame.columns:
             value = t.frame[field]
         file_rows, lines = t.file_rows(rows) if t is not None else ([None] * len(rows), None)
@@ -290,6 +327,16 @@ class Context:
     def not_applicable(self, rule: Rule | str, note: str) -> None:
         self.collector.not_applicable(rule, note)
 
-    def aggregate(self, name: str, rows: list[dict]) -> None:
-        """A summary table a report shows as is (e.g. the placeholder-doctor aggregate)."""
-        self.collector.aggregates[name] = rows
+    def aggregate(self, name: str, rows: list[dict], sums: tuple[str, ...] = ()) -> None:
+        """A summary table a report shows as is (e.g. the placeholder-doctor aggregate). In a
+        partitioned run each partition's table is kept and the engine merges them: rows alike in
+        every field but `sums` are one row, `sums` added (ybqc.partition.merge_aggregates)."""
+        if self.part is None:
+            self.collector.aggregates[name] = rows
+        else:
+            self.collector.part_aggregates.setdefault(name, {})[self.part] = (rows, sums)
+
+    def once(self) -> bool:
+        """True where a finding about the knowledge, not the rows (an unusable rule-table row),
+        is reported: the whole run, or the first partition of a partitioned one."""
+        return not self.part

@@ -116,7 +116,7 @@ def _day(s: pd.Series) -> pd.Series:
     return s.dt.strftime("%Y-%m-%d")
 
 
-@check("feedetail")
+@check("feedetail", per_person=True)
 def amount_arithmetic(ctx, t):
     cnt, pric, amt = ctx.num(t, "cnt"), ctx.num(t, "pric"), ctx.num(t, "det_item_fee_sumamt")
     if cnt is None or pric is None or amt is None:
@@ -131,7 +131,7 @@ def amount_arithmetic(ctx, t):
                      "calc": calc.round(2), "diff": diff.round(2)})
 
 
-@check("feedetail")
+@check("feedetail", per_person=True)
 def refund_reference(ctx, t):
     cnt = ctx.num(t, "cnt")
     if cnt is None:
@@ -169,17 +169,17 @@ def _visit_window(ctx, t, col: str, rule_):
                                                    "dscg": _day(dscg[bad]).to_numpy(dtype=object)})
 
 
-@check("feedetail")
+@check("feedetail", per_person=True)
 def fee_within_visit(ctx, t):
     _visit_window(ctx, t, "fee_ocur_time", FEE_TIME)
 
 
-@check("oprninfo")
+@check("oprninfo", per_person=True)
 def operation_within_visit(ctx, t):
     _visit_window(ctx, t, "oprn_oprt_date", OPRN_DATE)
 
 
-@check("setlinfo")
+@check("setlinfo", per_person=True)
 def age_matches_birth(ctx, t):
     age, brdy, adm = ctx.num(t, "age"), ctx.dt(t, "brdy"), ctx.dt(t, "adm_time")
     if brdy is None:
@@ -205,7 +205,7 @@ def age_matches_birth(ctx, t):
     ctx.emit(AGE, t, bad, field="age", params={"brdy": _day(brdy), "adm": _day(ref), "calc": full})
 
 
-@check("feedetail", scope="run")
+@check("feedetail", scope="run", reads={"feedetail": ("mdtrt_id", "feedetl_sn")})
 def duplicate_serials(ctx):
     fee = ctx.combined("feedetail", ["mdtrt_id", "feedetl_sn"])
     fee = fee[fee["feedetl_sn"].notna()]
@@ -217,7 +217,7 @@ def duplicate_serials(ctx):
                       params={"mdtrt_id": dup["mdtrt_id"], "count": counts})   # aligned on dup's rows
 
 
-@check("setlinfo", scope="run")
+@check("setlinfo", scope="run", per_person=True)
 def visits_known(ctx):
     known = set(ctx.visits().index)
     for kind in ("feedetail", "diseinfo", "oprninfo"):
@@ -267,7 +267,7 @@ def id_check_digit(body17: str) -> str:
     return _CHECK[sum(int(c) * w for c, w in zip(body17, _WEIGHTS)) % 11]
 
 
-@check("setlinfo")
+@check("setlinfo", per_person=True)
 def certificate_number(ctx, t):
     cert = ctx.col(t, "certno")
     if cert is None:

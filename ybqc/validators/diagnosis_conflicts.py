@@ -822,11 +822,16 @@ def _match_why(mt, lang: str) -> str:
     return (f"same leading characters “{mt.typed}”" if lang == "en" else f"名称前缀“{mt.typed}”相同")
 
 
-@check("diseinfo", scope="run")
+#: the fee columns these checks read (issue 13: a partitioned run loads only these; the
+#: department and name frequencies are of the whole upload, so the checks are not per person)
+FEE_COLUMNS = ("mdtrt_id", "bilg_dept_name", "med_list_name", "medins_list_name")
+
+
+@check("diseinfo", scope="run", reads={"feedetail": FEE_COLUMNS})
 def diagnosis_sex_age(ctx):
     _conflicts(ctx, "diseinfo")
 
 
-@check("oprninfo", scope="run")
+@check("oprninfo", scope="run", reads={"feedetail": FEE_COLUMNS})
 def operation_sex_age(ctx):
     _conflicts(ctx, "oprninfo")

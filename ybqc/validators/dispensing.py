@@ -238,7 +238,7 @@ def _persons(ctx, psn: pd.Series):
     return pick
 
 
-@check("feedetail", "sales", "returns", scope="run")
+@check("feedetail", "sales", "returns", scope="run", reads={"feedetail": supply.FEE_READS})
 def dispensing(ctx) -> None:
     f = supply.facts(ctx)
     if not len(f):

@@ -40,7 +40,7 @@ PERIOD_ZH = {"day": "同一天", "visit": "同一次就诊", "hour": "同一小�
 PERIOD_EN = {"day": "the same day", "visit": "the same visit", "hour": "the same hour"}
 
 
-@check("feedetail", scope="run")
+@check("feedetail", scope="run", per_person=True)
 def duplicate_charges(ctx):
     rulebase.emit_problems(ctx, ["duplicate"])
     if rulebase.not_loaded(ctx, "duplicate", DUP, "频度、主项编码、从项编码"):

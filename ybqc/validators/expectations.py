@@ -353,7 +353,16 @@ def _validate_chunk(ctx, col: str, exps: list[dict], stripped: list[dict], chunk
             out.setdefault((i, col), []).append((e, error, local, (isna, None if direct else vals_k, direct)))
 
 
-@check(*KINDS)
+def _per_person(cfg, kind: str | None) -> bool:
+    """issue 13: a kind's suite runs per person partition when each of its verdicts is a row's
+    own (value-local types, no `mostly`, which is a share of the whole table)."""
+    if kind is None:
+        return False
+    exps = load_suite(kind, cfg.expectations).get("expectations", []) if load_suite(kind, cfg.expectations) else []
+    return all(e["type"] in VALUE_LOCAL and "mostly" not in e["kwargs"] for e in exps)
+
+
+@check(*KINDS, per_person=_per_person)
 def expectation_suite(ctx, t):
     suite = load_suite(t.kind, ctx.config.expectations)
     if not suite:

@@ -125,7 +125,7 @@ def _timed(ctx, kind, rule_, codes) -> pd.DataFrame | None:
     return f[f["day"] >= 0]
 
 
-@check("feedetail", scope="run")
+@check("feedetail", scope="run", per_person=True)
 def frequency_limits(ctx):
     rulebase.emit_problems(ctx, ["frequency", "cycle", "course", "pay_course"])
     if rulebase.not_loaded(ctx, "frequency", FREQ, "项目编码、限制数量、数量单位"):
@@ -160,7 +160,7 @@ def frequency_limits(ctx):
     rulebase.report(ctx, "frequency", FREQ, len(f), bad, params)
 
 
-@check("feedetail", scope="run")
+@check("feedetail", scope="run", per_person=True)
 def cycle_limits(ctx):
     if rulebase.not_loaded(ctx, "cycle", CYCLE, "项目代码、频次上限、疗程周期"):
         return
@@ -289,14 +289,14 @@ def _course(ctx, kind, rule_, group_of) -> None:
     rulebase.report(ctx, kind, rule_, len(f), bad, params, note=_history_note(ctx, h))
 
 
-@check("feedetail", scope="run")
+@check("feedetail", scope="run", per_person=True)
 def course_limits(ctx):
     if rulebase.not_loaded(ctx, "course", COURSE, "项目代码、备注（支付不超过N天）或 疗程限制"):
         return
     _course(ctx, "course", COURSE, lambda f, r: f["med_list_codg"])
 
 
-@check("feedetail", scope="run")
+@check("feedetail", scope="run", per_person=True)
 def payment_course(ctx):
     if rulebase.not_loaded(ctx, "pay_course", PAY_COURSE, "药品通用名、国标代码、限定支付疗程"):
         return

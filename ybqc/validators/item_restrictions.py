@@ -273,7 +273,12 @@ def _candidates(ctx, t, rule_, facet: str, na_note: str):
     return visits, codes, mid, found, name_of, np.flatnonzero(mask)
 
 
-@check("feedetail")
+#: issue 13: a code's name comes from the first fee row that has it (of the whole table), so these
+#: checks are not per person; a partitioned run loads only these fee columns for them
+READS = {"feedetail": ("mdtrt_id", "med_list_codg", "med_list_name", "medins_list_codg", "medins_list_name")}
+
+
+@check("feedetail", reads=READS)
 def sex_restricted(ctx, t):
     got = _candidates(ctx, t, SEX, "sex", "需要结算清单(setlinfo)中的患者性别")
     if got is None:
@@ -294,7 +299,7 @@ def sex_restricted(ctx, t):
           np.flatnonzero(bad))
 
 
-@check("feedetail")
+@check("feedetail", reads=READS)
 def age_restricted(ctx, t):
     got = _candidates(ctx, t, AGE, "age", "需要结算清单(setlinfo)中的出生日期或年龄")
     if got is None:

@@ -226,7 +226,7 @@ def _index(ctx, cats, m: pd.DataFrame, domain: str):
     return ctx.memo(("mapping_index", domain), build)
 
 
-@check("mapping", scope="run")
+@check("mapping", scope="run", reads={"feedetail": ("med_list_codg", "med_list_name", "medins_list_codg", "medins_list_name")})
 def mapping_rows(ctx):
     m = mapping_frame(ctx)
     if m.empty:

@@ -127,7 +127,7 @@ def _common(r, codes: pd.Series) -> dict:
             "src_en": codes.map(r["src_en"])}
 
 
-@check("feedetail", scope="run")
+@check("feedetail", scope="run", per_person=True)
 def care_setting(ctx):
     rulebase.emit_problems(ctx, ["setting", "level", "insurance", "main_sec"])
     if rulebase.not_loaded(ctx, "setting", SETTING, "药品通用名、国标代码、限定就医方式"):
@@ -155,7 +155,7 @@ def care_setting(ctx):
     rulebase.report(ctx, "setting", SETTING, int(known.sum()), b, params)
 
 
-@check("feedetail", scope="run")
+@check("feedetail", scope="run", per_person=True)
 def facility_level(ctx):
     if rulebase.not_loaded(ctx, "level", LEVEL, "药品通用名、国标代码、限定机构等级"):
         return
@@ -177,7 +177,7 @@ def facility_level(ctx):
     rulebase.report(ctx, "level", LEVEL, len(f), b, params)
 
 
-@check("feedetail", scope="run")
+@check("feedetail", scope="run", per_person=True)
 def insurance_type(ctx):
     if rulebase.not_loaded(ctx, "insurance", INSURANCE, "药品通用名、国标代码、限定保险类型"):
         return
@@ -211,7 +211,7 @@ def insurance_type(ctx):
     rulebase.report(ctx, "insurance", INSURANCE, int(decided.sum()), b, params)
 
 
-@check("feedetail", scope="run")
+@check("feedetail", scope="run", reads={"feedetail": rulebase.FEE_READS})
 def main_secondary(ctx):
     if rulebase.not_loaded(ctx, "main_sec", MAIN_SEC, "项目名称、国标代码、限定主次操作、限定值域"):
         return

@@ -132,6 +132,9 @@ NAME_FIELDS = ("bilg_dr_name", "orders_dr_name", "chfpdr_name", "oper_dr_name", 
 DEPT_FIELDS = ("bilg_dept_name", "bilg_dept_codg", "acord_dept_name", "acord_dept_codg",
                "adm_caty", "dscg_caty", "dept", "dept_name")
 CODE_FIELDS = ("bilg_dr_codg", "orders_dr_code", "oper_dr_code", "anst_dr_code", "chfpdr_code")
+#: the fee columns the cross-person checks read (issue 13: a partitioned run loads only these)
+FEE_COLUMNS = ("med_list_codg", "med_list_name", "medins_list_name", "cnt", "det_item_fee_sumamt",
+               *NAME_FIELDS, *DEPT_FIELDS, *CODE_FIELDS)
 NAME_OF = {"bilg_dr_codg": "bilg_dr_name", "orders_dr_code": "orders_dr_name",
            "oper_dr_code": "oper_dr_name", "anst_dr_code": "anst_dr_name",
            "chfpdr_code": "chfpdr_name"}
@@ -225,7 +228,7 @@ def _aggregate_cause(ctx, t, field):
     return "YBQC-PH-008|" + t.frame["med_list_codg"].fillna("") + "|" + who.astype(str)
 
 
-@check("feedetail", "setlinfo", "oprninfo", "sales", "staff")
+@check("feedetail", "setlinfo", "oprninfo", "sales", "staff", per_person=True)
 def placeholder_fields(ctx, t):
     for field in NAME_FIELDS:
         s = ctx.col(t, field)
@@ -255,7 +258,7 @@ def placeholder_fields(ctx, t):
         _emit(ctx, t, fmt_rule, field, bad, zh2, en2)
 
 
-@check("staff", scope="run")
+@check("staff", scope="run", reads={"feedetail": FEE_COLUMNS})
 def roster_agreement(ctx):
     staff = ctx.combined("staff", ["dr_code", "dr_name"]).dropna(subset=["dr_code"])
     roster = dict(zip(staff["dr_code"], staff["dr_name"]))
@@ -281,7 +284,7 @@ def roster_agreement(ctx):
                          params={"roster_name": expected, "name": name})
 
 
-@check("feedetail", scope="run")
+@check("feedetail", scope="run", reads={"feedetail": FEE_COLUMNS})
 def placeholder_aggregate(ctx):
     cols = ["med_list_codg", "med_list_name", "medins_list_name", "bilg_dr_codg", "bilg_dr_name",
             "cnt", "det_item_fee_sumamt"]

@@ -177,7 +177,11 @@ def _failure_cases(ctx, t):
     return ctx.memo(("pandera", t.kind), build).pop(id(t), None)
 
 
-@check(*KINDS, stage="structure")
+#: table-level checks read the table's metadata only (issue 13: a partitioned run loads no column)
+_NO_COLUMNS = {k: () for k in KINDS}
+
+
+@check(*KINDS, stage="structure", per_person=True)
 def pandera_schema(ctx, t):
     """Run the kind's pandera schema lazily and turn its failure cases into findings."""
     for r in (MISSING_COLUMN, BAD_NUMBER, BAD_DATETIME, MANGLED_CODE):
@@ -189,6 +193,8 @@ def pandera_schema(ctx, t):
         for chk, cases in group.groupby("check", sort=False):
             chk = str(chk)
             if "column_in_dataframe" in chk:
+                if not t.first_part:        # a partitioned run: the table's columns, said once
+                    continue
                 for c in cases["failure_case"].astype(str).unique():
                     ctx.collector.add(MISSING_COLUMN, table=t.kind, path=t.label, rows=[None],
                                       keys=[None], field=c, values=[None],
@@ -201,15 +207,15 @@ def pandera_schema(ctx, t):
             ctx.emit(r, t, rows, field=str(col))
 
 
-@check(*KINDS, stage="structure")
+@check(*KINDS, stage="structure", reads=_NO_COLUMNS)
 def unrecognised_headers(ctx, t):
-    ctx.checked(UNKNOWN_HEADER, len(t.frame.columns))
+    ctx.checked(UNKNOWN_HEADER, len(t.columns))
     for h in t.unrecognised:
         ctx.collector.add(UNKNOWN_HEADER, table=t.kind, path=t.label, rows=[None], keys=[None],
                           field=str(h), values=[None], params={"table": t.kind})
 
 
-@check(*KINDS, stage="structure")
+@check(*KINDS, stage="structure", reads=_NO_COLUMNS)
 def unparsed_rows(ctx, t):
     ctx.checked(UNPARSED_ROW, t.rows_read)
     if t.bad_rows:
@@ -239,7 +245,7 @@ ROW_COUNT = rule(
     example_fail='a,b\n1,"x\n2,3  （引号未闭合）', example_pass='a,b\n1,"x\n y"\n2,3')
 
 
-@check(*KINDS, stage="structure")
+@check(*KINDS, stage="structure", reads=_NO_COLUMNS)
 def row_count(ctx, t):
     """Rows read = rows checked + rows unparsed, and equal to the independent count."""
     ctx.checked(ROW_COUNT, 1)
@@ -265,7 +271,7 @@ DATE_RANGE = rule(
     "9999-12-31.", example_fail="brdy = 9999-12-31", example_pass="brdy = 1950-01-01")
 
 
-@check(*KINDS, stage="structure")
+@check(*KINDS, stage="structure", per_person=True)
 def date_range(ctx, t):
     """Dates that parse but fall outside [date_min_year, date_max_year] (settings)."""
     kind = KINDS[t.kind]

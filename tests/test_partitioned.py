@@ -1,0 +1,221 @@
+"""Issue 13: a run in person partitions gives the findings of the run in one piece.
+
+The partitioned run (ybqc.partition) spools the tables to disk, runs the per-person checks one
+partition at a time and the others once on the whole tables loaded with the columns they
+declare. Here both runs go over the same generated uploads (every family: fee lines with
+placeholders and arithmetic errors, visits, diagnoses, operations, the mapping, drug lines with
+over-quantity, repeats, batch prescribing, 3505 sales and 3506 returns with traceability codes)
+and must agree on every finding (as a multiset: only the order may differ), every rule's
+outcome (status, rows checked, findings, note) and every summary table, for several partition
+counts.
+"""
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from ybqc.config import Config
+from ybqc.engine import run
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+
+def _canon(result) -> dict:
+    f = result.findings
+    rows = Counter(json.dumps({c: (None if v is None or v is pd.NA or (isinstance(v, float) and v != v)
+                                   else (list(v) if isinstance(v, (list, tuple, np.ndarray)) else v))
+                               for c, v in r.items()}, sort_keys=True, ensure_ascii=False, default=str)
+                   for r in f.to_dict("records"))
+    outcomes = {k: (o.status, o.checked, o.failed, o.note) for k, o in result.outcomes.items()}
+    aggs = {k: sorted(json.dumps(r, sort_keys=True, ensure_ascii=False, default=str) for r in v)
+            for k, v in result.aggregates.items()}
+    tables = [(t.kind, t.path, t.sheet, t.rows_read, t.rows_checked, t.rows_unparsed) for t in result.tables]
+    knowledge = sorted(json.dumps({a: b for a, b in k.items() if a != "cached"}, sort_keys=True, ensure_ascii=False, default=str) for k in result.knowledge)
+    return {"findings": rows, "outcomes": outcomes, "aggregates": aggs, "tables": tables,
+            "knowledge": knowledge, "gate": result.gate_failed()}
+
+
+def _same(paths, cfg: Config, parts=(2, 3, 7), tmp=None) -> dict:
+    whole = _canon(run([str(p) for p in paths], cfg))
+    for n in parts:
+        got = _canon(run([str(p) for p in paths], Config(**{**cfg.__dict__, "partitions": n,
+                                                             "partition_dir": str(tmp) if tmp else None})))
+        extra = got["findings"] - whole["findings"]
+        lost = whole["findings"] - got["findings"]
+        assert not extra and not lost, (n, list(extra.elements())[:3], list(lost.elements())[:3])
+        diff = {k: (whole["outcomes"].get(k), got["outcomes"].get(k))
+                for k in set(whole["outcomes"]) | set(got["outcomes"])
+                if whole["outcomes"].get(k) != got["outcomes"].get(k)}
+        assert not diff, (n, diff)
+        assert got["aggregates"] == whole["aggregates"], n
+        assert got["tables"] == whole["tables"], n
+        assert got["knowledge"] == whole["knowledge"], n
+        assert got["gate"] == whole["gate"]
+    return whole
+
+
+def _families(canon) -> set[str]:
+    return {json.loads(x)["rule"].rsplit("-", 1)[0] for x in canon["findings"]}
+
+
+def test_examples_every_kind(tmp_path):
+    """The bundled examples: 15 files of every table kind and every family's documented cases."""
+    got = _same([ROOT / "examples"], Config(), parts=(2, 3, 5, 16), tmp=tmp_path)
+    assert sum(got["findings"].values()) > 100
+    assert {"YBQC-PH", "YBQC-DX", "YBQC-MAP", "YBQC-CON", "YBQC-ST", "YBQC-DSP", "YBQC-TRC"} <= _families(got)
+
+
+def test_generated_fee_upload(tmp_path):
+    """gen_upload (the foundation's generator): 20,000 fee lines of 500 inpatient visits with
+    placeholders, arithmetic errors, refunds, bad ID numbers, fees outside their visit."""
+    import gen_upload
+    gen_upload.generate(20_000, str(tmp_path / "up"), "gb18030", 7)
+    got = _same([tmp_path / "up"], Config(), parts=(2, 5), tmp=tmp_path)
+    assert sum(got["findings"].values()) > 50
+    assert {"YBQC-PH", "YBQC-CON"} <= _families(got)
+
+
+def test_generated_dispensing_and_sales(tmp_path):
+    """gen_dispensing: a month of drug lines with over-quantity, repeats, frequent purchases,
+    batch prescribing (one doctor, six people, one minute: across persons), 3505 sales and 3506
+    returns; the drug catalogue as knowledge."""
+    import gen_dispensing
+    out = tmp_path / "dsp"
+    gen_dispensing.generate(out, people=400, seed=3)
+    data = tmp_path / "data"
+    data.mkdir()
+    for f in ("upload.csv", "sales_3505.csv", "returns_3506.csv"):
+        shutil.copy(out / f, data / f)
+    got = _same([data], Config(catalogs=[str(out / "catalog.csv")]), parts=(2, 4), tmp=tmp_path)
+    rules = {json.loads(x)["rule"] for x in got["findings"]}
+    assert "YBQC-DSP-006" in rules                    # batch prescribing: across persons
+    assert len({r for r in rules if r.startswith("YBQC-DSP")}) >= 4
+
+
+def test_generated_traceability(tmp_path):
+    """gen_trace: sales and returns with codes resold across persons (TRC-004), returns of codes
+    never sold, the monthly spend line."""
+    import gen_trace
+    out = tmp_path / "trc"
+    gen_trace.build(out, 4000, 30, 5, 0)
+    got = _same([out / "sales_3505.csv", out / "returns_3506.csv"], Config(), parts=(2, 6), tmp=tmp_path)
+    assert {"YBQC-TRC-004"} <= {json.loads(x)["rule"] for x in got["findings"]}
+
+
+# --- the machinery ---------------------------------------------------------------------------
+
+def _table(kind, frame):
+    from ybqc.normalise import Table
+    return Table(kind=kind, path=f"{kind}.csv", sheet=None, frame=frame, rows_read=len(frame),
+                 bad_rows=[], encoding="utf-8")
+
+
+def test_rows_tied_by_any_key_share_a_partition(tmp_path):
+    """psn_no, mdtrt_id and a refund's init_feedetl_sn tie rows together, transitively; a
+    missing psn_no or mdtrt_id ties its rows to each other (a check grouping by it would)."""
+    from ybqc.partition import Spool
+    s = pd.Series
+    fee = pd.DataFrame({
+        "feedetl_sn": s(["a1", "a2", "b1", "c1", "r1", "d1", "d2"], dtype="str"),
+        "init_feedetl_sn": s([None, None, None, None, "b1", None, None], dtype="str"),
+        "mdtrt_id": s(["V1", "V2", "V3", "V4", "V5", None, None], dtype="str"),
+        "psn_no": s(["P1", "P1", "P2", "P3", "P4", "P5", "P6"], dtype="str")})
+    setl = pd.DataFrame({"mdtrt_id": s(["V2", "V4"], dtype="str"), "psn_no": s([None, "P7"], dtype="str")})
+    sp = Spool(4, str(tmp_path))
+    try:
+        sp.add(_table("feedetail", fee))
+        sp.add(_table("setlinfo", setl))
+        sp.split()
+        pf, ps = sp.part_of
+        assert pf[0] == pf[1]                       # P1 in two visits
+        assert pf[2] == pf[4]                       # r1 refunds b1 (another person's line)
+        assert pf[5] == pf[6]                       # two rows without a visit ID
+        assert pf[3] == ps[1]                       # V4 ties P3 and the setlinfo row of P7
+        assert ps[0] == pf[1]                       # a setlinfo row without psn_no, tied by V2
+        sizes = np.bincount(np.concatenate([pf, ps]), minlength=4)
+        assert sizes.max() <= 4 and (sizes > 0).sum() >= 2          # dealt, not all in one
+        whole = sp.whole({"feedetail": ("mdtrt_id",)})
+        f = whole[0]
+        assert list(f.frame.columns) == ["feedetl_sn", "mdtrt_id"]  # + the key column
+        assert "psn_no" in f.omitted
+        slices = [sp.partition(p)[0] for p in range(4)]
+        assert sorted(np.concatenate([t.rows for t in slices]).tolist()) == list(range(7))
+        for t in slices:                                            # each slice in file order
+            assert list(t.rows) == sorted(t.rows)
+            assert t.frame["feedetl_sn"].tolist() == fee["feedetl_sn"].iloc[t.rows].tolist()
+    finally:
+        sp.close()
+
+
+def test_reading_an_undeclared_column_fails_loudly(tmp_path):
+    """A check whose `reads` leaves out a column it uses gets an error, never a quiet NA."""
+    from ybqc.findings import Collector
+    from ybqc.partition import Spool
+    from ybqc.validators.base import Context, NotLoaded
+    fee = pd.DataFrame({"feedetl_sn": pd.Series(["1", "2"], dtype="str"),
+                        "cnt": pd.Series(["1", "-1"], dtype="str"),
+                        "psn_no": pd.Series(["P", "Q"], dtype="str")})
+    sp = Spool(2, str(tmp_path))
+    try:
+        sp.add(_table("feedetail", fee))
+        sp.split()
+        t = sp.whole({"feedetail": ("feedetl_sn",)})[0]
+        ctx = Context([t], Collector(), Config())
+        assert ctx.col(t, "feedetl_sn").tolist() == ["1", "2"]
+        assert ctx.col(t, "med_list_codg") is None          # not in the file: absent, as always
+        for read in (lambda: ctx.col(t, "cnt"), lambda: ctx.num(t, "cnt"),
+                     lambda: ctx.combined("feedetail", ["psn_no"]),
+                     lambda: ctx.emit("YBQC-CON-001", t, [0], field="cnt")):
+            with pytest.raises(NotLoaded):
+                read()
+    finally:
+        sp.close()
+
+
+def test_every_check_says_how_it_partitions():
+    """A check that is not per person must name the fee columns it reads: otherwise a
+    partitioned run would load the whole fee table for it (the memory the partitions save)."""
+    from ybqc import validators  # noqa: F401
+    from ybqc.validators.base import CHECKS
+    cfg = Config()
+    for c in CHECKS:
+        if "feedetail" in c.kinds or c.scope == "run":
+            assert c.local(cfg, "feedetail") or "feedetail" in c.columns_read(cfg), c.name
+
+
+def test_partitions_setting_is_checked(tmp_path):
+    (tmp_path / "ybqc.toml").write_text("[ybqc]\npartitions = 0\n", encoding="utf-8")
+    shutil.copy(ROOT / "examples" / "case2_feedetail.csv", tmp_path / "fee.csv")
+    r = subprocess.run([sys.executable, "-m", "ybqc.cli", "check", str(tmp_path / "fee.csv"),
+                        "--config", str(tmp_path / "ybqc.toml"), "--no-progress"],
+                       capture_output=True, text=True)
+    assert r.returncode == 2 and "partitions" in r.stderr
+    r = subprocess.run([sys.executable, "-m", "ybqc.cli", "check", str(tmp_path / "fee.csv"),
+                        "--partitions", "2", "--history", str(tmp_path / "h.duckdb"), "--record",
+                        "--no-progress"], capture_output=True, text=True)
+    assert r.returncode == 2 and "record" in r.stderr
+
+
+def test_cli_partitioned_run_cleans_up(tmp_path):
+    """`--partitions N` from the command line: same exit code and findings count as in one
+    piece, and the scratch folder is empty afterwards."""
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    outs = []
+    for extra in ([], ["--partitions", "3", "--partition-dir", str(scratch)]):
+        out = tmp_path / f"r{len(outs)}.json"
+        r = subprocess.run([sys.executable, "-m", "ybqc.cli", "check", str(ROOT / "examples"),
+                            "--format", "json", "-o", str(out), "--no-progress", *extra],
+                           capture_output=True, text=True, cwd=tmp_path)
+        outs.append((r.returncode, len(json.loads(out.read_text(encoding="utf-8"))["findings"])))
+    assert outs[0] == outs[1] and outs[0][1] > 100
+    assert list(scratch.iterdir()) == []

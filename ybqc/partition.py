@@ -1,0 +1,306 @@
+"""Partitioned runs (issue 13): a year of data in bounded memory, with the findings of one piece.
+
+Room: shared machinery the engine uses when the setting `partitions` is above 1. It knows no
+rule. Each check declares (ybqc.validators.base.check) whether its findings on a person's rows
+depend only on that person's rows (`per_person`), and if not, which columns it reads (`reads`).
+
+1. spool: each table is written to an Arrow IPC file in a scratch folder as soon as it has been
+   read and normalised; memory keeps only its link keys and its metadata (Spool.add);
+2. link: rows that share a person number, visit ID, settlement ID or certificate number
+   (transitively) form one group: connected components of the key graph. Every row whose psn_no
+   or mdtrt_id is missing joins one group, because a check grouping by that key would put
+   those rows together;
+3. partitions: groups are dealt to N partitions, the largest first, each to the partition with
+   the fewest rows so far; each person table is cut into its N slices, each slice keeping the
+   file row and line of its rows (Spool.split);
+4. the per-person checks run once per partition, on its slices (tables about no person -- the
+   3301 mapping, the staff roster -- are whole in every partition); every other check runs once
+   on the whole tables, loaded with only the columns it reads (Spool.whole). A check reading a
+   column it did not declare fails loudly (validators.base.NotLoaded), never a quiet NA.
+
+The findings are the same as one piece (tests/test_partitioned.py); only their order differs.
+"""
+from __future__ import annotations
+
+import heapq
+import shutil
+import tempfile
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from .normalise import Table
+from .tables import KINDS
+
+#: kinds whose rows belong to a person; the others are whole in every partition
+PERSON_KINDS = ("feedetail", "setlinfo", "diseinfo", "oprninfo", "sales", "returns")
+#: the keys that tie rows of one person together (first two: a missing value ties too)
+LINK_KEYS = ("psn_no", "mdtrt_id", "setl_id", "certno", "feedetl_sn", "init_feedetl_sn")
+NULL_TIES = ("psn_no", "mdtrt_id")
+_ROW, _LINE = "__ybqc_row", "__ybqc_line"
+
+
+class Spool:
+    """The run's tables on disk (Arrow IPC), cut into person partitions."""
+
+    def __init__(self, n: int, folder: str | None = None):
+        self.n = max(1, int(n))
+        self.dir = Path(tempfile.mkdtemp(prefix="ybqc-parts-", dir=folder))
+        self.tables: list[Table] = []         # metadata only: the frame is an empty stand-in
+        self.files: list[Path] = []           # the whole table's IPC file
+        self.rows: list[int] = []
+        self.keys: list[dict[str, pd.Series]] = []
+        self.part_of: list[np.ndarray | None] = []   # per table: partition of each row
+        self.slices: list[list[Path] | None] = []
+        self.kept: list[Table | None] = []    # tables about no person, kept whole in memory
+        self.order: list[list[str]] = []      # each table's columns, in the file's order
+
+    # --- 1. spool --------------------------------------------------------------------------
+    def add(self, t: Table) -> Table:
+        """Write one table and keep what the partitions need. Returns a frame-less stand-in."""
+        import pyarrow as pa
+        import pyarrow.feather as feather
+        i = len(self.tables)
+        f = self.dir / f"t{i}.arrow"
+        n = len(t.frame)
+        arrow = pa.Table.from_pandas(t.frame, preserve_index=False)
+        rows = np.arange(n, dtype=np.int64) if t.rows is None else np.asarray(t.rows, dtype=np.int64)
+        arrow = arrow.append_column(_ROW, pa.array(rows))
+        if t.lines is not None:
+            arrow = arrow.append_column(_LINE, pa.array(np.asarray(t.lines, dtype=np.int64)))
+        feather.write_feather(arrow, str(f), compression="uncompressed")
+        del arrow
+        person = t.kind in PERSON_KINDS
+        self.keys.append({k: t.frame[k] for k in LINK_KEYS if person and k in t.frame.columns})
+        self.kept.append(None if person else t)
+        stub = replace(t, frame=pd.DataFrame(index=pd.RangeIndex(0)), rows=None, lines=None,
+                       omitted=frozenset(t.frame.columns))
+        self.tables.append(stub)
+        self.order.append(list(t.frame.columns))
+        self.files.append(f)
+        self.rows.append(n)
+        self.part_of.append(None)
+        self.slices.append(None)
+        return stub
+
+    # --- 2. link and 3. partitions ------------------------------------------------------
+    def _link_values(self) -> list[dict[str, pd.Series]]:
+        """Per table, namespace -> the row's value in it (NA: none). A refund line (cnt < 0
+        with init_feedetl_sn) is tied to the line it refunds through the 'fee' namespace."""
+        refs = [s["init_feedetl_sn"].dropna() for s in self.keys if "init_feedetl_sn" in s]
+        refd = pd.Index(pd.concat(refs).unique()) if refs else pd.Index([])
+        out = []
+        for keys in self.keys:
+            ns = {k: keys[k] for k in ("psn_no", "mdtrt_id", "setl_id", "certno") if k in keys}
+            fee = []
+            if "init_feedetl_sn" in keys:
+                fee.append(keys["init_feedetl_sn"])
+            if "feedetl_sn" in keys and len(refd):
+                sn = keys["feedetl_sn"]
+                fee.append(sn.where(sn.isin(refd)))
+            for n, v in enumerate(fee):
+                ns[f"fee{n}"] = v
+            out.append(ns)
+        return out
+
+    def link(self) -> list[np.ndarray]:
+        """Group of each row of each person table (connected components of the key graph)."""
+        from scipy.sparse import coo_matrix
+        from scipy.sparse.csgraph import connected_components
+        values = self._link_values()
+        space = lambda k: "fee" if k.startswith("fee") else k      # noqa: E731
+        per_space: dict[str, list] = {}
+        for i, ns in enumerate(values):
+            for k, s in ns.items():
+                per_space.setdefault(space(k), []).append((i, k, s))
+        node_of: list[dict[str, np.ndarray]] = [dict() for _ in values]
+        next_id = 0
+        for sp, parts in per_space.items():
+            allv = pd.concat([s.reset_index(drop=True).astype("object") for _, _, s in parts], ignore_index=True)
+            codes, uniques = pd.factorize(allv, use_na_sentinel=True)
+            null_node = next_id + len(uniques)           # the missing values' node, if it ties
+            codes = codes.astype(np.int64)
+            missing = codes < 0
+            codes[~missing] += next_id
+            codes[missing] = null_node if sp in NULL_TIES else -1
+            next_id = null_node + 1
+            start = 0
+            for i, k, s in parts:
+                node_of[i][k] = codes[start:start + len(s)]
+                start += len(s)
+        # a row's first known node, and an edge from it to each of its other nodes
+        src, dst, first_of = [], [], []
+        for i, nodes in enumerate(node_of):
+            first = np.full(self.rows[i], -1, dtype=np.int64)
+            for v in nodes.values():
+                has = v >= 0
+                both = has & (first >= 0)
+                src.append(first[both])
+                dst.append(v[both])
+                fill = has & (first < 0)
+                first[fill] = v[fill]
+            first_of.append(first)
+        lone = next_id              # rows with no key at all: one group of their own
+        next_id += 1
+        src_a = np.concatenate(src) if src else np.zeros(0, np.int64)
+        dst_a = np.concatenate(dst) if dst else np.zeros(0, np.int64)
+        graph = coo_matrix((np.ones(len(src_a), dtype=np.int8), (src_a, dst_a)), shape=(next_id, next_id))
+        _, label = connected_components(graph, directed=False)
+        return [None if self.kept[i] is not None else label[np.where(f >= 0, f, lone)]
+                for i, f in enumerate(first_of)]
+
+    def split(self, progress=None) -> None:
+        """Deal the groups to the partitions and cut each person table into its slices."""
+        import pyarrow.feather as feather
+        groups = self.link()
+        person = [i for i, g in enumerate(groups) if g is not None]
+        if person:
+            allg = np.concatenate([groups[i] for i in person])
+            size = np.bincount(allg)
+            order = np.argsort(-size, kind="stable")
+            order = order[size[order] > 0]
+            heap = [(0, p) for p in range(self.n)]
+            part = np.zeros(len(size), dtype=np.int32)
+            for g in order.tolist():
+                load, p = heapq.heappop(heap)
+                part[g] = p
+                heapq.heappush(heap, (load + int(size[g]), p))
+        for i in person:
+            self.part_of[i] = part[groups[i]]
+            whole = feather.read_table(str(self.files[i]), memory_map=False)
+            paths = []
+            for p in range(self.n):
+                idx = np.flatnonzero(self.part_of[i] == p)
+                f = self.dir / f"t{i}.p{p}.arrow"
+                feather.write_feather(whole.take(idx), str(f), compression="uncompressed")
+                paths.append(f)
+            self.slices[i] = paths
+            del whole
+            if progress:
+                progress(i + 1, len(self.tables))
+        self.keys = [dict() for _ in self.keys]      # the link keys are no longer needed
+
+    # --- 4. what the checks see ---------------------------------------------------------
+    def partition(self, p: int) -> list[Table]:
+        """Partition p: the person tables' slices, and the other tables whole."""
+        import pyarrow.feather as feather
+        out = []
+        for i, t in enumerate(self.tables):
+            if self.kept[i] is not None:
+                out.append(self.kept[i])
+                continue
+            arrow = feather.read_table(str(self.slices[i][p]), memory_map=False)
+            out.append(self._table(t, arrow, part=p))
+        return out
+
+    def whole(self, reads: dict) -> list[Table]:
+        """Every table whole; those of a kind named in `reads` with only those columns."""
+        import pyarrow.feather as feather
+        out = []
+        for i, t in enumerate(self.tables):
+            if self.kept[i] is not None:
+                out.append(self.kept[i])
+                continue
+            cols = None
+            all_cols = [c for c in self.order[i]]
+            if t.kind in reads:        # and the key columns: a finding's key is always shown
+                key = KINDS[t.kind].key if t.kind in KINDS else ()
+                cols = [c for c in all_cols if c in reads[t.kind] or c in key]
+            names = feather.read_table(str(self.files[i]), columns=[], memory_map=True).schema.names
+            want = (all_cols if cols is None else cols) + [c for c in (_ROW, _LINE) if c in names]
+            arrow = feather.read_table(str(self.files[i]), columns=want, memory_map=True)
+            out.append(self._table(t, arrow, part=None, n=self.rows[i]))
+        return out
+
+    def frame(self, i: int) -> pd.DataFrame:
+        """The whole frame of table i (memory-mapped: only the pages a report touches are read)."""
+        import pyarrow.feather as feather
+        if self.kept[i] is not None:
+            return self.kept[i].frame
+        return _frame(feather.read_table(str(self.files[i]), memory_map=True))
+
+    def _table(self, t: Table, arrow, part: int | None, n: int | None = None) -> Table:
+        names = arrow.schema.names
+        rows = arrow.column(_ROW).to_numpy() if _ROW in names else None
+        lines = arrow.column(_LINE).to_numpy() if _LINE in names else None
+        frame = _frame(arrow)
+        if len(frame.columns) == 0:
+            frame = pd.DataFrame(index=pd.RangeIndex(n if n is not None else arrow.num_rows))
+        loaded = set(frame.columns)
+        if part is None:
+            return replace(t, frame=frame, rows=rows, lines=lines, part=None,
+                           omitted=frozenset(c for c in t.omitted if c not in loaded))
+        return replace(t, frame=frame, rows=rows, lines=lines, part=part, omitted=frozenset(),
+                       bad_rows=[], rows_read=len(frame), counted=None)
+
+    def close(self) -> None:
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def _frame(arrow) -> pd.DataFrame:
+    """The frame as it was spooled (pandas' schema metadata restores the dtypes)."""
+    keep = [c for c in arrow.schema.names if c not in (_ROW, _LINE)]
+    return arrow.select(keep).to_pandas()
+
+
+class SpooledFrames(dict):
+    """Run.frames for a partitioned run: each table's frame, read from the spool when a report
+    asks for it (memory-mapped, so a 10M-row table costs only the rows shown)."""
+
+    def __init__(self, spool: Spool):
+        super().__init__()
+        self._spool = spool
+        self._labels = {t.label: i for i, t in enumerate(spool.tables)}
+
+    def get(self, label, default=None):
+        if label not in self._labels:
+            return default
+        if not dict.__contains__(self, label):
+            i = self._labels[label]
+            dict.__setitem__(self, label, (self._spool.tables[i].kind, self._spool.frame(i)))
+        return dict.__getitem__(self, label)
+
+    def __getitem__(self, label):
+        got = self.get(label)
+        if got is None:
+            raise KeyError(label)
+        return got
+
+    def __contains__(self, label):
+        return label in self._labels
+
+    def __iter__(self):
+        return iter(self._labels)
+
+    def __len__(self):
+        return len(self._labels)
+
+    def keys(self):
+        return list(self._labels)
+
+    def values(self):
+        return [self[k] for k in self._labels]
+
+    def items(self):
+        return [(k, self[k]) for k in self._labels]
+
+
+
+def merge_aggregates(parts: dict) -> list[dict]:
+    """One summary table from the partitions' own ({partition: (rows, sums)}): rows alike in
+    every field but `sums` are one row, with `sums` added (they count disjoint rows)."""
+    merged: dict[tuple, dict] = {}
+    for p in sorted(parts):
+        rows, sums = parts[p]
+        for row in rows:
+            key = tuple((k, repr(v)) for k, v in row.items() if k not in sums)
+            got = merged.get(key)
+            if got is None:
+                merged[key] = dict(row)
+                continue
+            for k in sums:
+                s = got.get(k, 0) + row.get(k, 0)
+                got[k] = round(s, 2) if isinstance(s, float) else s
+    return list(merged.values())
