@@ -186,10 +186,12 @@ def test_every_check_says_how_it_partitions():
     partitioned run would load the whole fee table for it (the memory the partitions save)."""
     from ybqc import validators  # noqa: F401
     from ybqc.validators.base import CHECKS
+    from ybqc.partition import PERSON_KINDS
     cfg = Config()
     for c in CHECKS:
-        if "feedetail" in c.kinds or c.scope == "run":
-            assert c.local(cfg, "feedetail") or "feedetail" in c.columns_read(cfg), c.name
+        everywhere_local = c.local(cfg) if c.scope == "run" else \
+            all(k in PERSON_KINDS and c.local(cfg, k) for k in c.kinds)
+        assert everywhere_local or "feedetail" in c.columns_read(cfg), c.name
 
 
 def test_partitions_setting_is_checked(tmp_path):

@@ -73,7 +73,8 @@ class Spool:
         feather.write_feather(arrow, str(f), compression="uncompressed")
         del arrow
         person = t.kind in PERSON_KINDS
-        self.keys.append({k: t.frame[k] for k in LINK_KEYS if person and k in t.frame.columns})
+        # the link keys as codes into the table's own distinct values (memory: 4 bytes a row)
+        self.keys.append({k: _codes(t.frame[k]) for k in LINK_KEYS if person and k in t.frame.columns})
         self.kept.append(None if person else t)
         stub = replace(t, frame=pd.DataFrame(index=pd.RangeIndex(0)), rows=None, lines=None,
                        omitted=frozenset(t.frame.columns))
@@ -86,50 +87,41 @@ class Spool:
         return stub
 
     # --- 2. link and 3. partitions ------------------------------------------------------
-    def _link_values(self) -> list[dict[str, pd.Series]]:
-        """Per table, namespace -> the row's value in it (NA: none). A refund line (cnt < 0
-        with init_feedetl_sn) is tied to the line it refunds through the 'fee' namespace."""
-        refs = [s["init_feedetl_sn"].dropna() for s in self.keys if "init_feedetl_sn" in s]
-        refd = pd.Index(pd.concat(refs).unique()) if refs else pd.Index([])
-        out = []
-        for keys in self.keys:
-            ns = {k: keys[k] for k in ("psn_no", "mdtrt_id", "setl_id", "certno") if k in keys}
-            fee = []
-            if "init_feedetl_sn" in keys:
-                fee.append(keys["init_feedetl_sn"])
-            if "feedetl_sn" in keys and len(refd):
-                sn = keys["feedetl_sn"]
-                fee.append(sn.where(sn.isin(refd)))
-            for n, v in enumerate(fee):
-                ns[f"fee{n}"] = v
-            out.append(ns)
-        return out
-
     def link(self) -> list[np.ndarray]:
-        """Group of each row of each person table (connected components of the key graph)."""
+        """Group of each row of each person table: connected components of the graph whose
+        nodes are key values (a person, a visit, a settlement, a certificate, a refunded fee
+        line) and whose edges join the values of one row. A fee serial is a node only when some
+        refund line names it in init_feedetl_sn (the refund joins the line it refunds)."""
         from scipy.sparse import coo_matrix
         from scipy.sparse.csgraph import connected_components
-        values = self._link_values()
-        space = lambda k: "fee" if k.startswith("fee") else k      # noqa: E731
+        refd = [u for keys in self.keys for k, (_, u) in keys.items() if k == "init_feedetl_sn"]
+        refd = pd.Index(pd.concat(refd, ignore_index=True).unique()) if refd else pd.Index([])
+        space_of = {"feedetl_sn": "fee", "init_feedetl_sn": "fee"}
         per_space: dict[str, list] = {}
-        for i, ns in enumerate(values):
-            for k, s in ns.items():
-                per_space.setdefault(space(k), []).append((i, k, s))
-        node_of: list[dict[str, np.ndarray]] = [dict() for _ in values]
+        for i, keys in enumerate(self.keys):
+            for k, (codes, uniq) in keys.items():
+                if k == "feedetl_sn":
+                    if not len(refd):
+                        continue
+                    keep = uniq.isin(refd).to_numpy()
+                    codes = np.where((codes >= 0) & keep[np.maximum(codes, 0)], codes, -1)
+                per_space.setdefault(space_of.get(k, k), []).append((i, k, codes, uniq))
+        node_of: list[dict[str, np.ndarray]] = [dict() for _ in self.keys]
         next_id = 0
         for sp, parts in per_space.items():
-            allv = pd.concat([s.reset_index(drop=True).astype("object") for _, _, s in parts], ignore_index=True)
-            codes, uniques = pd.factorize(allv, use_na_sentinel=True)
+            # each table's distinct values -> one numbering for the namespace
+            allu = pd.concat([u for *_, u in parts], ignore_index=True)
+            gid, uniques = pd.factorize(allu)
             null_node = next_id + len(uniques)           # the missing values' node, if it ties
-            codes = codes.astype(np.int64)
-            missing = codes < 0
-            codes[~missing] += next_id
-            codes[missing] = null_node if sp in NULL_TIES else -1
-            next_id = null_node + 1
             start = 0
-            for i, k, s in parts:
-                node_of[i][k] = codes[start:start + len(s)]
-                start += len(s)
+            for i, k, codes, uniq in parts:
+                mine = gid[start:start + len(uniq)].astype(np.int64) + next_id
+                start += len(uniq)
+                if sp in NULL_TIES:
+                    node_of[i][k] = np.where(codes >= 0, mine[np.maximum(codes, 0)] if len(mine) else -1, null_node)
+                else:
+                    node_of[i][k] = np.where(codes >= 0, mine[np.maximum(codes, 0)] if len(mine) else -1, -1)
+            next_id = null_node + 1
         # a row's first known node, and an edge from it to each of its other nodes
         src, dst, first_of = [], [], []
         for i, nodes in enumerate(node_of):
@@ -169,15 +161,19 @@ class Spool:
                 heapq.heappush(heap, (load + int(size[g]), p))
         for i in person:
             self.part_of[i] = part[groups[i]]
-            whole = feather.read_table(str(self.files[i]), memory_map=False)
+            whole = feather.read_table(str(self.files[i]), memory_map=True)
+            order = np.argsort(self.part_of[i], kind="stable")      # one gather: rows by partition
+            bounds = np.searchsorted(self.part_of[i][order], np.arange(self.n + 1))
+            grouped = whole.take(order)
+            del whole
             paths = []
             for p in range(self.n):
-                idx = np.flatnonzero(self.part_of[i] == p)
                 f = self.dir / f"t{i}.p{p}.arrow"
-                feather.write_feather(whole.take(idx), str(f), compression="uncompressed")
+                feather.write_feather(grouped.slice(bounds[p], bounds[p + 1] - bounds[p]), str(f),
+                                      compression="uncompressed")
                 paths.append(f)
             self.slices[i] = paths
-            del whole
+            del grouped
             if progress:
                 progress(i + 1, len(self.tables))
         self.keys = [dict() for _ in self.keys]      # the link keys are no longer needed
@@ -237,6 +233,12 @@ class Spool:
 
     def close(self) -> None:
         shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def _codes(s: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """(code of each row's value, -1 where missing; the distinct values)."""
+    codes, uniq = pd.factorize(s, use_na_sentinel=True)
+    return codes.astype(np.int32), pd.Series(uniq, dtype=s.dtype)     # Arrow-backed, not objects
 
 
 def _frame(arrow) -> pd.DataFrame:

@@ -205,7 +205,7 @@ def age_matches_birth(ctx, t):
     ctx.emit(AGE, t, bad, field="age", params={"brdy": _day(brdy), "adm": _day(ref), "calc": full})
 
 
-@check("feedetail", scope="run", reads={"feedetail": ("mdtrt_id", "feedetl_sn")})
+@check("feedetail", scope="run", per_person=True)     # duplicates within a visit: one person
 def duplicate_serials(ctx):
     fee = ctx.combined("feedetail", ["mdtrt_id", "feedetl_sn"])
     fee = fee[fee["feedetl_sn"].notna()]

@@ -133,6 +133,8 @@ DEPT_FIELDS = ("bilg_dept_name", "bilg_dept_codg", "acord_dept_name", "acord_dep
                "adm_caty", "dscg_caty", "dept", "dept_name")
 CODE_FIELDS = ("bilg_dr_codg", "orders_dr_code", "oper_dr_code", "anst_dr_code", "chfpdr_code")
 #: the fee columns the cross-person checks read (issue 13: a partitioned run loads only these)
+AGGREGATE_COLUMNS = ("med_list_codg", "med_list_name", "medins_list_name", "bilg_dr_codg", "bilg_dr_name",
+                     "cnt", "det_item_fee_sumamt")
 FEE_COLUMNS = ("med_list_codg", "med_list_name", "medins_list_name", "cnt", "det_item_fee_sumamt",
                *NAME_FIELDS, *DEPT_FIELDS, *CODE_FIELDS)
 NAME_OF = {"bilg_dr_codg": "bilg_dr_name", "orders_dr_code": "orders_dr_name",
@@ -228,7 +230,8 @@ def _aggregate_cause(ctx, t, field):
     return "YBQC-PH-008|" + t.frame["med_list_codg"].fillna("") + "|" + who.astype(str)
 
 
-@check("feedetail", "setlinfo", "oprninfo", "sales", "staff", per_person=True)
+@check("feedetail", "setlinfo", "oprninfo", "sales", "staff", per_person=True,
+       reads={k: () for k in ("feedetail", "setlinfo", "oprninfo", "sales")})   # the roster: whole
 def placeholder_fields(ctx, t):
     for field in NAME_FIELDS:
         s = ctx.col(t, field)
@@ -284,11 +287,9 @@ def roster_agreement(ctx):
                          params={"roster_name": expected, "name": name})
 
 
-@check("feedetail", scope="run", reads={"feedetail": FEE_COLUMNS})
+@check("feedetail", scope="run", reads={"feedetail": AGGREGATE_COLUMNS})
 def placeholder_aggregate(ctx):
-    cols = ["med_list_codg", "med_list_name", "medins_list_name", "bilg_dr_codg", "bilg_dr_name",
-            "cnt", "det_item_fee_sumamt"]
-    fee = ctx.combined("feedetail", cols)
+    fee = ctx.combined("feedetail", list(AGGREGATE_COLUMNS))
     fee = fee[fee["med_list_codg"].notna()]
     if fee.empty:
         return
