@@ -342,7 +342,9 @@ def run(paths: list[str], cfg: Config | None = None, progress: Progress | None =
         elif spool is not None:
             tables = [spool.add(t) for t in tables]
         if spool is not None:
-            spool.split()
+            spool.split((lambda i, n: progress(f"按人员分区 {i}/{n} 张表" if cfg.lang == "zh" else
+                                               f"partitioning by person: {i}/{n} tables", i, n))
+                        if progress else None)
     except BaseException:
         if spool is not None:
             spool.close()
