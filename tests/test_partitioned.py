@@ -221,3 +221,15 @@ def test_cli_partitioned_run_cleans_up(tmp_path):
         outs.append((r.returncode, len(json.loads(out.read_text(encoding="utf-8"))["findings"])))
     assert outs[0] == outs[1] and outs[0][1] > 100
     assert list(scratch.iterdir()) == []
+
+
+def test_generated_rule_base_with_the_official_tables(tmp_path, shared_data):
+    """gen_rulebase over the NHSA 两库 tables (../shared/data): every rule type's breaches and
+    neighbours, including 主次手术 (whose full price crosses visits: the partitioned run gives it
+    only the lines of its groups' operations) and refunds; facility level 二级."""
+    import gen_rulebase
+    rules = shared_data / "nhsa_rules"
+    gen_rulebase.generate(str(rules), str(tmp_path / "rb"), per_type=20, seed=4)
+    got = _same([tmp_path / "rb"], Config(catalogs=[str(rules)], facility_level="二级"), parts=(3,), tmp=tmp_path)
+    rules_found = {json.loads(x)["rule"] for x in got["findings"]}
+    assert len({r for r in rules_found if r.startswith("YBQC-RB")}) >= 6

@@ -274,10 +274,29 @@ def _partitioned(ctx, cfg: Config, spool, todo, work, call, say) -> None:
         del part_tables, c
     # the whole checks of one module share a context (its memos, as in a run in one piece),
     # loaded with the columns any of them reads
-    modules = list(dict.fromkeys(todo[n].fn.__module__ for n in whole_targets))
-    for module in modules:
-        group = [n for n in whole_targets if todo[n].fn.__module__ == module]
-        whole = spool.whole(_union_reads([todo[n].columns_read(cfg) for n in group]))
+    # A check with a partition key of its own runs per partition of that key, alone; one with
+    # rows to keep gets only those (issue 13: bounded memory for the cross-person checks).
+    groups: dict = {}
+    for n in whole_targets:
+        chk = todo[n]
+        solo = chk.partition_key is not None or chk.keep_rows is not None
+        groups.setdefault((chk.fn.__module__, n if solo else None), []).append(n)
+    for group in groups.values():
+        reads = _union_reads([todo[n].columns_read(cfg) for n in group])
+        first = todo[group[0]]
+        keys = _narrowing(first.partition_key, context, first)
+        if keys is not None:
+            for p, part_tables in enumerate(spool.keyed(reads, keys)):
+                say(first, done, f"（分区 {p + 1}/{spool.n}）" if cfg.lang == "zh" else f" (partition {p + 1}/{spool.n})")
+                c = context(part_tables, p)
+                targets = whole_targets[group[0]]
+                for t in [None] if targets is None else [part_tables[i] for i in targets]:
+                    call(c, first, t)
+                contexts.append(c.knowledge_loaded)
+                del part_tables, c
+            done += work[group[0]]
+            continue
+        whole = spool.whole(reads, _narrowing(first.keep_rows, context, first))
         c = context(whole, None)
         for n in group:
             say(todo[n], done)
@@ -296,6 +315,20 @@ def _partitioned(ctx, cfg: Config, spool, todo, work, call, say) -> None:
             if key not in seen:
                 seen.add(key)
                 ctx.knowledge_loaded.append(k)
+
+
+def _narrowing(fn, context, chk):
+    """A check's keep_rows / partition_key for this run (kind -> function of a frame), or None
+    when it has none or it fails: then the check reads the whole tables (more memory, the same
+    findings), and YBQC_DEBUG shows why."""
+    if fn is None:
+        return None
+    try:
+        return fn(context([], None)) or None
+    except Exception:                     # noqa: BLE001 - never weaker, only larger
+        if os.environ.get("YBQC_DEBUG"):
+            traceback.print_exc()
+        return None
 
 
 def _union_reads(reads: list[dict]) -> dict:

@@ -191,24 +191,76 @@ class Spool:
             out.append(self._table(t, arrow, part=p))
         return out
 
-    def whole(self, reads: dict) -> list[Table]:
-        """Every table whole; those of a kind named in `reads` with only those columns."""
+    def _projection(self, i: int, reads: dict):
+        """Table i as Arrow (memory-mapped), with the columns `reads` names for its kind (and its
+        key columns: a finding's key is always shown); all of them when the kind is not named."""
         import pyarrow.feather as feather
+        t = self.tables[i]
+        cols = list(self.order[i])
+        if t.kind in reads:
+            key = KINDS[t.kind].key if t.kind in KINDS else ()
+            cols = [c for c in cols if c in reads[t.kind] or c in key]
+        names = feather.read_table(str(self.files[i]), columns=[], memory_map=True).schema.names
+        return feather.read_table(str(self.files[i]), columns=cols + [c for c in (_ROW, _LINE) if c in names],
+                                  memory_map=True)
+
+    def whole(self, reads: dict, keep: dict | None = None) -> list[Table]:
+        """Every table whole; those of a kind named in `reads` with only those columns, and those
+        of a kind named in `keep` (kind -> frame -> mask) with only the rows it keeps."""
+        import pyarrow as pa
         out = []
         for i, t in enumerate(self.tables):
             if self.kept[i] is not None:
                 out.append(self.kept[i])
                 continue
-            cols = None
-            all_cols = [c for c in self.order[i]]
-            if t.kind in reads:        # and the key columns: a finding's key is always shown
-                key = KINDS[t.kind].key if t.kind in KINDS else ()
-                cols = [c for c in all_cols if c in reads[t.kind] or c in key]
-            names = feather.read_table(str(self.files[i]), columns=[], memory_map=True).schema.names
-            want = (all_cols if cols is None else cols) + [c for c in (_ROW, _LINE) if c in names]
-            arrow = feather.read_table(str(self.files[i]), columns=want, memory_map=True)
-            out.append(self._table(t, arrow, part=None, n=self.rows[i]))
+            arrow = self._projection(i, reads)
+            if keep and t.kind in keep:
+                mask = np.asarray(keep[t.kind](_frame(arrow)), dtype=bool)
+                arrow = arrow.filter(pa.array(mask))
+            out.append(self._table(t, arrow, part=None, n=arrow.num_rows))
         return out
+
+    def keyed(self, reads: dict, keys: dict):
+        """Partitions by a key of the check's own (kind -> frame -> key of each row; NA: a row the
+        check does not need): yields, per partition, the tables of those kinds cut to the rows
+        whose key falls in it (by a stable hash of the key) and the other tables whole."""
+        import pyarrow.feather as feather
+        cut: dict[int, list[Path]] = {}
+        for i, t in enumerate(self.tables):
+            if self.kept[i] is not None or t.kind not in keys:
+                continue
+            arrow = self._projection(i, reads)
+            codes, uniq = pd.factorize(pd.Series(keys[t.kind](_frame(arrow))))
+            part_of_u = (pd.util.hash_array(np.asarray(uniq, dtype=object)) % np.uint64(self.n)).astype(np.int64)
+            part = np.where(codes >= 0, part_of_u[np.maximum(codes, 0)] if len(uniq) else -1, -1)
+            order = np.argsort(part, kind="stable")
+            bounds = np.searchsorted(part[order], np.arange(self.n + 1))
+            grouped = arrow.take(order)
+            del arrow
+            cut[i] = []
+            for p in range(self.n):
+                f = self.dir / f"t{i}.k{p}.arrow"
+                feather.write_feather(grouped.slice(bounds[p], bounds[p + 1] - bounds[p]), str(f),
+                                      compression="uncompressed")
+                cut[i].append(f)
+            del grouped
+        try:
+            for p in range(self.n):
+                out = []
+                for i, t in enumerate(self.tables):
+                    if i in cut:
+                        arrow = feather.read_table(str(cut[i][p]), memory_map=False)
+                        out.append(replace(self._table(t, arrow, part=None, n=arrow.num_rows), part=p))
+                    elif self.kept[i] is not None:
+                        out.append(self.kept[i])
+                    else:
+                        arrow = self._projection(i, reads)
+                        out.append(self._table(t, arrow, part=None, n=arrow.num_rows))
+                yield out
+        finally:
+            for paths in cut.values():
+                for f in paths:
+                    f.unlink(missing_ok=True)
 
     def frame(self, i: int) -> pd.DataFrame:
         """The whole frame of table i (memory-mapped: only the pages a report touches are read)."""

@@ -387,6 +387,29 @@ _COMBO = ("name", "generic", "spec", "pack_count", "per_day", "doses_per_pack", 
           "key_drug", "key_max_days", "form", "daily_over")
 
 
+def drug_mask(fr: pd.DataFrame, known: set, local_col: str = "medins_list_codg") -> np.ndarray:
+    """The drug lines of a table: a national drug code (X/Z…), or a code of the catalogues."""
+    from . import catalogs
+    from .validators.base import isin
+    m = np.zeros(len(fr), dtype=bool)
+    if "med_list_codg" in fr.columns:
+        codes, uniq = pd.factorize(fr["med_list_codg"])
+        dom = np.array([isinstance(c, str) and (catalogs.code_domain(c) == "drug" or c in known)
+                        for c in uniq] + [False])
+        m |= dom[codes]
+    if known and local_col in fr.columns:
+        m |= isin(fr[local_col], known)
+    return m
+
+
+def fee_drug_rows(ctx) -> dict:
+    """issue 13 (a partitioned run's keep_rows): the dispensing checks read only the fee table's
+    drug lines."""
+    drug_facts, _ = knowledge(ctx)
+    known = set(drug_facts.index) if len(drug_facts) else set()
+    return {"feedetail": lambda fr: drug_mask(fr, known)}
+
+
 def _drug_lines(ctx, known: set, kind: str = "feedetail", cols: tuple = None, num: tuple = None,
                 time_col: str = "fee_ocur_time", local_col: str = "medins_list_codg") -> tuple[dict, int]:
     """The drug lines of the run's tables of one kind: {column: Series (None when no file has it)}
@@ -402,15 +425,7 @@ def _drug_lines(ctx, known: set, kind: str = "feedetail", cols: tuple = None, nu
         if t.kind != kind:
             continue
         fr = t.frame
-        m = np.zeros(len(fr), dtype=bool)
-        if "med_list_codg" in fr.columns:
-            codes, uniq = pd.factorize(fr["med_list_codg"])
-            dom = np.array([isinstance(c, str) and (catalogs.code_domain(c) == "drug" or c in known)
-                            for c in uniq] + [False])
-            m |= dom[codes]
-        if known and local_col in fr.columns:
-            m |= isin(fr[local_col], known)
-        idx = np.flatnonzero(m)
+        idx = np.flatnonzero(drug_mask(fr, known, local_col))
         part = {}
         for c in cols:
             if c not in fr.columns:

@@ -32,7 +32,14 @@ FEE_READS = ("bilg_dept_codg", "bilg_dr_codg", "bilg_dr_name", "cnt", "det_item_
              "dise_codg", "drug_trac_codg", "dscg_tkdrug_flag", "fee_ocur_time", "feedetl_sn",
              "init_feedetl_sn", "long_rx_flag", "mdtrt_id", "med_list_codg", "med_list_name",
              "med_type", "medins_list_codg", "medins_list_name", "prd_days", "pric", "psn_no",
-             "rxno", "sin_dos_dscr", "used_frqu_dscr")
+             "rxno", "sin_dos_dscr", "used_frqu_dscr", "drugtracinfo")
+
+
+def fee_rows_with_code_columns(ctx) -> dict:
+    """issue 13 (a partitioned run's keep_rows): a fee table without a traceability code column
+    takes no part in the traceability checks (build() passes it over), so none of its rows is
+    loaded for them."""
+    return {"feedetail": lambda f: np.full(len(f), any(c in f.columns for c in ("drug_trac_codg", "drugtracinfo")))}
 
 #: what separates several codes in one cell of a CSV/XLSX export (older exports: one a line)
 SEPARATORS = r"[,;|，；、\s]+"

@@ -34,6 +34,13 @@ class Check:
     # on the whole tables, loaded with the columns `reads` names per kind (a kind not named: all)
     per_person: "bool | Callable" = False
     reads: "dict | Callable | None" = None
+    # and, for a check that is not per person, optionally (each a function of the Context, for
+    # the knowledge it may need, returning kind -> function of a frame of the `reads` columns):
+    # keep_rows, the rows it reads at all (a mask: its findings are the same without the others);
+    # partition_key, a key of each row such that its findings on the rows sharing a key depend
+    # only on those rows (NA: a row it does not need) -- then it runs per partition of that key
+    keep_rows: "Callable | None" = None
+    partition_key: "Callable | None" = None
 
     def local(self, config, kind: str | None = None) -> bool:
         """Does this check run per person partition (for tables of `kind`)?"""
@@ -70,11 +77,13 @@ CHECKS: list[Check] = []
 
 
 def check(*kinds: str, scope: str = "table", stage: str = "rules", title: str | None = None,
-          per_person: "bool | Callable" = False, reads: "dict | Callable | None" = None):
-    """Register a check. `per_person` and `reads`: see Check (issue 13's partitioned runs)."""
+          per_person: "bool | Callable" = False, reads: "dict | Callable | None" = None,
+          keep_rows: "Callable | None" = None, partition_key: "Callable | None" = None):
+    """Register a check. `per_person`, `reads`, `keep_rows`, `partition_key`: see Check (issue
+    13's partitioned runs)."""
     def deco(fn):
         CHECKS.append(Check(f"{fn.__module__.rsplit('.', 1)[-1]}.{fn.__name__}", fn, kinds, scope,
-                            stage, title, per_person, reads))
+                            stage, title, per_person, reads, keep_rows, partition_key))
         return fn
     return deco
 

@@ -827,11 +827,18 @@ def _match_why(mt, lang: str) -> str:
 FEE_COLUMNS = ("mdtrt_id", "bilg_dept_name", "med_list_name", "medins_list_name")
 
 
-@check("diseinfo", scope="run", reads={"feedetail": FEE_COLUMNS})
+def _distinct_fee_texts(ctx) -> dict:
+    """issue 13 (a partitioned run's keep_rows): the fee lines are read only for each visit's
+    distinct item names and departments (first occurrences, in file order), so a line repeating
+    an earlier line's visit, names and department adds nothing."""
+    return {"feedetail": lambda f: ~f.duplicated([c for c in FEE_COLUMNS if c in f.columns]).to_numpy()}
+
+
+@check("diseinfo", scope="run", reads={"feedetail": FEE_COLUMNS}, keep_rows=_distinct_fee_texts)
 def diagnosis_sex_age(ctx):
     _conflicts(ctx, "diseinfo")
 
 
-@check("oprninfo", scope="run", reads={"feedetail": FEE_COLUMNS})
+@check("oprninfo", scope="run", reads={"feedetail": FEE_COLUMNS}, keep_rows=_distinct_fee_texts)
 def operation_sex_age(ctx):
     _conflicts(ctx, "oprninfo")

@@ -238,7 +238,8 @@ def _persons(ctx, psn: pd.Series):
     return pick
 
 
-@check("feedetail", "sales", "returns", scope="run", reads={"feedetail": supply.FEE_READS})
+@check("feedetail", "sales", "returns", scope="run", reads={"feedetail": supply.FEE_READS},
+       keep_rows=supply.fee_drug_rows)
 def dispensing(ctx) -> None:
     f = supply.facts(ctx)
     if not len(f):

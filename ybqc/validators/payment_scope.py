@@ -211,7 +211,20 @@ def insurance_type(ctx):
     rulebase.report(ctx, "insurance", INSURANCE, int(decided.sum()), b, params)
 
 
-@check("feedetail", scope="run", reads={"feedetail": rulebase.FEE_READS})
+def _main_sec_rows(ctx) -> dict:
+    """issue 13 (a partitioned run's keep_rows): only lines of an operation of a 主次 group, and
+    the refund lines (netted against the lines they name), take part."""
+    codes = set(rulebase.for_run(ctx).frame("main_sec")["code"])
+
+    def keep(f):
+        m = f["med_list_codg"].isin(codes).to_numpy(dtype=bool, copy=True)
+        if "init_feedetl_sn" in f.columns:
+            m |= f["init_feedetl_sn"].notna().to_numpy(dtype=bool)
+        return m
+    return {"feedetail": keep}
+
+
+@check("feedetail", scope="run", reads={"feedetail": rulebase.FEE_READS}, keep_rows=_main_sec_rows)
 def main_secondary(ctx):
     if rulebase.not_loaded(ctx, "main_sec", MAIN_SEC, "项目名称、国标代码、限定主次操作、限定值域"):
         return

@@ -287,7 +287,12 @@ def roster_agreement(ctx):
                          params={"roster_name": expected, "name": name})
 
 
-@check("feedetail", scope="run", reads={"feedetail": AGGREGATE_COLUMNS})
+def _by_item(ctx) -> dict:
+    """issue 13: the aggregate compares doctors within an item: a partitioned run splits by item."""
+    return {"feedetail": lambda f: f["med_list_codg"]}
+
+
+@check("feedetail", scope="run", reads={"feedetail": AGGREGATE_COLUMNS}, partition_key=_by_item)
 def placeholder_aggregate(ctx):
     fee = ctx.combined("feedetail", list(AGGREGATE_COLUMNS))
     fee = fee[fee["med_list_codg"].notna()]

@@ -216,7 +216,7 @@ def _patterns(ctx) -> list:
 
 
 # --- checks ------------------------------------------------------------------------------------
-@check(*_T, scope="run", reads={"feedetail": tc.FEE_READS})
+@check(*_T, scope="run", reads={"feedetail": tc.FEE_READS}, keep_rows=tc.fee_rows_with_code_columns)
 def trace_codes(ctx):
     """Checks 1-5 and 7 over every sales, returns and fee line carrying codes."""
     _patterns(ctx)
@@ -646,7 +646,8 @@ def _pairs(ctx, tr, st, allev, link) -> list[dict]:
     return recs
 
 
-@check("sales", "returns", scope="run", reads={"feedetail": tc.FEE_READS})
+@check("sales", "returns", scope="run", reads={"feedetail": tc.FEE_READS},
+       keep_rows=tc.fee_rows_with_code_columns)
 def monthly_spend(ctx):
     """Check 6: a person's insured drug spend per calendar month against the review line."""
     if not getattr(ctx.config, "spend_line_check", True):
