@@ -286,7 +286,7 @@ def _partitioned(ctx, cfg: Config, spool, todo, work, call, say) -> None:
         first = todo[group[0]]
         keys = _narrowing(first.partition_key, context, first)
         if keys is not None:
-            for p, part_tables in enumerate(spool.keyed(reads, keys)):
+            for p, part_tables in spool.keyed(reads, keys):
                 say(first, done, f"（分区 {p + 1}/{spool.n}）" if cfg.lang == "zh" else f" (partition {p + 1}/{spool.n})")
                 c = context(part_tables, p)
                 targets = whole_targets[group[0]]

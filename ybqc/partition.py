@@ -223,9 +223,11 @@ class Spool:
     def keyed(self, reads: dict, keys: dict):
         """Partitions by a key of the check's own (kind -> frame -> key of each row; NA: a row the
         check does not need): yields, per partition, the tables of those kinds cut to the rows
-        whose key falls in it (by a stable hash of the key) and the other tables whole."""
+        whose key falls in it (by a stable hash of the key) and the other tables whole. A
+        partition with no row of those kinds is passed over (once none has any: the first)."""
         import pyarrow.feather as feather
         cut: dict[int, list[Path]] = {}
+        filled = np.zeros(self.n, dtype=bool)
         for i, t in enumerate(self.tables):
             if self.kept[i] is not None or t.kind not in keys:
                 continue
@@ -237,6 +239,7 @@ class Spool:
             bounds = np.searchsorted(part[order], np.arange(self.n + 1))
             grouped = arrow.take(order)
             del arrow
+            filled |= np.diff(bounds) > 0
             cut[i] = []
             for p in range(self.n):
                 f = self.dir / f"t{i}.k{p}.arrow"
@@ -246,6 +249,8 @@ class Spool:
             del grouped
         try:
             for p in range(self.n):
+                if not filled[p] and (filled.any() or p > 0):
+                    continue
                 out = []
                 for i, t in enumerate(self.tables):
                     if i in cut:
@@ -256,7 +261,7 @@ class Spool:
                     else:
                         arrow = self._projection(i, reads)
                         out.append(self._table(t, arrow, part=None, n=arrow.num_rows))
-                yield out
+                yield p, out
         finally:
             for paths in cut.values():
                 for f in paths:

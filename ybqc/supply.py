@@ -402,12 +402,52 @@ def drug_mask(fr: pd.DataFrame, known: set, local_col: str = "medins_list_codg")
     return m
 
 
-def fee_drug_rows(ctx) -> dict:
-    """issue 13 (a partitioned run's keep_rows): the dispensing checks read only the fee table's
-    drug lines."""
+def generic_keys(ctx) -> dict:
+    """issue 13 (a partitioned run's partition_key): every dispensing judgement is within one
+    generic drug (a person's refills and purchases of it, its days-unknown note, a doctor's batch
+    of it), so the run splits by the generic name _build_facts gives each drug line (the
+    catalogue's name for its code or local code, else the line's own; folded; else the code).
+    Lines that are no drug lines are not needed."""
     drug_facts, _ = knowledge(ctx)
     known = set(drug_facts.index) if len(drug_facts) else set()
-    return {"feedetail": lambda fr: drug_mask(fr, known)}
+    names = drug_facts["name"] if len(drug_facts) and "name" in drug_facts.columns else None
+
+    def fact_name(code, local):             # as _drug_combo's fact("name"): the code, then the local code
+        if names is None:
+            return None
+        for c in (code, local):
+            if c is not None and c in names.index:
+                v = names.at[c]
+                if v is not None and v == v:
+                    return v
+        return None
+
+    def keys(local_col: str, name_cols: tuple):
+        def run(fr: pd.DataFrame) -> pd.Series:
+            m = drug_mask(fr, known, local_col)
+            n = len(fr)
+            none = pd.Series([None] * n, dtype=object)
+            code = fr["med_list_codg"] if "med_list_codg" in fr.columns else none
+            local = fr[local_col] if local_col in fr.columns else none
+            name = none
+            for c in name_cols:
+                if c in fr.columns:
+                    name = fr[c] if name is none else name.where(name.notna(), fr[c])
+            combo = pd.DataFrame({"c": code.astype(object).to_numpy(), "l": local.astype(object).to_numpy(),
+                                  "n": name.astype(object).to_numpy()})
+            codes, uniq = pd.factorize(pd.MultiIndex.from_frame(combo))
+            gen = []
+            for c, l, nm in uniq:
+                c, l, nm = (None if (v is None or (isinstance(v, float) and v != v)) else v for v in (c, l, nm))
+                full = fact_name(c, l) or nm
+                gen.append(_fold_name(full) or c)
+            out = np.asarray(gen + [None], dtype=object)[codes]
+            out[~m] = None
+            return pd.Series(out, dtype=object)
+        return run
+    return {"feedetail": keys("medins_list_codg", ("med_list_name", "medins_list_name")),
+            "sales": keys("fixmedins_hilist_id", ("fixmedins_hilist_name",)),
+            "returns": keys("fixmedins_hilist_id", ("fixmedins_hilist_name",))}
 
 
 def _drug_lines(ctx, known: set, kind: str = "feedetail", cols: tuple = None, num: tuple = None,

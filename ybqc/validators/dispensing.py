@@ -239,7 +239,7 @@ def _persons(ctx, psn: pd.Series):
 
 
 @check("feedetail", "sales", "returns", scope="run", reads={"feedetail": supply.FEE_READS},
-       keep_rows=supply.fee_drug_rows)
+       partition_key=supply.generic_keys)
 def dispensing(ctx) -> None:
     f = supply.facts(ctx)
     if not len(f):
