@@ -278,7 +278,12 @@ def _candidates(ctx, t, rule_, facet: str, na_note: str):
 READS = {"feedetail": ("mdtrt_id", "med_list_codg", "med_list_name", "medins_list_codg", "medins_list_name")}
 
 
-@check("feedetail", reads=READS)
+def _by_code(ctx) -> dict:
+    """...but all the rows of one code are together, so a partitioned run splits by code."""
+    return {"feedetail": lambda f: f["med_list_codg"]}
+
+
+@check("feedetail", reads=READS, partition_key=_by_code)
 def sex_restricted(ctx, t):
     got = _candidates(ctx, t, SEX, "sex", "需要结算清单(setlinfo)中的患者性别")
     if got is None:
@@ -299,7 +304,7 @@ def sex_restricted(ctx, t):
           np.flatnonzero(bad))
 
 
-@check("feedetail", reads=READS)
+@check("feedetail", reads=READS, partition_key=_by_code)
 def age_restricted(ctx, t):
     got = _candidates(ctx, t, AGE, "age", "需要结算清单(setlinfo)中的出生日期或年龄")
     if got is None:

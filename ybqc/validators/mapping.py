@@ -226,7 +226,7 @@ def _index(ctx, cats, m: pd.DataFrame, domain: str):
     return ctx.memo(("mapping_index", domain), build)
 
 
-@check("mapping", scope="run", reads={"feedetail": ("med_list_codg", "med_list_name", "medins_list_codg", "medins_list_name")})
+@check("mapping", scope="run", reads={"feedetail": ()})     # the 3301 rows only (issue 13)
 def mapping_rows(ctx):
     m = mapping_frame(ctx)
     if m.empty:
