@@ -279,22 +279,22 @@ def _partitioned(ctx, cfg: Config, spool, todo, work, call, say) -> None:
     groups: dict = {}
     for n in whole_targets:
         chk = todo[n]
-        solo = chk.partition_key is not None or chk.keep_rows is not None
-        groups.setdefault((chk.fn.__module__, n if solo else None), []).append(n)
+        groups.setdefault((chk.fn.__module__, chk.partition_key, chk.keep_rows), []).append(n)
     for group in groups.values():
         reads = _union_reads([todo[n].columns_read(cfg) for n in group])
         first = todo[group[0]]
         keys = _narrowing(first.partition_key, context, first)
         if keys is not None:
             for p, part_tables in spool.keyed(reads, keys):
-                say(first, done, f"（分区 {p + 1}/{spool.n}）" if cfg.lang == "zh" else f" (partition {p + 1}/{spool.n})")
                 c = context(part_tables, p)
-                targets = whole_targets[group[0]]
-                for t in [None] if targets is None else [part_tables[i] for i in targets]:
-                    call(c, first, t)
+                for n in group:
+                    say(todo[n], done, f"（分区 {p + 1}/{spool.n}）" if cfg.lang == "zh" else f" (partition {p + 1}/{spool.n})")
+                    targets = whole_targets[n]
+                    for t in [None] if targets is None else [part_tables[i] for i in targets]:
+                        call(c, todo[n], t)
                 contexts.append(c.knowledge_loaded)
                 del part_tables, c
-            done += work[group[0]]
+            done += sum(work[n] for n in group)
             continue
         whole = spool.whole(reads, _narrowing(first.keep_rows, context, first))
         c = context(whole, None)

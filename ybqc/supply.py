@@ -433,15 +433,18 @@ def generic_keys(ctx) -> dict:
             for c in name_cols:
                 if c in fr.columns:
                     name = fr[c] if name is none else name.where(name.notna(), fr[c])
-            combo = pd.DataFrame({"c": code.astype(object).to_numpy(), "l": local.astype(object).to_numpy(),
-                                  "n": name.astype(object).to_numpy()})
-            codes, uniq = pd.factorize(pd.MultiIndex.from_frame(combo))
+            parts = [_codes(x, n) for x in (code, local, name)]      # the distinct combinations
+            key = np.zeros(n, dtype=np.int64)
+            for c, u in parts:
+                key, _ = pd.factorize(key * np.int64(len(u)) + c)
+                key = key.astype(np.int64)
+            first = np.unique(key, return_index=True)[1]
             gen = []
-            for c, l, nm in uniq:
+            for i in first:
+                c, l, nm = (u[cc[i]] for cc, u in parts)
                 c, l, nm = (None if (v is None or (isinstance(v, float) and v != v)) else v for v in (c, l, nm))
-                full = fact_name(c, l) or nm
-                gen.append(_fold_name(full) or c)
-            out = np.asarray(gen + [None], dtype=object)[codes]
+                gen.append(_fold_name(fact_name(c, l) or nm) or c)
+            out = np.asarray(gen, dtype=object)[key] if n else np.zeros(0, dtype=object)
             out[~m] = None
             return pd.Series(out, dtype=object)
         return run
