@@ -305,8 +305,9 @@ def _frame(arrow) -> pd.DataFrame:
 
 
 class SpooledFrames(dict):
-    """Run.frames for a partitioned run: each table's frame, read from the spool when a report
-    asks for it (memory-mapped, so a 10M-row table costs only the rows shown)."""
+    """Run.frames for a partitioned run: each table's frame, read from the spool each time a
+    report asks for it (memory-mapped and not kept: the pages a report touches are let go with
+    the frame, so the reports never hold a year of tables)."""
 
     def __init__(self, spool: Spool):
         super().__init__()
@@ -316,10 +317,8 @@ class SpooledFrames(dict):
     def get(self, label, default=None):
         if label not in self._labels:
             return default
-        if not dict.__contains__(self, label):
-            i = self._labels[label]
-            dict.__setitem__(self, label, (self._spool.tables[i].kind, self._spool.frame(i)))
-        return dict.__getitem__(self, label)
+        i = self._labels[label]
+        return self._spool.tables[i].kind, self._spool.frame(i)
 
     def __getitem__(self, label):
         got = self.get(label)
@@ -340,10 +339,10 @@ class SpooledFrames(dict):
         return list(self._labels)
 
     def values(self):
-        return [self[k] for k in self._labels]
+        return (self[k] for k in self._labels)         # one at a time
 
     def items(self):
-        return [(k, self[k]) for k in self._labels]
+        return ((k, self[k]) for k in self._labels)
 
 
 
