@@ -89,6 +89,56 @@ def test_duplicate_in_another_visit_is_not_a_duplicate(tmp_path):
     assert keys(r, "YBQC-RB-001") == []
 
 
+def test_duplicate_six_hours_just_inside_on_and_just_outside(tmp_path):
+    # 6小时: a gap under 6 hours, before or after the main item, is a duplicate; 6 hours is not
+    r = run(tmp_path, [fee(JIESHENG, "2025-03-05 08:00:00"),
+                       fee(TAIXIN, "2025-03-05 13:59:00"), fee(TAIXIN, "2025-03-05 14:00:00"),
+                       fee(TAIXIN, "2025-03-05 14:01:00"),
+                       fee(TAIXIN, "2025-03-05 02:01:00"), fee(TAIXIN, "2025-03-05 02:00:00")])
+    assert keys(r, "YBQC-RB-001") == ["F2", "F5"]
+
+
+def test_duplicate_rows_checked_are_the_secondaries_whose_period_can_be_checked(tmp_path):
+    # with the main items there, a 单次就诊 secondary needs no time; 单日 ones without a time
+    # cannot be put on a day and are not counted
+    r = run(tmp_path, [fee(JIANHU), fee(JIZHEN, ""), fee(JIZHEN, ""),
+                       fee(XUEZHONG_MAIN), fee(XUEZHONG, "")])
+    assert keys(r, "YBQC-RB-001") == ["F5"]
+    agg = {a["rule"]: a for a in r.aggregates["rulebase"]}
+    assert agg["YBQC-RB-001"]["rows_checked"] == 1 and agg["YBQC-RB-001"]["findings"] == 1
+    # no main item in the upload: no secondary can be a duplicate, timed or not, so each counts
+    r = run(tmp_path, [fee(JIZHEN, "")])
+    agg = {a["rule"]: a for a in r.aggregates["rulebase"]}
+    assert agg["YBQC-RB-001"]["rows_checked"] == 1 and agg["YBQC-RB-001"]["findings"] == 0
+    assert r.outcomes["YBQC-RB-001"].status == "passed"
+
+
+def test_duplicates_stamped_1970_01_01_have_a_time(tmp_path):
+    # 1970-01-01 (a HIS default timestamp) is day 0 of the day numbers, not the "time unknown"
+    # -1: same day, same clock hour and within 6 hours are all still found on it
+    r = run(tmp_path, [fee(JIANHU, "1970-01-01 10:00:00"), fee(JIZHEN, "1970-01-01 11:00:00"),
+                       fee(LENGJIA, "1970-01-01 10:10:00"), fee(DONGTAI, "1970-01-01 10:50:00"),
+                       fee(JIESHENG, "1970-01-01 08:00:00"), fee(TAIXIN, "1970-01-01 13:00:00")])
+    assert keys(r, "YBQC-RB-001") == ["F2", "F4", "F6"]
+    agg = {a["rule"]: a for a in r.aggregates["rulebase"]}
+    assert agg["YBQC-RB-001"]["rows_checked"] == 3
+
+
+def test_a_rule_whose_main_is_its_own_secondary_flags_the_second_charge_only(tmp_path):
+    # a local b7 row naming one item as both: its first charge of the day is the main, never a
+    # duplicate of itself
+    d = tmp_path / "rules"
+    d.mkdir()
+    (d / "b7_local.csv").write_text(
+        "序号,频度,主项名称,主项编码,从项名称,从项编码,备注\n"
+        f"1,单日,住院诊查费,{ZHENCHA},住院诊查费,{ZHENCHA},同一项目单日只收一次\n", encoding="utf-8")
+    fees = rows(FEE, [fee(ZHENCHA, "2025-03-02 08:00:00"), fee(ZHENCHA, "2025-03-02 18:00:00"),
+                      fee(ZHENCHA, "2025-03-03 08:00:00")])
+    r = check(tmp_path, {"feedetail": fees, "setlinfo": [dict(VISIT, dscg_time="2025-04-30 09:00:00")]},
+              Config(catalogs=[str(d)], select=["YBQC-RB"]))
+    assert keys(r, "YBQC-RB-001") == ["F2"]
+
+
 # --------------------------------------------------------------------------- b8 frequency
 def test_frequency_second_charge_of_the_day_is_found(tmp_path):
     r = run(tmp_path, [fee(ZHENCHA, "2025-03-02 08:00:00"), fee(ZHENCHA, "2025-03-02 18:00:00"),
