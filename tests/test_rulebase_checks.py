@@ -164,6 +164,32 @@ def test_frequency_in_hours_counts_the_quantity(tmp_path):
     assert keys(bad, "YBQC-RB-002") == ["F2"]
 
 
+def test_frequency_on_1970_01_01_is_counted_and_dated(tmp_path):
+    # 1970-01-01 (a HIS default timestamp) is day 0, a known day: counted, and named in the message
+    r = run(tmp_path, [fee(ZHENCHA, "1970-01-01 08:00:00"), fee(ZHENCHA, "1970-01-01 18:00:00")])
+    h = hits(r, "YBQC-RB-002")
+    assert h["key"].tolist() == ["F2"]
+    assert "1970-01-01 收费 2次" in h["message"].iloc[0]
+
+
+def test_frequency_charges_without_a_time_are_not_counted(tmp_path):
+    r = run(tmp_path, [fee(ZHENCHA, "2025-03-02 08:00:00"), fee(ZHENCHA, ""), fee(ZHENCHA, "")])
+    assert keys(r, "YBQC-RB-002") == []
+    agg = {a["rule"]: a for a in r.aggregates["rulebase"]}
+    assert agg["YBQC-RB-002"]["rows_checked"] == 1
+
+
+def test_frequency_is_counted_per_visit_and_per_item(tmp_path):
+    visits = [dict(VISIT, dscg_time="2025-04-30 09:00:00"), dict(VISIT, mdtrt_id="M2", setl_id="S2")]
+    # one 住院诊查费 in each of two visits the same day; 24 hours of 心电监测 and one 诊查费 in one
+    r = run(tmp_path, [fee(ZHENCHA, "2025-03-02 08:00:00"), fee(ZHENCHA, "2025-03-02 10:00:00", mdtrt_id="M2")],
+            visits)
+    assert keys(r, "YBQC-RB-002") == []
+    r = run(tmp_path, [fee(XINDIAN, "2025-03-02 08:00:00", cnt="24", det_item_fee_sumamt="480.00"),
+                       fee(ZHENCHA, "2025-03-02 09:00:00")])
+    assert keys(r, "YBQC-RB-002") == []
+
+
 # --------------------------------------------------------------------------- b8 cycle / course
 def test_cycle_hba1c_within_15_days_is_found_16_days_later_passes(tmp_path):
     r = run(tmp_path, [fee(HBA1C, "2025-03-01 10:00:00"), fee(HBA1C, "2025-03-11 10:00:00"),
@@ -172,6 +198,18 @@ def test_cycle_hba1c_within_15_days_is_found_16_days_later_passes(tmp_path):
     h = hits(r, "YBQC-RB-003")
     assert h["key"].tolist() == ["F2"]
     assert "15 天内最多 1 次" in h["message"].iloc[0] and "仅 10 天" in h["message"].iloc[0]
+
+
+def test_cycle_window_just_inside_on_and_just_outside(tmp_path):
+    # 1 in 15 days: 14 days after the last paid charge is a finding, 15 days later is paid
+    r = run(tmp_path, [fee(HBA1C, "2025-03-01 10:00:00"), fee(HBA1C, "2025-03-15 10:00:00"),
+                       fee(HBA1C, "2025-03-16 10:00:00"), fee(HBA1C, "2025-03-30 10:00:00"),
+                       fee(HBA1C, "2025-03-31 10:00:00")])
+    h = hits(r, "YBQC-RB-003")
+    assert h["key"].tolist() == ["F2", "F4"]
+    msg = h["message"].iloc[0]
+    assert "糖化血红蛋白测定" in msg and "距上次 2025-03-01 仅 14 天" in msg
+    assert "历史库" not in msg                       # the last paid one is this upload's own F1
 
 
 def test_cycle_counts_across_visits_of_one_person_not_across_people(tmp_path):
