@@ -257,6 +257,22 @@ def test_care_setting_without_med_type_is_not_applicable(tmp_path):
     assert o.status == "not_applicable" and "med_type" in o.note
 
 
+def test_care_of_reads_the_med_type_codes():
+    from ybqc.validators.payment_scope import care_of
+    for m in ("21", "24", " 21 ", "2101", "52"):
+        assert care_of(m) == "住院", m
+    for m in ("11", "13", "14", "41", "51", "140101"):
+        assert care_of(m) == "门诊", m
+    for m in (None, "", "  ", "2", "210", "21011", "1401", "99", "31"):
+        assert care_of(m) is None, m
+
+
+def test_care_setting_without_med_type_or_setlinfo_is_not_applicable(tmp_path):
+    r = run(tmp_path, [fee(FISH_OIL, med_type="")], visits=[])
+    o = r.outcomes["YBQC-RB-006"]
+    assert o.status == "not_applicable" and "med_type" in o.note
+
+
 def test_facility_level(tmp_path):
     r = run(tmp_path, [fee(SHENMAI)])
     assert r.outcomes["YBQC-RB-007"].status == "not_applicable"
@@ -272,6 +288,21 @@ def test_insurance_type(tmp_path):
                        fee(DINOPROSTONE, mdtrt_id="M2")], visits)
     assert keys(r, "YBQC-RB-008") == ["F1", "F2"]
     assert "工伤" in hits(r, "YBQC-RB-008")["message"].iloc[0]
+
+
+def test_insurance_type_rows_checked_are_the_decided_ones(tmp_path):
+    # 工伤 on 310, 生育 flagged 0 / 1, 生育 under 510 are decided; 生育 with neither insutype nor a flag is not
+    visits = [dict(VISIT, insutype="310", dscg_time="2025-04-30 09:00:00"),
+              dict(VISIT, mdtrt_id="M2", setl_id="S2", insutype="510"), dict(VISIT, mdtrt_id="M3", setl_id="S3")]
+    r = run(tmp_path, [fee(RABIES), fee(DINOPROSTONE, matn_fee_flag="0"), fee(DINOPROSTONE, matn_fee_flag="1"),
+                       fee(DINOPROSTONE, mdtrt_id="M2"), fee(DINOPROSTONE, mdtrt_id="M3")], visits)
+    assert keys(r, "YBQC-RB-008") == ["F1", "F2"]
+    agg = {a["rule"]: a for a in r.aggregates["rulebase"]}
+    assert agg["YBQC-RB-008"]["rows_checked"] == 4
+    # only maternity drugs, all under 生育保险 or flagged: decided and passed, not "not applicable"
+    r = run(tmp_path, [fee(DINOPROSTONE, mdtrt_id="M2"), fee(DINOPROSTONE, mdtrt_id="M3", matn_fee_flag="1")],
+            visits)
+    assert r.outcomes["YBQC-RB-008"].status == "passed" and keys(r, "YBQC-RB-008") == []
 
 
 def test_insurance_type_without_facts_is_not_applicable(tmp_path):
@@ -312,6 +343,65 @@ def test_a_discounted_second_operation_is_no_full_price(tmp_path):
                        fee(NIANLIAN, "2025-03-06 10:00:00", det_item_fee_sumamt="300.00", pric="300.00")])
     assert keys(r, "YBQC-RB-009") == []
     assert r.outcomes["YBQC-RB-009"].status == "not_applicable"      # no full price to compare with
+
+
+def _ops(amount, cnt="1"):
+    unit = f"{float(amount) / float(cnt):.3f}"
+    return {"det_item_fee_sumamt": amount, "cnt": cnt, "pric": unit}
+
+
+M2 = [dict(VISIT, dscg_time="2025-04-30 09:00:00"), dict(VISIT, mdtrt_id="M2", setl_id="S2")]
+
+
+def test_second_operation_price_just_below_on_and_above_its_full_price(tmp_path):
+    # full price 900 (alone in M2); amount_tolerance 0.005: 899.99 passes, 899.995 and 900 are found
+    r = run(tmp_path, [fee(OP_SECOND, mdtrt_id="M2", **_ops("900.00")),
+                       fee(OP_MAIN, "2025-03-03 09:00:00", **_ops("1200.00")),
+                       fee(OP_SECOND, "2025-03-03 10:00:00", **_ops("1799.98", "2")),
+                       fee(OP_MAIN, "2025-03-05 09:00:00", **_ops("1200.00")),
+                       fee(OP_SECOND, "2025-03-05 10:00:00", **_ops("1799.99", "2")),
+                       fee(OP_MAIN, "2025-03-07 09:00:00", **_ops("1200.00")),
+                       fee(OP_SECOND, "2025-03-07 10:00:00", **_ops("900.00"))], M2)
+    assert keys(r, "YBQC-RB-009") == ["F5", "F7"]
+
+
+def test_second_operation_needs_a_time_and_a_price(tmp_path):
+    r = run(tmp_path, [fee(OP_SECOND, mdtrt_id="M2", **_ops("900.00")),
+                       fee(OP_MAIN, "", **_ops("1200.00")), fee(OP_SECOND, "", **_ops("900.00"))], M2)
+    assert keys(r, "YBQC-RB-009") == []
+    # 1970-01-01 (a HIS default timestamp) is a known day
+    r = run(tmp_path, [fee(OP_SECOND, mdtrt_id="M2", **_ops("900.00")),
+                       fee(OP_MAIN, "1970-01-01 09:00:00", **_ops("1200.00")),
+                       fee(OP_SECOND, "1970-01-01 10:00:00", **_ops("900.00"))], M2)
+    assert keys(r, "YBQC-RB-009") == ["F3"]
+
+
+def test_the_main_operation_charged_twice_is_no_second_operation(tmp_path):
+    r = run(tmp_path, [fee(OP_SECOND, mdtrt_id="M2", **_ops("900.00")),
+                       fee(OP_MAIN, "2025-03-03 09:00:00", **_ops("1200.00")),
+                       fee(OP_MAIN, "2025-03-03 09:30:00", **_ops("1200.00")),
+                       fee(OP_SECOND, "2025-03-03 10:00:00", **_ops("450.00"))], M2)
+    assert keys(r, "YBQC-RB-009") == []
+    assert r.outcomes["YBQC-RB-009"].status == "passed"
+
+
+def test_full_price_of_the_dearest_operation_of_a_group(tmp_path):
+    # 食管胃吻合口狭窄切开成形术 at 900 is the main operation on 03-02 (with 肠粘连松解术 at 300):
+    # its full price, so at 900 beside 食管癌根治术 on 03-04 it is not discounted
+    r = run(tmp_path, [fee(OP_SECOND, "2025-03-02 09:00:00", **_ops("900.00")),
+                       fee(NIANLIAN, "2025-03-02 10:00:00", **_ops("300.00")),
+                       fee(OP_MAIN, "2025-03-04 09:00:00", **_ops("1200.00")),
+                       fee(OP_SECOND, "2025-03-04 10:00:00", **_ops("900.00"))])
+    h = hits(r, "YBQC-RB-009")
+    assert h["key"].tolist() == ["F4"] and "全价 900" in h["message"].iloc[0]
+
+
+def test_a_second_operation_in_two_groups_is_reported_once(tmp_path):
+    r = run(tmp_path, [fee(NIANLIAN, mdtrt_id="M2", **_ops("600.00")),
+                       fee(OP_MAIN, "2025-03-03 09:00:00", **_ops("1200.00")),
+                       fee(NEIFAN, "2025-03-03 09:30:00", **_ops("800.00")),
+                       fee(NIANLIAN, "2025-03-03 10:00:00", **_ops("600.00"))], M2)
+    assert hits(r, "YBQC-RB-009")["key"].tolist() == ["F4"]
 
 
 def test_second_operation_without_a_full_price_is_not_applicable(tmp_path):
