@@ -211,3 +211,41 @@ def test_the_engine_setting_is_checked(tmp_path):
     (tmp_path / "ybqc.toml").write_text('[ybqc]\nexpectation_engine = "ge"\n', encoding="utf-8")
     with pytest.raises(InputError, match="expectation_engine"):
         load(str(tmp_path / "ybqc.toml"))
+
+
+def test_the_native_engine_does_not_call_great_expectations_and_the_reference_does(tmp_path, monkeypatch):
+    # the shipped suites are all native: with the default engine no GE validation is made; with
+    # expectation_engine = "great_expectations" every expectation goes through it
+    calls = []
+    real = ev._validate
+    monkeypatch.setattr(ev, "_validate", lambda frame, exps, index_col: calls.append(len(exps)) or
+                        real(frame, exps, index_col))
+    csv = tmp_path / "setlinfo.csv"
+    csv.write_text("mdtrt_id,setl_id,psn_no,gend\nM1,S1,P1,男\nM2,S2,P2,1\n", encoding="utf-8")
+
+    def gend(engine):
+        res = run([str(csv)], Config(expectation_engine=engine, select=["YBQC-EXP"], kinds={str(csv): "setlinfo"}))
+        return res.findings[res.findings["rule"] == "YBQC-EXP-102"]["row"].tolist()
+    assert gend("native") == [0] and calls == []
+    assert gend("great_expectations") == [0] and calls
+
+
+def test_native_mostly_counts_nulls_only_for_the_null_expectations():
+    # as Great Expectations does: not_be_null / be_null judge every row, the others the non-null ones
+    def outcome(values, e):
+        o = ev._native_outcome(pd.DataFrame({"t": values, "_v": range(len(values))}), e, "_v")
+        return o.positions.tolist(), o.success
+    regex = {"type": "expect_column_values_to_match_regex", "kwargs": {"column": "t", "regex": "^A", "mostly": 0.7}}
+    assert outcome(["A1", "A2", "x", None, None], regex) == ([2], False)          # 2 of 3, not 4 of 5
+    not_null = {"type": "expect_column_values_to_not_be_null", "kwargs": {"column": "t", "mostly": 0.8}}
+    assert outcome(["a"] * 8 + [None] * 2, not_null) == ([8, 9], True)            # 8 of 10, not 6 of 8
+    be_null = {"type": "expect_column_values_to_be_null", "kwargs": {"column": "t", "mostly": 0.8}}
+    assert outcome([None] * 8 + ["a"] * 2, be_null) == ([8, 9], True)             # 8 of 10, not 0 of 2
+
+
+def test_a_native_error_keeps_the_exception_message():
+    frame = pd.DataFrame({"t": ["A1", "x", None], "_v": range(3)})
+    o = ev._native_outcome(frame, {"type": "expect_column_values_to_be_between",
+                                   "kwargs": {"column": "t", "min_value": 3}}, "_v")
+    assert o.success is False
+    assert o.error == "Column values, min_value, and max_value must either be None or of the same type."

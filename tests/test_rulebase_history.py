@@ -263,3 +263,68 @@ def test_generator_cross_upload_scenarios_on_the_real_rule_tables(tmp_path, shar
     assert all(b in with_h for b in breaches)
     assert not any(b in without for b in breaches)
     assert not neighbours & {k for k, _ in with_h}
+
+
+def test_a_breach_stored_from_an_earlier_upload_is_counted_never_reported(tmp_path):
+    # February's own breach (02-15, 5 days after 02-10) is stored; March is 38 days after the last
+    # paid charge and clean: the stored over-limit charge is neither reported nor a row of March
+    db = tmp_path / "his.duckdb"
+    add(db, upload(tmp_path / "feb", [fee(HBA1C, "2026-02-10 10:00:00"), fee(HBA1C, "2026-02-15 10:00:00")],
+                   "2026-02", "MFEB0001"))
+    mar = upload(tmp_path / "mar", [fee(HBA1C, "2026-03-20 10:00:00")], "2026-03", "MMAR0001")
+    r = check(mar, db)
+    assert hits(r, "YBQC-RB-003").empty
+    assert "含历史库早前收费 2 条" in {a["rule"]: a for a in r.aggregates["rulebase"]}["YBQC-RB-003"]["note"]
+
+
+KANGFU = "003402000390000"          # 诊疗限制 康复评定 2次每月: a cycle of 2 in 30 days
+
+
+def _two_a_month(tmp_path) -> str:
+    d = tmp_path / "sil"
+    d.mkdir()
+    (d / "service_item_limits.csv").write_text(
+        "诊疗编码,诊疗名称,险种限制,机构限制,就医限制,专科限制,性别限制,年龄限制,疾病限制,数量限制,频次限制,疗程限制,总额限制,领域标识\n"
+        f"{KANGFU},康复评定,,,,,,,,,2次每月,,,康复治疗\n", encoding="utf-8")
+    return str(d)
+
+
+def test_the_last_paid_day_is_from_the_history_only_when_no_charge_of_this_upload_is_on_it(tmp_path):
+    sil = _two_a_month(tmp_path)
+    for case, (stored, own) in {"stored_first": ("08:00", "10:00"), "own_first": ("10:00", "08:00")}.items():
+        db = tmp_path / f"{case}.duckdb"
+        assert main(["history", "add", str(upload(tmp_path / case / "feb", [fee(KANGFU, f"2026-03-02 {stored}:00")],
+                                                  "2026-03", "MFEB0001")),
+                     "--catalog", sil, "--history", str(db)]) == 0
+        mar = upload(tmp_path / case / "mar", [fee(KANGFU, f"2026-03-02 {own}:00"), fee(KANGFU, "2026-03-05 10:00:00")],
+                     "2026-03", "MMAR0001")
+        r = run_paths([str(mar)], Config(catalogs=[sil], select=["YBQC-RB"], history=str(db)))
+        h = hits(r, "YBQC-RB-003")
+        assert h["key"].tolist() == ["F2"], case          # the third in 30 days
+        msg = h["message"].iloc[0]
+        assert "距上次 2026-03-02 仅 3 天" in msg and "30 天内最多 2" in msg, case
+        assert "历史库" not in msg, case                  # this upload's F1 is on that day too
+
+
+def test_a_course_walks_back_through_a_stored_charge_exactly_n_days_before(tmp_path):
+    # 减重支持系统训练, 30 days: a stored charge 30 days before this upload's first one is the same
+    # course (03-05 is its day 31); 31 days before is an earlier course
+    for stored, found in (("2026-02-03", ["F1"]), ("2026-02-02", [])):
+        db = tmp_path / f"{stored}.duckdb"
+        add(db, upload(tmp_path / stored / "feb", [fee(JIANZHONG, f"{stored} 10:00:00")], "2026-02", "MFEB0001"))
+        mar = upload(tmp_path / stored / "mar", [fee(JIANZHONG, "2026-03-05 10:00:00")], "2026-03", "MMAR0001")
+        h = hits(check(mar, db), "YBQC-RB-004")
+        assert h["key"].tolist() == found, stored
+        if found:
+            assert "第 31 天" in h["message"].iloc[0] and f"{stored}（历史库" in h["message"].iloc[0]
+
+
+def test_a_course_whose_first_day_has_a_stored_charge_too_begins_in_this_upload(tmp_path):
+    db = tmp_path / "his.duckdb"
+    add(db, upload(tmp_path / "feb", [fee(JIANZHONG, "2026-03-01 08:00:00")], "2026-03", "MFEB0001"))
+    mar = upload(tmp_path / "mar", [fee(JIANZHONG, "2026-03-01 10:00:00"), fee(JIANZHONG, "2026-03-31 10:00:00")],
+                 "2026-03", "MMAR0001")
+    h = hits(check(mar, db), "YBQC-RB-004")
+    assert h["key"].tolist() == ["F2"]                           # day 31
+    msg = h["message"].iloc[0]
+    assert "自首次收费（2026-03-01）起第 31 天" in msg and "历史库" not in msg
