@@ -305,20 +305,28 @@ def _frame(arrow) -> pd.DataFrame:
 
 
 class SpooledFrames(dict):
-    """Run.frames for a partitioned run: each table's frame, read from the spool each time a
-    report asks for it (memory-mapped and not kept: the pages a report touches are let go with
-    the frame, so the reports never hold a year of tables)."""
+    """Run.frames for a partitioned run: each table's frame, read from the spool when a report
+    asks for it (memory-mapped), and only the last two kept: the pages a report touches are let
+    go with the frame, so the reports never hold a year of tables."""
+    KEEP = 2
 
     def __init__(self, spool: Spool):
         super().__init__()
         self._spool = spool
         self._labels = {t.label: i for i, t in enumerate(spool.tables)}
+        self._recent: dict = {}
 
     def get(self, label, default=None):
         if label not in self._labels:
             return default
-        i = self._labels[label]
-        return self._spool.tables[i].kind, self._spool.frame(i)
+        got = self._recent.pop(label, None)
+        if got is None:
+            i = self._labels[label]
+            got = (self._spool.tables[i].kind, self._spool.frame(i))
+        self._recent[label] = got                        # most recent last
+        while len(self._recent) > self.KEEP:
+            self._recent.pop(next(iter(self._recent)))
+        return got
 
     def __getitem__(self, label):
         got = self.get(label)
