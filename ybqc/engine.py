@@ -129,7 +129,7 @@ def load_inputs(paths: list[str], cfg: Config, progress: Progress | None = None,
             # in a workbook, or a stray file found in a folder, is reported and passed over
             if explicit and unknown and not found:
                 raise unknown[0][1]
-            tables.extend(keep(t) for t in found) if keep else tables.extend(found)
+            tables.extend(map(keep, found) if keep else found)
             skipped.extend((label, exc.headers) for label, exc in unknown)
         except InputError as exc:
             errors.append(exc)
@@ -261,51 +261,39 @@ def _partitioned(ctx, cfg: Config, spool, todo, work, call, say) -> None:
         return c
 
     contexts = []
-    for p in range(spool.n):
-        part_tables = spool.partition(p)
+
+    def run_on(part_tables, p, checks: dict, done: int) -> None:
+        """The checks (position in todo -> targets) on one set of tables, in a context of their own."""
         c = context(part_tables, p)
-        for n, targets in local_targets.items():
-            chk = todo[n]
-            say(chk, done, f"（分区 {p + 1}/{spool.n}）" if cfg.lang == "zh" else f" (partition {p + 1}/{spool.n})")
+        where = "" if p is None else (f"（分区 {p + 1}/{spool.n}）" if cfg.lang == "zh"
+                                      else f" (partition {p + 1}/{spool.n})")
+        for n, targets in checks.items():
+            say(todo[n], done, where)
             for t in [None] if targets is None else [part_tables[i] for i in targets]:
-                call(c, chk, t)
-        done += share
+                call(c, todo[n], t)
         contexts.append(c.knowledge_loaded)
-        del part_tables, c
-    # the whole checks of one module share a context (its memos, as in a run in one piece),
-    # loaded with the columns any of them reads
-    # A check with a partition key of its own runs per partition of that key, alone; one with
-    # rows to keep gets only those (issue 13: bounded memory for the cross-person checks).
+
+    for p in range(spool.n):
+        run_on(spool.partition(p), p, local_targets, done)
+        done += share
+    # The other checks: those of one module (with the same key and row filter) share a context
+    # (its memos, as in a run in one piece), loaded with the columns any of them reads; with a
+    # partition key of their own they run per partition of that key, with rows to keep on only
+    # those (issue 13: bounded memory for the cross-person checks).
     groups: dict = {}
     for n in whole_targets:
         chk = todo[n]
-        groups.setdefault((chk.fn.__module__, chk.partition_key, chk.keep_rows), []).append(n)
+        groups.setdefault((chk.fn.__module__, chk.partition_key, chk.keep_rows), {})[n] = whole_targets[n]
     for group in groups.values():
         reads = _union_reads([todo[n].columns_read(cfg) for n in group])
-        first = todo[group[0]]
-        keys = _narrowing(first.partition_key, context, first)
+        first = todo[next(iter(group))]
+        keys = _narrowing(first.partition_key, context)
         if keys is not None:
             for p, part_tables in spool.keyed(reads, keys):
-                c = context(part_tables, p)
-                for n in group:
-                    say(todo[n], done, f"（分区 {p + 1}/{spool.n}）" if cfg.lang == "zh" else f" (partition {p + 1}/{spool.n})")
-                    targets = whole_targets[n]
-                    for t in [None] if targets is None else [part_tables[i] for i in targets]:
-                        call(c, todo[n], t)
-                contexts.append(c.knowledge_loaded)
-                del part_tables, c
-            done += sum(work[n] for n in group)
-            continue
-        whole = spool.whole(reads, _narrowing(first.keep_rows, context, first))
-        c = context(whole, None)
-        for n in group:
-            say(todo[n], done)
-            done += work[n]
-            targets = whole_targets[n]
-            for t in [None] if targets is None else [whole[i] for i in targets]:
-                call(c, todo[n], t)
-        contexts.append(c.knowledge_loaded)
-        del whole, c
+                run_on(part_tables, p, group, done)
+        else:
+            run_on(spool.whole(reads, _narrowing(first.keep_rows, context)), None, group, done)
+        done += sum(work[n] for n in group)
     for name, parts in collector.part_aggregates.items():
         collector.aggregates[name] = collector.aggregates.get(name, []) + merge_aggregates(parts)
     seen = set()
@@ -317,7 +305,7 @@ def _partitioned(ctx, cfg: Config, spool, todo, work, call, say) -> None:
                 ctx.knowledge_loaded.append(k)
 
 
-def _narrowing(fn, context, chk):
+def _narrowing(fn, context):
     """A check's keep_rows / partition_key for this run (kind -> function of a frame), or None
     when it has none or it fails: then the check reads the whole tables (more memory, the same
     findings), and YBQC_DEBUG shows why."""
@@ -384,13 +372,13 @@ def run(paths: list[str], cfg: Config | None = None, progress: Progress | None =
         raise
     collector = Collector(cfg.lang, cfg.severity)
     ctx = Context(tables, collector, cfg, cfg.lang)
-    ctx.spool = spool
     if catalogues is not None:              # read up front (issue 12): catalogs.for_run uses them
         ctx.memo(("catalogs", "preloaded"), lambda: catalogues)
     from . import history_cli               # issue 8: the dispensing history, read-only (ctx.history)
     ctx.history = history_cli.open_for_check(cfg)
     try:
-        result = _run_checks(ctx, cfg, tables, skipped, files, chosen, started, started_at, progress)
+        result = _run_checks(ctx, cfg, tables, skipped, files, chosen, started, started_at, progress,
+                             spool)
     except BaseException:
         if ctx.history is not None:
             ctx.history.close()
@@ -402,7 +390,7 @@ def run(paths: list[str], cfg: Config | None = None, progress: Progress | None =
 
 
 def _run_checks(ctx, cfg: Config, tables: list[Table], skipped, files, chosen: list[str], started: float,
-                started_at: str, progress: Progress | None) -> Run:
+                started_at: str, progress: Progress | None, spool=None) -> Run:
     from . import __version__, gate
     from .validators.base import CHECKS
     collector = ctx.collector
@@ -417,7 +405,6 @@ def _run_checks(ctx, cfg: Config, tables: list[Table], skipped, files, chosen: l
     for c in todo:
         module_kinds[c.fn.__module__] = tuple(dict.fromkeys(module_kinds.get(c.fn.__module__, ()) + c.kinds))
     crashed: dict[str, str] = {}     # module -> error
-    spool = getattr(ctx, "spool", None)
     sizes = spool.rows if spool is not None else [len(t.frame) for t in tables]
     # issue 11: progress in rows checked, with stage names a person understands
     work = [sum(n for t, n in zip(tables, sizes) if not chk.kinds or t.kind in chk.kinds) or 1 for chk in todo]

@@ -15,8 +15,10 @@ depend only on that person's rows (`per_person`), and if not, which columns it r
    file row and line of its rows (Spool.split);
 4. the per-person checks run once per partition, on its slices (tables about no person -- the
    3301 mapping, the staff roster -- are whole in every partition); every other check runs once
-   on the whole tables, loaded with only the columns it reads (Spool.whole). A check reading a
-   column it did not declare fails loudly (validators.base.NotLoaded), never a quiet NA.
+   on the whole tables, loaded with only the columns it reads and, if it says so, only the rows
+   it reads (Spool.whole, `keep_rows`), or once per partition of a key of its own (Spool.keyed,
+   `partition_key`). A check reading a column it did not declare fails loudly
+   (validators.base.NotLoaded), never a quiet NA.
 
 The findings are the same as one piece (tests/test_partitioned.py); only their order differs.
 """
@@ -25,6 +27,7 @@ from __future__ import annotations
 import heapq
 import shutil
 import tempfile
+from collections.abc import Mapping
 from dataclasses import replace
 from pathlib import Path
 
@@ -51,11 +54,12 @@ class Spool:
         self.tables: list[Table] = []         # metadata only: the frame is an empty stand-in
         self.files: list[Path] = []           # the whole table's IPC file
         self.rows: list[int] = []
-        self.keys: list[dict[str, pd.Series]] = []
+        self.keys: list[dict[str, tuple]] = []   # link key -> (codes, distinct values)
         self.part_of: list[np.ndarray | None] = []   # per table: partition of each row
         self.slices: list[list[Path] | None] = []
         self.kept: list[Table | None] = []    # tables about no person, kept whole in memory
         self.order: list[list[str]] = []      # each table's columns, in the file's order
+        self.extra: list[list[str]] = []      # and the row / line columns the spool added
 
     # --- 1. spool --------------------------------------------------------------------------
     def add(self, t: Table) -> Table:
@@ -80,6 +84,7 @@ class Spool:
                        omitted=frozenset(t.frame.columns))
         self.tables.append(stub)
         self.order.append(list(t.frame.columns))
+        self.extra.append([_ROW] + ([_LINE] if t.lines is not None else []))
         self.files.append(f)
         self.rows.append(n)
         self.part_of.append(None)
@@ -161,19 +166,8 @@ class Spool:
                 heapq.heappush(heap, (load + int(size[g]), p))
         for i in person:
             self.part_of[i] = part[groups[i]]
-            whole = feather.read_table(str(self.files[i]), memory_map=True)
-            order = np.argsort(self.part_of[i], kind="stable")      # one gather: rows by partition
-            bounds = np.searchsorted(self.part_of[i][order], np.arange(self.n + 1))
-            grouped = whole.take(order)
-            del whole
-            paths = []
-            for p in range(self.n):
-                f = self.dir / f"t{i}.p{p}.arrow"
-                feather.write_feather(grouped.slice(bounds[p], bounds[p + 1] - bounds[p]), str(f),
-                                      compression="uncompressed")
-                paths.append(f)
-            self.slices[i] = paths
-            del grouped
+            self.slices[i], _ = self._cut(feather.read_table(str(self.files[i]), memory_map=True),
+                                          self.part_of[i], f"t{i}.p")
             if progress:
                 progress(i + 1, len(self.tables))
         self.keys = [dict() for _ in self.keys]      # the link keys are no longer needed
@@ -200,9 +194,7 @@ class Spool:
         if t.kind in reads:
             key = KINDS[t.kind].key if t.kind in KINDS else ()
             cols = [c for c in cols if c in reads[t.kind] or c in key]
-        names = feather.read_table(str(self.files[i]), columns=[], memory_map=True).schema.names
-        return feather.read_table(str(self.files[i]), columns=cols + [c for c in (_ROW, _LINE) if c in names],
-                                  memory_map=True)
+        return feather.read_table(str(self.files[i]), columns=cols + self.extra[i], memory_map=True)
 
     def whole(self, reads: dict, keep: dict | None = None) -> list[Table]:
         """Every table whole; those of a kind named in `reads` with only those columns, and those
@@ -235,18 +227,8 @@ class Spool:
             codes, uniq = pd.factorize(pd.Series(keys[t.kind](_frame(arrow))))
             part_of_u = (pd.util.hash_array(np.asarray(uniq, dtype=object)) % np.uint64(self.n)).astype(np.int64)
             part = np.where(codes >= 0, part_of_u[np.maximum(codes, 0)] if len(uniq) else -1, -1)
-            order = np.argsort(part, kind="stable")
-            bounds = np.searchsorted(part[order], np.arange(self.n + 1))
-            grouped = arrow.take(order)
-            del arrow
-            filled |= np.diff(bounds) > 0
-            cut[i] = []
-            for p in range(self.n):
-                f = self.dir / f"t{i}.k{p}.arrow"
-                feather.write_feather(grouped.slice(bounds[p], bounds[p + 1] - bounds[p]), str(f),
-                                      compression="uncompressed")
-                cut[i].append(f)
-            del grouped
+            cut[i], sizes = self._cut(arrow, part, f"t{i}.k")
+            filled |= sizes > 0
         try:
             for p in range(self.n):
                 if not filled[p] and (filled.any() or p > 0):
@@ -288,11 +270,27 @@ class Spool:
         return replace(t, frame=frame, rows=rows, lines=lines, part=part, omitted=frozenset(),
                        bad_rows=[], rows_read=len(frame), counted=None)
 
+    def _cut(self, arrow, part: np.ndarray, stem: str) -> tuple[list[Path], np.ndarray]:
+        """Write the rows of each partition (part: per row, -1 = none) to a file of its own, in
+        file order, with one gather; -> the files and the rows in each."""
+        import pyarrow.feather as feather
+        order = np.argsort(part, kind="stable")
+        bounds = np.searchsorted(part[order], np.arange(self.n + 1))
+        grouped = arrow.take(order)
+        del arrow
+        paths = []
+        for p in range(self.n):
+            f = self.dir / f"{stem}{p}.arrow"
+            feather.write_feather(grouped.slice(bounds[p], bounds[p + 1] - bounds[p]), str(f),
+                                  compression="uncompressed")
+            paths.append(f)
+        return paths, np.diff(bounds)
+
     def close(self) -> None:
         shutil.rmtree(self.dir, ignore_errors=True)
 
 
-def _codes(s: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+def _codes(s: pd.Series) -> tuple[np.ndarray, pd.Series]:
     """(code of each row's value, -1 where missing; the distinct values)."""
     codes, uniq = pd.factorize(s, use_na_sentinel=True)
     return codes.astype(np.int32), pd.Series(uniq, dtype=s.dtype)     # Arrow-backed, not objects
@@ -304,21 +302,20 @@ def _frame(arrow) -> pd.DataFrame:
     return arrow.select(keep).to_pandas()
 
 
-class SpooledFrames(dict):
+class SpooledFrames(Mapping):
     """Run.frames for a partitioned run: each table's frame, read from the spool when a report
     asks for it (memory-mapped), and only the last two kept: the pages a report touches are let
     go with the frame, so the reports never hold a year of tables."""
     KEEP = 2
 
     def __init__(self, spool: Spool):
-        super().__init__()
         self._spool = spool
         self._labels = {t.label: i for i, t in enumerate(spool.tables)}
         self._recent: dict = {}
 
-    def get(self, label, default=None):
+    def __getitem__(self, label):
         if label not in self._labels:
-            return default
+            raise KeyError(label)
         got = self._recent.pop(label, None)
         if got is None:
             i = self._labels[label]
@@ -328,29 +325,11 @@ class SpooledFrames(dict):
             self._recent.pop(next(iter(self._recent)))
         return got
 
-    def __getitem__(self, label):
-        got = self.get(label)
-        if got is None:
-            raise KeyError(label)
-        return got
-
-    def __contains__(self, label):
-        return label in self._labels
-
-    def __iter__(self):
+    def __iter__(self):           # values() and items() read one frame at a time
         return iter(self._labels)
 
     def __len__(self):
         return len(self._labels)
-
-    def keys(self):
-        return list(self._labels)
-
-    def values(self):
-        return (self[k] for k in self._labels)         # one at a time
-
-    def items(self):
-        return ((k, self[k]) for k in self._labels)
 
 
 

@@ -326,17 +326,32 @@ def _text(s: pd.Series) -> np.ndarray:
     return s.astype("object").where(s.notna(), None).to_numpy(dtype=object)
 
 
+def _fact(drug_facts: pd.DataFrame, code, local, col: str):
+    """A catalogue fact of a line's drug: by its national code, else its local code."""
+    if not len(drug_facts) or col not in drug_facts.columns:
+        return None
+    for c in (code, local):
+        if c is not None and c in drug_facts.index:
+            v = drug_facts.at[c, col]
+            if v is not None and v == v:
+                return v
+    return None
+
+
+def _combined(parts: list[tuple[np.ndarray, list]], n: int) -> np.ndarray:
+    """One code per distinct combination of several factorised columns (_codes), in order of
+    first appearance; the columns are combined two at a time, refactorised (no overflow)."""
+    key = np.zeros(n, dtype=np.int64)
+    for c, u in parts:
+        key, _ = pd.factorize(key * np.int64(len(u)) + c)
+        key = key.astype(np.int64)
+    return key
+
+
 def _drug_combo(code, local, line_name, dose_text, freq_text, drug_facts, kd_code, kd_names, lang):
     """Everything that depends only on the drug and the dose/frequency text of a line."""
     def fact(col):
-        if not len(drug_facts) or col not in drug_facts.columns:
-            return None
-        for c in (code, local):
-            if c is not None and c in drug_facts.index:
-                v = drug_facts.at[c, col]
-                if v is not None and v == v:
-                    return v
-        return None
+        return _fact(drug_facts, code, local, col)
 
     name = fact("name") or line_name
     generic = _fold_name(name) or code
@@ -410,17 +425,6 @@ def generic_keys(ctx) -> dict:
     Lines that are no drug lines are not needed."""
     drug_facts, _ = knowledge(ctx)
     known = set(drug_facts.index) if len(drug_facts) else set()
-    names = drug_facts["name"] if len(drug_facts) and "name" in drug_facts.columns else None
-
-    def fact_name(code, local):             # as _drug_combo's fact("name"): the code, then the local code
-        if names is None:
-            return None
-        for c in (code, local):
-            if c is not None and c in names.index:
-                v = names.at[c]
-                if v is not None and v == v:
-                    return v
-        return None
 
     def keys(local_col: str, name_cols: tuple):
         def run(fr: pd.DataFrame) -> pd.Series:
@@ -434,16 +438,13 @@ def generic_keys(ctx) -> dict:
                 if c in fr.columns:
                     name = fr[c] if name is none else name.where(name.notna(), fr[c])
             parts = [_codes(x, n) for x in (code, local, name)]      # the distinct combinations
-            key = np.zeros(n, dtype=np.int64)
-            for c, u in parts:
-                key, _ = pd.factorize(key * np.int64(len(u)) + c)
-                key = key.astype(np.int64)
+            key = _combined(parts, n)
             first = np.unique(key, return_index=True)[1]
             gen = []
             for i in first:
                 c, l, nm = (u[cc[i]] for cc, u in parts)
                 c, l, nm = (None if (v is None or (isinstance(v, float) and v != v)) else v for v in (c, l, nm))
-                gen.append(_fold_name(fact_name(c, l) or nm) or c)
+                gen.append(_fold_name(_fact(drug_facts, c, l, "name") or nm) or c)
             out = np.asarray(gen, dtype=object)[key] if n else np.zeros(0, dtype=object)
             out[~m] = None
             return pd.Series(out, dtype=object)
@@ -666,11 +667,7 @@ def _build_facts(ctx) -> pd.DataFrame:
         name_s = name_s.where(name_s.notna(), fd["medins_list_name"])
     parts = [_codes(x, n) for x in (fd["med_list_codg"], fd["medins_list_codg"], name_s,
                                     fd["sin_dos_dscr"], fd["used_frqu_dscr"])]
-    key = np.zeros(n, dtype=np.int64)
-    for c, u in parts:           # combine the codes two at a time (refactorised: no overflow)
-        key, _ = pd.factorize(key * np.int64(len(u)) + c)
-        key = key.astype(np.int64)
-    ccodes = key
+    ccodes = _combined(parts, n)
     first = np.unique(ccodes, return_index=True)[1]     # first line of each (codes: order of appearance)
     cuniq = [tuple(u[c[i]] for c, u in parts) for i in first]
     kd_code = {c: (md, dd) for c, md, dd in zip(keys.get("code", pd.Series(None, index=keys.index, dtype=object)),

@@ -358,7 +358,7 @@ def _per_person(cfg, kind: str | None) -> bool:
     own (value-local types, no `mostly`, which is a share of the whole table)."""
     if kind is None:
         return False
-    exps = load_suite(kind, cfg.expectations).get("expectations", []) if load_suite(kind, cfg.expectations) else []
+    exps = (load_suite(kind, cfg.expectations) or {}).get("expectations", [])
     return all(e["type"] in VALUE_LOCAL and "mostly" not in e["kwargs"] for e in exps)
 
 

@@ -132,11 +132,9 @@ NAME_FIELDS = ("bilg_dr_name", "orders_dr_name", "chfpdr_name", "oper_dr_name", 
 DEPT_FIELDS = ("bilg_dept_name", "bilg_dept_codg", "acord_dept_name", "acord_dept_codg",
                "adm_caty", "dscg_caty", "dept", "dept_name")
 CODE_FIELDS = ("bilg_dr_codg", "orders_dr_code", "oper_dr_code", "anst_dr_code", "chfpdr_code")
-#: the fee columns the cross-person checks read (issue 13: a partitioned run loads only these)
+#: the fee columns the placeholder aggregate reads (issue 13: a partitioned run loads only these)
 AGGREGATE_COLUMNS = ("med_list_codg", "med_list_name", "medins_list_name", "bilg_dr_codg", "bilg_dr_name",
                      "cnt", "det_item_fee_sumamt")
-FEE_COLUMNS = ("med_list_codg", "med_list_name", "medins_list_name", "cnt", "det_item_fee_sumamt",
-               *NAME_FIELDS, *DEPT_FIELDS, *CODE_FIELDS)
 NAME_OF = {"bilg_dr_codg": "bilg_dr_name", "orders_dr_code": "orders_dr_name",
            "oper_dr_code": "oper_dr_name", "anst_dr_code": "anst_dr_name",
            "chfpdr_code": "chfpdr_name"}
@@ -261,7 +259,7 @@ def placeholder_fields(ctx, t):
         _emit(ctx, t, fmt_rule, field, bad, zh2, en2)
 
 
-@check("staff", scope="run", reads={"feedetail": FEE_COLUMNS})
+@check("staff", scope="run", reads={"feedetail": (*NAME_OF, *NAME_OF.values())})
 def roster_agreement(ctx):
     staff = ctx.combined("staff", ["dr_code", "dr_name"]).dropna(subset=["dr_code"])
     roster = dict(zip(staff["dr_code"], staff["dr_name"]))
