@@ -84,6 +84,21 @@ def test_generated_fee_upload(tmp_path):
     assert {"YBQC-PH", "YBQC-CON"} <= _families(got)
 
 
+def test_small_spool_batches_and_an_empty_table(tmp_path, monkeypatch):
+    """The spool cuts tables one record batch at a time: with batches of 7 rows every table
+    of the examples spans many batches (and partitions get rows from several), and a fee file
+    with a header and no row has none; the findings stay those of one piece."""
+    from ybqc import partition
+    monkeypatch.setattr(partition, "BATCH", 7)
+    up = tmp_path / "up"
+    shutil.copytree(ROOT / "examples", up)
+    header = (ROOT / "examples" / "case2_feedetail.csv").read_text(encoding="utf-8").splitlines()[0]
+    (up / "empty_feedetail.csv").write_text(header + "\n", encoding="utf-8")
+    got = _same([up], Config(), parts=(2, 5), tmp=tmp_path)
+    assert ("feedetail", str(up / "empty_feedetail.csv"), None, 0) in [t[:4] for t in got["tables"]]
+    assert sum(got["findings"].values()) > 100
+
+
 def test_generated_dispensing_and_sales(tmp_path):
     """gen_dispensing: a month of drug lines with over-quantity, repeats, frequent purchases,
     batch prescribing (one doctor, six people, one minute: across persons), 3505 sales and 3506
