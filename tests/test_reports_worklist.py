@@ -263,3 +263,23 @@ def test_summary_names_the_most_frequent_rule_of_each_group(tmp_path):
     s = summary(worklist_lines(check(tmp_path, {"fee": fees})), "zh")
     dept = s["dept"].set_index("code")
     assert dept.loc["内科", "top_rule"] == "YBQC-PH-001" and dept.loc["内科", "rows"] == 3
+
+
+@pytest.mark.parametrize("partitions", [1, 2])
+def test_context_is_the_finding_row_after_a_row_that_could_not_be_read(tmp_path, partitions):
+    """A finding's row is its file row; after a line the reader could not parse the frame's
+    positions are one behind, and the context must still be the finding's own row (in one
+    piece and read back from a partitioned run's spool)."""
+    from helpers import write_csv
+    path = write_csv(tmp_path / "fee.csv", rows(FEE, [{}, {"bilg_dr_name": "未知", "bilg_dr_codg": "",
+                                                        "det_item_fee_sumamt": "99.00", "pric": "99.00",
+                                                        "fee_ocur_time": "2025-03-03 08:00:00"}]))
+    text = path.read_text(encoding="utf-8").splitlines()
+    text.insert(2, text[1] + ",一个多出的字段")                  # a record with one field too many
+    path.write_text("\n".join(text) + "\n", encoding="utf-8")
+    from ybqc.engine import run
+    result = run([str(path)], Config(partitions=partitions))
+    assert result.tables[0].rows_unparsed == 1
+    L = worklist_lines(result)
+    line = L[L["key"] == "F2"].iloc[0]
+    assert (line["amount"], line["time"]) == ("99.00", "2025-03-03 08:00:00")

@@ -21,7 +21,7 @@ from typing import Callable
 from . import readers
 from .config import Config
 from .errors import InputError
-from .findings import Collector, Run, TableInfo
+from .findings import Collector, Run, TableFrames, TableInfo
 from .limits import Limits
 from .normalise import Aliases, Table, UnknownKind, normalise
 from .rules import REGISTRY, module_selected, rule, selected
@@ -471,7 +471,7 @@ def _run_checks(ctx, cfg: Config, tables: list[Table], skipped, files, chosen: l
     result = Run(findings=findings, outcomes=collector.outcomes, tables=infos,
                  aggregates=collector.aggregates, knowledge=ctx.knowledge_loaded, lang=cfg.lang,
                  fail_on=cfg.fail_on, masked=cfg.mask,
-                 frames=({t.label: (t.kind, t.frame) for t in tables} if spool is None
+                 frames=(TableFrames(tables) if spool is None
                          else _spooled_frames(spool)))   # issue 11: worklist context
     ran = {rid for rid, o in collector.outcomes.items() if o.status in ("passed", "failed")}
     gate.apply(result, cfg, ran)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from .rules import REGISTRY, SEVERITY_RANK, Rule, matches
@@ -237,7 +238,8 @@ class Run:
         """The findings that count: new ones (not in the baseline, not suppressed)."""
         f = self.findings
         return f if not len(f) or "status" not in f.columns else f[f["status"] == "new"]
-    #: issue 11: canonical tables by label -> (kind, frame), for the worklist's row context
+    #: issue 11: canonical tables by label -> (kind, frame), for the worklist's row context;
+    #: read them through `source` (a finding's row is its file row, not a frame position)
     frames: dict = field(default_factory=dict)
 
     def counts_by_severity(self) -> dict[str, int]:
@@ -258,3 +260,63 @@ class Run:
 
     def rule(self, rule_id: str) -> Rule | None:
         return REGISTRY.get(rule_id)
+
+
+class TableFrames(Mapping):
+    """Run.frames of a run in one piece: label -> (kind, frame) of each table in memory."""
+
+    def __init__(self, tables):
+        self._tables = {t.label: t for t in tables}
+
+    def __getitem__(self, label):
+        t = self._tables[label]
+        return t.kind, t.frame
+
+    def __iter__(self):
+        return iter(self._tables)
+
+    def __len__(self):
+        return len(self._tables)
+
+    def kind(self, label):
+        t = self._tables.get(label)
+        return None if t is None else t.kind
+
+    def read(self, label, columns=None):
+        """(kind, frame, file row of each frame row); the frame has at least `columns` (those the
+        table has). None for an unknown label."""
+        import numpy as np
+        t = self._tables.get(label)
+        if t is None:
+            return None
+        rows = np.arange(len(t.frame), dtype=np.int64) if t.rows is None else np.asarray(t.rows, dtype=np.int64)
+        return t.kind, t.frame, rows
+
+
+def kind_of(frames, label) -> str | None:
+    """The table kind of a label of Run.frames, without reading its frame."""
+    if hasattr(frames, "kind"):
+        return frames.kind(label)
+    got = frames.get(label)
+    return None if got is None else got[0]
+
+
+def source(frames, label, columns=None):
+    """(kind, frame, file row of each frame row) of a run's table, or None: through the frames'
+    own `read` (which may load only `columns`), else a plain {label: (kind, frame)} whose rows are
+    the file's."""
+    import numpy as np
+    if hasattr(frames, "read"):
+        return frames.read(label, columns)
+    got = frames.get(label)
+    if got is None:
+        return None
+    return got[0], got[1], np.arange(len(got[1]), dtype=np.int64)
+
+
+def positions(file_rows: np.ndarray, wanted) -> np.ndarray:
+    """Frame position of each wanted file row (-1: not in the frame, e.g. a row the reader could
+    not parse)."""
+    import numpy as np
+    import pandas as pd
+    return pd.Index(file_rows).get_indexer(pd.Index(np.asarray(wanted, dtype=np.int64)))

@@ -360,6 +360,28 @@ class SpooledFrames(Mapping):
             self._recent.pop(next(iter(self._recent)))
         return got
 
+    def kind(self, label):
+        i = self._labels.get(label)
+        return None if i is None else self._spool.tables[i].kind
+
+    def read(self, label, columns=None):
+        """(kind, frame, file row of each frame row) with only `columns` (those the table has;
+        all when None) read from the spool; None for an unknown label."""
+        import pyarrow.feather as feather
+        i = self._labels.get(label)
+        if i is None:
+            return None
+        sp = self._spool
+        t = sp.tables[i]
+        if sp.kept[i] is not None:
+            k = sp.kept[i]
+            rows = np.arange(len(k.frame), dtype=np.int64) if k.rows is None else np.asarray(k.rows, dtype=np.int64)
+            return t.kind, k.frame, rows
+        want = set(sp.order[i]) if columns is None else set(columns)
+        cols = [c for c in sp.order[i] if c in want]
+        arrow = feather.read_table(str(sp.files[i]), columns=cols + [_ROW], memory_map=False)
+        return t.kind, _frame(arrow), arrow.column(_ROW).to_numpy()
+
     def __iter__(self):           # values() and items() read one frame at a time
         return iter(self._labels)
 

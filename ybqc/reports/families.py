@@ -12,6 +12,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from ..findings import kind_of, positions, source
 from ..rules import SEVERITY_RANK
 from . import worklist as wl
 
@@ -239,12 +240,16 @@ def _pharmacists(run, f: pd.DataFrame) -> np.ndarray:
     rows = f["row"].astype("Int64").fillna(-1).to_numpy(dtype=np.int64)
     paths = f["path"].to_numpy(dtype=object)
     for p in pd.unique(paths):
-        got = run.frames.get(p)
-        if got is None or got[0] != "sales" or "phar_name" not in got[1].columns:
+        if kind_of(run.frames, p) != "sales":
             continue
-        frame = got[1]
-        m = (paths == p) & (rows >= 0) & (rows < len(frame))
-        vals = frame["phar_name"].to_numpy(dtype=object)[rows[m]]
+        _, frame, file_rows = source(run.frames, p, ("phar_name",))
+        if "phar_name" not in frame.columns:
+            continue
+        at = np.full(len(f), -1, dtype=np.int64)
+        mine = (paths == p) & (rows >= 0)
+        at[mine] = positions(file_rows, rows[mine])     # a finding's row is its file row
+        m = at >= 0
+        vals = frame["phar_name"].to_numpy(dtype=object)[at[m]]
         out[m] = [_text(v) for v in vals]
     return out
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from ..findings import kind_of, positions, source
 from ..masking import mask_value
 from ..rules import REGISTRY, SEVERITY_RANK
 from ..tables import KINDS, MASKED_FIELDS
@@ -47,6 +48,9 @@ CONTEXT = {
                 "time": ("sel_retn_time",), "qty": ("sel_retn_cnt",)},
     "staff": {"dept": ("dept_name", "dept"), "doctor": ("dr_name",), "local_code": ("dr_code",)},
 }
+#: the columns the context reads from any table (with the tables' key columns)
+CONTEXT_COLUMNS = sorted({c for slots in CONTEXT.values() for cols in slots.values() for c in cols}
+                         | {c for k in KINDS.values() for c in k.key})
 
 SEV_ZH = {"error": "错误", "warning": "警告", "info": "提示"}
 CAT_ZH = {"structure": "表结构", "completeness": "完整性", "format": "格式", "value_set": "取值范围",
@@ -129,8 +133,12 @@ def _visits(run) -> pd.DataFrame:
     """mdtrt_id -> sex code, age (years) and discharge department from the run's setlinfo tables."""
     from ..validators.base import age_years, parse_datetime, parse_number
     parts = []
-    for kind, frame in run.frames.values():
-        if kind == "setlinfo" and "mdtrt_id" in frame.columns:
+    want = ("mdtrt_id", "gend", "brdy", "age", "adm_time", "dscg_caty", "adm_caty")
+    for label in list(run.frames):
+        if kind_of(run.frames, label) != "setlinfo":
+            continue
+        _, frame, _ = source(run.frames, label, want)
+        if "mdtrt_id" in frame.columns:
             cols = {c: frame[c] if c in frame.columns else pd.Series(None, index=frame.index, dtype=object)
                     for c in ("mdtrt_id", "gend", "brdy", "age", "adm_time", "dscg_caty", "adm_caty")}
             parts.append(pd.DataFrame(cols))
@@ -151,13 +159,13 @@ def _context(run, lines: pd.DataFrame) -> pd.DataFrame:
     out = {s: np.full(len(lines), None, dtype=object) for s in SLOTS}
     has_row = lines["row"].notna().to_numpy()
     for path, idx in lines[has_row].groupby("path", sort=False).indices.items():
-        got = run.frames.get(path)
+        got = source(run.frames, path, CONTEXT_COLUMNS)
         if got is None:
             continue
-        kind, frame = got
+        kind, frame, file_rows = got
         pos = np.flatnonzero(has_row)[idx]
-        rows = lines["row"].to_numpy()[pos].astype(np.int64)
-        ok = rows < len(frame)
+        rows = positions(file_rows, lines["row"].to_numpy()[pos].astype(np.int64))
+        ok = rows >= 0                  # the frame position of each finding's file row
         pos, rows = pos[ok], rows[ok]
         # a finding keyed otherwise than its row (the PH-008 aggregate sits on its first fee row)
         # shows only what the group shares, never one row's patient, time or amount
