@@ -568,3 +568,124 @@ def test_history_keeps_one_dispensing_per_prescription(tmp_path, catalog):
     got = con.execute("SELECT source, qty, refund_of IS NOT NULL FROM dispensing ORDER BY source, disp_time").fetchall()
     con.close()
     assert got == [("feedetail", 4.0, False), ("returns", -4.0, True), ("sales", 4.0, False)]
+
+
+# --- the decision points of ybqc/validators/dispensing.py that mutation testing left open (issue 14)
+ATV_T = "XC10AAA0000000000000011"   # 阿托伐他汀钙片 20mg*7片, priced per tablet (最小计价单位 片)
+LT4_T = "XH03AAL0000000000000012"   # 左甲状腺素钠片 50μg*100片, priced per tablet
+LAML = "XC08CAL0000000000000013"    # 左氨氯地平片, spec 2.5mg*14 without a unit
+PER_TABLET = [
+    {"药品代码": ATV_T, "注册名称": "阿托伐他汀钙片", "注册规格": "20mg*7片", "最小包装数量": "7",
+     "最小制剂单位": "片", "最小包装单位": "盒", "最小计价单位": "片"},
+    {"药品代码": LT4_T, "注册名称": "左甲状腺素钠片", "注册规格": "50μg*100片", "最小包装数量": "100",
+     "最小制剂单位": "片", "最小包装单位": "瓶", "最小计价单位": "片"},
+    {"药品代码": LAML, "注册名称": "左氨氯地平片", "注册规格": "2.5mg*14", "最小包装数量": "14"},
+]
+DOSE.update({ATV_T: ("1片", "qd"), LT4_T: ("1片", "qd"), LAML: ("1片", "qd")})
+KEY_ATV = [{"药品通用名": "阿托伐他汀钙片", "最长天数": "14", "单日最大剂量": "20mg"}]
+
+
+@pytest.fixture
+def catalog2(tmp_path) -> Path:
+    return _write(tmp_path / "drug_catalog.csv", CATALOG + PER_TABLET)
+
+
+def _by_key(result, rule, col="message"):
+    f = result.findings
+    f = f[f["rule"] == rule]
+    return dict(zip(f["key"], f[col]))
+
+
+def test_numbers_of_the_messages():
+    """_n: whole within 0.05, else one decimal; '?' for none, NaN and infinity."""
+    from ybqc.validators.dispensing import _n
+    assert [_n(v) for v in (None, float("nan"), float("inf"))] == ["?", "?", "?"]
+    assert [_n(v) for v in (42.0, 42, 41.96, 42.04, 42.06, 41.94, 0.04, 0.05)] == \
+        ["42", "42", "42", "42", "42.1", "41.9", "0", "0.1"]
+
+
+def test_a_finding_names_the_field_of_its_own_table(tmp_path, catalog):
+    """The quantity is cnt on a fee line, sel_retn_cnt on a 3505 sale; fee lines alone or with sales."""
+    u = Upload()
+    zero = u.line("P1", ATV, "2026-01-05 09:00:00", 0)
+    over = u.line("P2", ATV, "2026-01-05 09:00:00", 6)
+    s = Sales()
+    sold = s.sale("P3", ATV, "2026-01-05 10:00:00", 0)
+    fee = u.write(tmp_path / "fee.csv")
+    alone = _check([fee], catalog)
+    assert _by_key(alone, "YBQC-DSP-010", "field") == {zero: "cnt"}
+    assert _by_key(alone, "YBQC-DSP-001", "field") == {over: "cnt"}
+    both = _check([fee, *s.write(tmp_path)], catalog)
+    assert _by_key(both, "YBQC-DSP-010", "field") == {zero: "cnt", sold: "sel_retn_cnt"}
+
+
+def test_chinese_messages_name_the_setting_and_how_the_days_were_counted(tmp_path, catalog, catalog2):
+    u = Upload()
+    by_prd = u.line("51000040000001", ATV, "2026-01-05 09:00:00", 2, prd_days="10")        # 10 of 14 days
+    by_dose = u.line("51000040000002", ATV, "2026-01-05 09:00:00", 2, med_type="13")       # 急诊: 14 days
+    r = _check([u.write(tmp_path / "fee.csv")], catalog)
+    assert _by_key(r, "YBQC-DSP-001") == {
+        by_prd: "510********001 2026-01-05 阿托伐他汀钙片 数量 2，约 10 天用量（按周期天数），超过普通门诊上限 7 天",
+        by_dose: "510********002 2026-01-05 阿托伐他汀钙片 数量 2，约 14 天用量（按数量、剂量与频次计算），超过急诊上限 3 天"}
+    # a spec without the unit of its tablets: the message says 片
+    v = Upload("V")
+    unit = v.line("51000040000003", LAML, "2026-01-05 09:00:00", 14)           # 14 tablets typed as boxes
+    r2 = _check([v.write(tmp_path / "fee2.csv")], catalog2)
+    assert _by_key(r2, "YBQC-DSP-007") == {
+        unit: "左氨氯地平片 数量 14（规格 2.5mg*14，每包 14 片）：按包装计约 196 天，按片计约 14 天，数量单位可能填错"}
+
+
+def test_a_zero_quantity_is_reported_once_not_as_days_unknown(tmp_path, catalog):
+    u = Upload()
+    zero = u.line("P1", LT4, "2026-01-05 09:00:00", 0)
+    u.line("P2", LT4, "2026-01-05 09:00:00", 1)
+    r = _check([u.write(tmp_path / "fee.csv")], catalog)
+    assert _keys(r, "YBQC-DSP-010") == [zero]
+    assert _keys(r, "YBQC-DSP-008") == []
+    assert (r.outcomes["YBQC-DSP-010"].checked, r.outcomes["YBQC-DSP-008"].checked) == (2, 1)
+
+
+def test_in_hospital_lines_are_no_dispensing(tmp_path, catalog):
+    """住院 (med_type 21) lines of a key drug (the facility's list: 14 days, 20 mg a day): above its
+    days, above its daily dose, with a prd_days that does not match, five patients of one ward doctor
+    within a minute: none of it is a dispensing alarm; the same as outpatient lines is."""
+    kd = _write(tmp_path / "重点监测药品清单.csv", KEY_ATV)
+    cfg = Config(catalogs=[str(catalog), str(kd)], select=["YBQC-DSP"])
+    ward = Upload("W")
+    ward.line("P1", ATV, "2026-01-05 09:00:00", 3, med_type="21")                  # 21 days > 14
+    ward.line("P2", ATV, "2026-01-05 09:00:00", 1, med_type="21", sin_dos_dscr="2片")   # 40 mg a day
+    ward.line("P3", ATV, "2026-01-05 09:00:00", 1, med_type="21", prd_days="30")
+    for i in range(5):
+        ward.line(f"B{i}", ATV, f"2026-01-06 08:00:{10 * i:02d}", 1, med_type="21", dr="D9")
+    ward.line("P1", ATV, "2026-01-08 09:00:00", 1, med_type="21")
+    r = run([str(ward.write(tmp_path / "ward.csv"))], cfg)
+    assert r.findings["rule"].tolist() == []
+    assert {k: r.outcomes[k].checked for k in ("YBQC-DSP-002", "YBQC-DSP-009", "YBQC-DSP-011", "YBQC-DSP-006")} == \
+        {"YBQC-DSP-002": 0, "YBQC-DSP-009": 0, "YBQC-DSP-011": 0, "YBQC-DSP-006": 0}
+    out = Upload("O")
+    over = out.line("P1", ATV, "2026-01-05 09:00:00", 3)
+    daily = out.line("P2", ATV, "2026-01-05 09:00:00", 1, sin_dos_dscr="2片")
+    prd = out.line("P3", ATV, "2026-01-05 09:00:00", 1, prd_days="30")
+    batch = [out.line(f"B{i}", ATV, f"2026-01-06 08:00:{10 * i:02d}", 1, dr="D9") for i in range(5)]
+    again = out.line("P1", ATV, "2026-01-08 09:00:00", 1)
+    r2 = run([str(out.write(tmp_path / "out.csv"))], cfg)
+    assert _keys(r2, "YBQC-DSP-002") == [over]
+    assert _keys(r2, "YBQC-DSP-011") == [daily]
+    assert _keys(r2, "YBQC-DSP-009") == [prd]
+    assert _keys(r2, "YBQC-DSP-006") == sorted(batch)
+    assert _keys(r2, "YBQC-DSP-004") == [again]                                  # 18 of 21 days left
+
+
+def test_rows_checked_are_the_lines_each_alarm_judged(tmp_path, catalog):
+    u = Upload()
+    u.line("P1", ATV, "2026-01-05 09:00:00", 1, prd_days="7")       # judged, days known, prd_days
+    u.line("P2", ATV, "2026-01-05 09:00:00", 1, used_frqu_dscr="prn")   # judged, days unknown
+    u.line("P3", SEMA, "2026-01-05 09:00:00", 1)                    # a key drug, days known
+    u.line("P4", ATV, "2026-01-05 09:00:00", 1, med_type="21", prd_days="7")   # 住院: not judged
+    u.line("P5", ATV, "2026-01-05 09:00:00", 0)                     # zero: not judged
+    r = _check([u.write(tmp_path / "fee.csv")], catalog)
+    got = {k: o.checked for k, o in r.outcomes.items() if k.startswith("YBQC-DSP")}
+    assert got == {"YBQC-DSP-001": 1, "YBQC-DSP-002": 1, "YBQC-DSP-003": 2, "YBQC-DSP-004": 1,
+                   "YBQC-DSP-005": 1, "YBQC-DSP-006": 1, "YBQC-DSP-007": 3, "YBQC-DSP-008": 3,
+                   "YBQC-DSP-009": 1, "YBQC-DSP-010": 5, "YBQC-DSP-011": 1}
+    assert sorted(r.findings["rule"]) == ["YBQC-DSP-008", "YBQC-DSP-010"]
