@@ -689,3 +689,109 @@ def test_rows_checked_are_the_lines_each_alarm_judged(tmp_path, catalog):
                    "YBQC-DSP-005": 1, "YBQC-DSP-006": 1, "YBQC-DSP-007": 3, "YBQC-DSP-008": 3,
                    "YBQC-DSP-009": 1, "YBQC-DSP-010": 5, "YBQC-DSP-011": 1}
     assert sorted(r.findings["rule"]) == ["YBQC-DSP-008", "YBQC-DSP-010"]
+
+
+def test_repeat_three_days_left_just_above_on_and_below(tmp_path, catalog):
+    """One box (7 days by dose) with prd_days 5: 5 days carried. Refilled 2 days later less a minute
+    3 days and a minute are left (more than 3 and than half of 5): found; exactly 2 days later 3 are
+    left: not more than 3; a minute later 2.999 (still more than half): passes."""
+    u = Upload()
+    for p in ("P1", "P2", "P3"):
+        u.line(p, ATV, "2026-01-05 09:00:00", 1, prd_days="5")
+    early = u.line("P1", ATV, "2026-01-07 08:59:00", 1, prd_days="5")
+    u.line("P2", ATV, "2026-01-07 09:00:00", 1, prd_days="5")
+    u.line("P3", ATV, "2026-01-07 09:01:00", 1, prd_days="5")
+    r = _check([u.write(tmp_path / "fee.csv")], catalog)
+    assert _by_key(r, "YBQC-DSP-003") == {
+        early: "P* 2026-01-07 再次取 阿托伐他汀钙片（1），此前 2026-01-05 起累计的药量尚余约 3 天（上次累计 5 天）"}
+
+
+def test_repeat_half_of_the_carried_supply_just_above_on_and_below(tmp_path, catalog):
+    """28 days carried (4 boxes, 慢特病): 14 days later less a minute more than half is left: found;
+    14 days later exactly half: passes; a minute more: passes."""
+    u = Upload()
+    for p in ("P1", "P2", "P3"):
+        u.line(p, ATV, "2026-01-05 09:00:00", 4, med_type="14")
+    early = u.line("P1", ATV, "2026-01-19 08:59:00", 4, med_type="14")
+    u.line("P2", ATV, "2026-01-19 09:00:00", 4, med_type="14")
+    u.line("P3", ATV, "2026-01-19 09:01:00", 4, med_type="14")
+    r = _check([u.write(tmp_path / "fee.csv")], catalog)
+    assert _by_key(r, "YBQC-DSP-003") == {
+        early: "P* 2026-01-19 再次取 阿托伐他汀钙片（4），此前 2026-01-05 起累计的药量尚余约 14 天（上次累计 28 天）"}
+
+
+def test_repeat_of_a_supply_of_one_day_when_the_share_alone_decides(tmp_path, catalog2):
+    """repeat_left_min_days = 0: one tablet priced per tablet (1 day) at 23:00, again at 05:00 the
+    next day with 0.75 of the 1 day left (more than half): found; at 11:00, 0.5 left: passes."""
+    th = {**Config().thresholds, "repeat_left_min_days": 0}
+    u = Upload()
+    u.line("P1", ATV_T, "2026-01-05 23:00:00", 1, med_type="13")
+    early = u.line("P1", ATV_T, "2026-01-06 05:00:00", 1, med_type="13")
+    u.line("P2", ATV_T, "2026-01-05 23:00:00", 1, med_type="13")
+    u.line("P2", ATV_T, "2026-01-06 11:00:00", 1, med_type="13")
+    r = _check([u.write(tmp_path / "fee.csv")], catalog2, thresholds=th)
+    assert _by_key(r, "YBQC-DSP-003") == {
+        early: "P* 2026-01-06 再次取 阿托伐他汀钙片（1），此前 2026-01-05 起累计的药量尚余约 0.8 天（上次累计 1 天）"}
+
+
+def test_an_early_refill_on_the_first_line_of_the_upload_is_found(tmp_path, catalog):
+    """The lines of an upload need not be in time order: the refill is line 1, the first
+    dispensing line 2."""
+    u = Upload()
+    early = u.line("P1", ATV, "2026-01-09 09:00:00", 4, med_type="14")
+    u.line("P1", ATV, "2026-01-02 09:00:00", 4, med_type="14")
+    r = _check([u.write(tmp_path / "fee.csv")], catalog)
+    assert _keys(r, "YBQC-DSP-003") == [early]
+
+
+def _batch_upload(path, seconds, people=None):
+    """One doctor, 司美格鲁肽 at 10:00:00 + each of `seconds`, for the persons `people` (B0, B1 …)."""
+    u = Upload()
+    people = people or [f"B{i}" for i in range(len(seconds))]
+    keys = [u.line(p, SEMA, (pd.Timestamp("2026-01-05 10:00:00") + pd.Timedelta(seconds=s)).strftime(
+        "%Y-%m-%d %H:%M:%S"), 1, dr="D9", dr_name="王某") for p, s in zip(people, seconds)]
+    return u.write(path), keys
+
+
+def test_batch_five_people_within_120_seconds_just_inside_on_and_outside(tmp_path, catalog):
+    """Five people (batch_min_people) within 120 s (batch_window_seconds), the window's ends
+    included: the fifth 119 s or 120 s after the first is found, 121 s after is not; five lines
+    of four people are not."""
+    for last, found in ((119, True), (120, True), (121, False)):
+        path, keys = _batch_upload(tmp_path / f"fee{last}.csv", [0, 30, 60, 90, last])
+        r = _check([path], catalog)
+        assert _keys(r, "YBQC-DSP-006") == (sorted(keys) if found else []), last
+        assert r.outcomes["YBQC-DSP-006"].checked == 5
+    on = _check([_batch_upload(tmp_path / "fee120.csv", [0, 30, 60, 90, 120])[0]], catalog)
+    assert set(_by_key(on, "YBQC-DSP-006").values()) == {
+        f"医生 王某（D9） 在 120 秒内为 5 人开具 司美格鲁肽注射液（2026-01-05 10:00:00 至 2026-01-05 10:02:00），本行 B*"}
+    path, _ = _batch_upload(tmp_path / "four.csv", [0, 30, 60, 90, 100], ["B0", "B1", "B2", "B3", "B0"])
+    assert _keys(_check([path], catalog), "YBQC-DSP-006") == []
+
+
+def test_a_batch_line_in_two_windows_keeps_the_first_of_its_largest(tmp_path, catalog):
+    """Six people at 10:00:00–10:00:50 and a seventh at 10:02:05: the window ending at 10:02:05 holds
+    six people too (10:00:10–10:02:05); the lines of 10:00:10–10:00:50 keep the first window of six."""
+    path, keys = _batch_upload(tmp_path / "fee.csv", [0, 10, 20, 30, 40, 50, 125])
+    r = _check([path], catalog)
+    msg = "医生 王某（D9） 在 120 秒内为 {} 人开具 司美格鲁肽注射液（2026-01-05 {} 至 2026-01-05 {}），本行 B*"
+    assert _by_key(r, "YBQC-DSP-006") == {
+        **{k: msg.format(6, "10:00:00", "10:00:50") for k in keys[:6]}, keys[6]: msg.format(6, "10:00:10", "10:02:05")}
+
+
+def test_every_partition_of_a_partitioned_run_reads_the_history(tmp_path, catalog):
+    """--partitions 3: dispensing runs once per part of the generic drugs, each looking back through
+    the one history connection; every drug's early refill against the history is found."""
+    db = tmp_path / "his.duckdb"
+    h = Upload("H")
+    for code in (ATV, LT4, DS):
+        h.line("P1", code, "2026-01-02 09:00:00", 4 if code == ATV else 1, med_type="14")
+    assert main(["history", "add", str(h.write(tmp_path / "h.csv")), "--catalog", str(catalog),
+                 "--history", str(db)]) == 0
+    u = Upload("U")
+    early = [u.line("P1", code, "2026-01-05 09:00:00", 4 if code == ATV else 1, med_type="14")
+             for code in (ATV, LT4, DS)]
+    path = u.write(tmp_path / "u.csv")
+    for parts in (1, 3):
+        r = _check([path], catalog, history=str(db), partitions=parts)
+        assert sorted(_keys(r, "YBQC-DSP-003") + _keys(r, "YBQC-DSP-004")) == sorted(early), parts
