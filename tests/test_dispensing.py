@@ -795,3 +795,45 @@ def test_every_partition_of_a_partitioned_run_reads_the_history(tmp_path, catalo
     for parts in (1, 3):
         r = _check([path], catalog, history=str(db), partitions=parts)
         assert sorted(_keys(r, "YBQC-DSP-003") + _keys(r, "YBQC-DSP-004")) == sorted(early), parts
+
+
+def test_over_quantity_days_just_inside_on_and_just_outside_the_limits(tmp_path, catalog2):
+    """Tablets priced one by one (more than one box of 7 each time): 普通门诊 7 days (8 tablets,
+    prd_days 6.99 / 7 / 7.01); 慢特病 84 days (83 / 84 / 85 tablets); the key-drug list's 14 days
+    (13 / 14 / 15 tablets)."""
+    kd = _write(tmp_path / "重点监测药品清单.csv", [{"药品通用名": "阿托伐他汀钙片", "最长天数": "14"}])
+    u = Upload()
+    outp = [u.line(f"O{i}", ATV_T, "2026-01-05 09:00:00", 8, prd_days=d) for i, d in enumerate(("6.99", "7", "7.01"))]
+    chron = [u.line(f"C{i}", ATV_T, "2026-01-05 09:00:00", n, med_type="14") for i, n in enumerate((83, 84, 85))]
+    r = _check([u.write(tmp_path / "fee.csv")], catalog2)
+    assert _keys(r, "YBQC-DSP-001") == sorted([outp[2], chron[2]])
+    assert _keys(r, "YBQC-DSP-009") == []
+    k = Upload("K")
+    key = [k.line(f"K{i}", ATV_T, "2026-01-05 09:00:00", n, med_type="14") for i, n in enumerate((13, 14, 15))]
+    r2 = run([str(k.write(tmp_path / "key.csv"))], Config(catalogs=[str(catalog2), str(kd)], select=["YBQC-DSP"]))
+    assert _keys(r2, "YBQC-DSP-002") == [key[2]] and _keys(r2, "YBQC-DSP-001") == []
+
+
+def test_one_package_just_inside_on_and_just_outside(tmp_path, catalog2):
+    """左甲状腺素钠片 100 tablets a bottle, priced per tablet, 1 a day: 99 or 100 tablets (at most one
+    package) are never over-quantity although 99 and 100 days are above 7; 101 tablets are."""
+    u = Upload()
+    lines = [u.line(f"P{i}", LT4_T, "2026-01-05 09:00:00", n) for i, n in enumerate((99, 100, 101))]
+    r = _check([u.write(tmp_path / "fee.csv")], catalog2)
+    assert _by_key(r, "YBQC-DSP-001") == {
+        lines[2]: "P* 2026-01-05 左甲状腺素钠片 数量 101，约 101 天用量（按数量、剂量与频次计算），超过普通门诊上限 7 天"}
+
+
+def test_frequent_window_of_30_days_just_inside_and_on(tmp_path, catalog):
+    """The seventh dispensing of 复方丹参片 30 days less a minute after the first is the 7th within
+    30 days: found; exactly 30 days after, the first has left the window: 6, passes."""
+    u = Upload()
+    days = ("01 09:00", "04 09:00", "07 09:00", "10 09:00", "13 09:00", "16 09:00")
+    for p, last in (("P1", "31 08:59"), ("P2", "31 09:00")):
+        keys = [u.line(p, DS, f"2026-01-{d}:00", 1, sin_dos_dscr="1片", used_frqu_dscr="prn")
+                for d in (*days, last)]
+        if p == "P1":
+            seventh = keys[-1]
+    r = _check([u.write(tmp_path / "fee.csv")], catalog)
+    assert _by_key(r, "YBQC-DSP-005") == {
+        seventh: "P* 在 30 天内第 7 次取 复方丹参片（2026-01-01 至 2026-01-31，上限 6 次）"}
