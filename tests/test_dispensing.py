@@ -568,3 +568,272 @@ def test_history_keeps_one_dispensing_per_prescription(tmp_path, catalog):
     got = con.execute("SELECT source, qty, refund_of IS NOT NULL FROM dispensing ORDER BY source, disp_time").fetchall()
     con.close()
     assert got == [("feedetail", 4.0, False), ("returns", -4.0, True), ("sales", 4.0, False)]
+
+
+# --- the decision points of ybqc/validators/dispensing.py that mutation testing left open (issue 14)
+ATV_T = "XC10AAA0000000000000011"   # 阿托伐他汀钙片 20mg*7片, priced per tablet (最小计价单位 片)
+LT4_T = "XH03AAL0000000000000012"   # 左甲状腺素钠片 50μg*100片, priced per tablet
+LAML = "XC08CAL0000000000000013"    # 左氨氯地平片, spec 2.5mg*14 without a unit
+PER_TABLET = [
+    {"药品代码": ATV_T, "注册名称": "阿托伐他汀钙片", "注册规格": "20mg*7片", "最小包装数量": "7",
+     "最小制剂单位": "片", "最小包装单位": "盒", "最小计价单位": "片"},
+    {"药品代码": LT4_T, "注册名称": "左甲状腺素钠片", "注册规格": "50μg*100片", "最小包装数量": "100",
+     "最小制剂单位": "片", "最小包装单位": "瓶", "最小计价单位": "片"},
+    {"药品代码": LAML, "注册名称": "左氨氯地平片", "注册规格": "2.5mg*14", "最小包装数量": "14"},
+]
+DOSE.update({ATV_T: ("1片", "qd"), LT4_T: ("1片", "qd"), LAML: ("1片", "qd")})
+KEY_ATV = [{"药品通用名": "阿托伐他汀钙片", "最长天数": "14", "单日最大剂量": "20mg"}]
+
+
+@pytest.fixture
+def catalog2(tmp_path) -> Path:
+    return _write(tmp_path / "drug_catalog.csv", CATALOG + PER_TABLET)
+
+
+def _by_key(result, rule, col="message"):
+    f = result.findings
+    f = f[f["rule"] == rule]
+    return dict(zip(f["key"], f[col]))
+
+
+def test_numbers_of_the_messages():
+    """_n: whole within 0.05, else one decimal; '?' for none, NaN and infinity."""
+    from ybqc.validators.dispensing import _n
+    assert [_n(v) for v in (None, float("nan"), float("inf"))] == ["?", "?", "?"]
+    assert [_n(v) for v in (42.0, 42, 41.96, 42.04, 42.06, 41.94, 0.04, 0.05)] == \
+        ["42", "42", "42", "42", "42.1", "41.9", "0", "0.1"]
+
+
+def test_a_finding_names_the_field_of_its_own_table(tmp_path, catalog):
+    """The quantity is cnt on a fee line, sel_retn_cnt on a 3505 sale; fee lines alone or with sales."""
+    u = Upload()
+    zero = u.line("P1", ATV, "2026-01-05 09:00:00", 0)
+    over = u.line("P2", ATV, "2026-01-05 09:00:00", 6)
+    s = Sales()
+    sold = s.sale("P3", ATV, "2026-01-05 10:00:00", 0)
+    fee = u.write(tmp_path / "fee.csv")
+    alone = _check([fee], catalog)
+    assert _by_key(alone, "YBQC-DSP-010", "field") == {zero: "cnt"}
+    assert _by_key(alone, "YBQC-DSP-001", "field") == {over: "cnt"}
+    both = _check([fee, *s.write(tmp_path)], catalog)
+    assert _by_key(both, "YBQC-DSP-010", "field") == {zero: "cnt", sold: "sel_retn_cnt"}
+
+
+def test_chinese_messages_name_the_setting_and_how_the_days_were_counted(tmp_path, catalog, catalog2):
+    u = Upload()
+    by_prd = u.line("51000040000001", ATV, "2026-01-05 09:00:00", 2, prd_days="10")        # 10 of 14 days
+    by_dose = u.line("51000040000002", ATV, "2026-01-05 09:00:00", 2, med_type="13")       # 急诊: 14 days
+    r = _check([u.write(tmp_path / "fee.csv")], catalog)
+    assert _by_key(r, "YBQC-DSP-001") == {
+        by_prd: "510********001 2026-01-05 阿托伐他汀钙片 数量 2，约 10 天用量（按周期天数），超过普通门诊上限 7 天",
+        by_dose: "510********002 2026-01-05 阿托伐他汀钙片 数量 2，约 14 天用量（按数量、剂量与频次计算），超过急诊上限 3 天"}
+    # a spec without the unit of its tablets: the message says 片
+    v = Upload("V")
+    unit = v.line("51000040000003", LAML, "2026-01-05 09:00:00", 14)           # 14 tablets typed as boxes
+    r2 = _check([v.write(tmp_path / "fee2.csv")], catalog2)
+    assert _by_key(r2, "YBQC-DSP-007") == {
+        unit: "左氨氯地平片 数量 14（规格 2.5mg*14，每包 14 片）：按包装计约 196 天，按片计约 14 天，数量单位可能填错"}
+
+
+def test_a_zero_quantity_is_reported_once_not_as_days_unknown(tmp_path, catalog):
+    u = Upload()
+    zero = u.line("P1", LT4, "2026-01-05 09:00:00", 0)
+    u.line("P2", LT4, "2026-01-05 09:00:00", 1)
+    r = _check([u.write(tmp_path / "fee.csv")], catalog)
+    assert _keys(r, "YBQC-DSP-010") == [zero]
+    assert _keys(r, "YBQC-DSP-008") == []
+    assert (r.outcomes["YBQC-DSP-010"].checked, r.outcomes["YBQC-DSP-008"].checked) == (2, 1)
+
+
+def test_in_hospital_lines_are_no_dispensing(tmp_path, catalog):
+    """住院 (med_type 21) lines of a key drug (the facility's list: 14 days, 20 mg a day): above its
+    days, above its daily dose, with a prd_days that does not match, five patients of one ward doctor
+    within a minute: none of it is a dispensing alarm; the same as outpatient lines is."""
+    kd = _write(tmp_path / "重点监测药品清单.csv", KEY_ATV)
+    cfg = Config(catalogs=[str(catalog), str(kd)], select=["YBQC-DSP"])
+    ward = Upload("W")
+    ward.line("P1", ATV, "2026-01-05 09:00:00", 3, med_type="21")                  # 21 days > 14
+    ward.line("P2", ATV, "2026-01-05 09:00:00", 1, med_type="21", sin_dos_dscr="2片")   # 40 mg a day
+    ward.line("P3", ATV, "2026-01-05 09:00:00", 1, med_type="21", prd_days="30")
+    for i in range(5):
+        ward.line(f"B{i}", ATV, f"2026-01-06 08:00:{10 * i:02d}", 1, med_type="21", dr="D9")
+    ward.line("P1", ATV, "2026-01-08 09:00:00", 1, med_type="21")
+    r = run([str(ward.write(tmp_path / "ward.csv"))], cfg)
+    assert r.findings["rule"].tolist() == []
+    assert {k: r.outcomes[k].checked for k in ("YBQC-DSP-002", "YBQC-DSP-009", "YBQC-DSP-011", "YBQC-DSP-006")} == \
+        {"YBQC-DSP-002": 0, "YBQC-DSP-009": 0, "YBQC-DSP-011": 0, "YBQC-DSP-006": 0}
+    out = Upload("O")
+    over = out.line("P1", ATV, "2026-01-05 09:00:00", 3)
+    daily = out.line("P2", ATV, "2026-01-05 09:00:00", 1, sin_dos_dscr="2片")
+    prd = out.line("P3", ATV, "2026-01-05 09:00:00", 1, prd_days="30")
+    batch = [out.line(f"B{i}", ATV, f"2026-01-06 08:00:{10 * i:02d}", 1, dr="D9") for i in range(5)]
+    again = out.line("P1", ATV, "2026-01-08 09:00:00", 1)
+    r2 = run([str(out.write(tmp_path / "out.csv"))], cfg)
+    assert _keys(r2, "YBQC-DSP-002") == [over]
+    assert _keys(r2, "YBQC-DSP-011") == [daily]
+    assert _keys(r2, "YBQC-DSP-009") == [prd]
+    assert _keys(r2, "YBQC-DSP-006") == sorted(batch)
+    assert _keys(r2, "YBQC-DSP-004") == [again]                                  # 18 of 21 days left
+
+
+def test_rows_checked_are_the_lines_each_alarm_judged(tmp_path, catalog):
+    u = Upload()
+    u.line("P1", ATV, "2026-01-05 09:00:00", 1, prd_days="7")       # judged, days known, prd_days
+    u.line("P2", ATV, "2026-01-05 09:00:00", 1, used_frqu_dscr="prn")   # judged, days unknown
+    u.line("P3", SEMA, "2026-01-05 09:00:00", 1)                    # a key drug, days known
+    u.line("P4", ATV, "2026-01-05 09:00:00", 1, med_type="21", prd_days="7")   # 住院: not judged
+    u.line("P5", ATV, "2026-01-05 09:00:00", 0)                     # zero: not judged
+    r = _check([u.write(tmp_path / "fee.csv")], catalog)
+    got = {k: o.checked for k, o in r.outcomes.items() if k.startswith("YBQC-DSP")}
+    assert got == {"YBQC-DSP-001": 1, "YBQC-DSP-002": 1, "YBQC-DSP-003": 2, "YBQC-DSP-004": 1,
+                   "YBQC-DSP-005": 1, "YBQC-DSP-006": 1, "YBQC-DSP-007": 3, "YBQC-DSP-008": 3,
+                   "YBQC-DSP-009": 1, "YBQC-DSP-010": 5, "YBQC-DSP-011": 1}
+    assert sorted(r.findings["rule"]) == ["YBQC-DSP-008", "YBQC-DSP-010"]
+
+
+def test_repeat_three_days_left_just_above_on_and_below(tmp_path, catalog):
+    """One box (7 days by dose) with prd_days 5: 5 days carried. Refilled 2 days later less a minute
+    3 days and a minute are left (more than 3 and than half of 5): found; exactly 2 days later 3 are
+    left: not more than 3; a minute later 2.999 (still more than half): passes."""
+    u = Upload()
+    for p in ("P1", "P2", "P3"):
+        u.line(p, ATV, "2026-01-05 09:00:00", 1, prd_days="5")
+    early = u.line("P1", ATV, "2026-01-07 08:59:00", 1, prd_days="5")
+    u.line("P2", ATV, "2026-01-07 09:00:00", 1, prd_days="5")
+    u.line("P3", ATV, "2026-01-07 09:01:00", 1, prd_days="5")
+    r = _check([u.write(tmp_path / "fee.csv")], catalog)
+    assert _by_key(r, "YBQC-DSP-003") == {
+        early: "P* 2026-01-07 再次取 阿托伐他汀钙片（1），此前 2026-01-05 起累计的药量尚余约 3 天（上次累计 5 天）"}
+
+
+def test_repeat_half_of_the_carried_supply_just_above_on_and_below(tmp_path, catalog):
+    """28 days carried (4 boxes, 慢特病): 14 days later less a minute more than half is left: found;
+    14 days later exactly half: passes; a minute more: passes."""
+    u = Upload()
+    for p in ("P1", "P2", "P3"):
+        u.line(p, ATV, "2026-01-05 09:00:00", 4, med_type="14")
+    early = u.line("P1", ATV, "2026-01-19 08:59:00", 4, med_type="14")
+    u.line("P2", ATV, "2026-01-19 09:00:00", 4, med_type="14")
+    u.line("P3", ATV, "2026-01-19 09:01:00", 4, med_type="14")
+    r = _check([u.write(tmp_path / "fee.csv")], catalog)
+    assert _by_key(r, "YBQC-DSP-003") == {
+        early: "P* 2026-01-19 再次取 阿托伐他汀钙片（4），此前 2026-01-05 起累计的药量尚余约 14 天（上次累计 28 天）"}
+
+
+def test_repeat_of_a_supply_of_one_day_when_the_share_alone_decides(tmp_path, catalog2):
+    """repeat_left_min_days = 0: one tablet priced per tablet (1 day) at 23:00, again at 05:00 the
+    next day with 0.75 of the 1 day left (more than half): found; at 11:00, 0.5 left: passes."""
+    th = {**Config().thresholds, "repeat_left_min_days": 0}
+    u = Upload()
+    u.line("P1", ATV_T, "2026-01-05 23:00:00", 1, med_type="13")
+    early = u.line("P1", ATV_T, "2026-01-06 05:00:00", 1, med_type="13")
+    u.line("P2", ATV_T, "2026-01-05 23:00:00", 1, med_type="13")
+    u.line("P2", ATV_T, "2026-01-06 11:00:00", 1, med_type="13")
+    r = _check([u.write(tmp_path / "fee.csv")], catalog2, thresholds=th)
+    assert _by_key(r, "YBQC-DSP-003") == {
+        early: "P* 2026-01-06 再次取 阿托伐他汀钙片（1），此前 2026-01-05 起累计的药量尚余约 0.8 天（上次累计 1 天）"}
+
+
+def test_an_early_refill_on_the_first_line_of_the_upload_is_found(tmp_path, catalog):
+    """The lines of an upload need not be in time order: the refill is line 1, the first
+    dispensing line 2."""
+    u = Upload()
+    early = u.line("P1", ATV, "2026-01-09 09:00:00", 4, med_type="14")
+    u.line("P1", ATV, "2026-01-02 09:00:00", 4, med_type="14")
+    r = _check([u.write(tmp_path / "fee.csv")], catalog)
+    assert _keys(r, "YBQC-DSP-003") == [early]
+
+
+def _batch_upload(path, seconds, people=None):
+    """One doctor, 司美格鲁肽 at 10:00:00 + each of `seconds`, for the persons `people` (B0, B1 …)."""
+    u = Upload()
+    people = people or [f"B{i}" for i in range(len(seconds))]
+    keys = [u.line(p, SEMA, (pd.Timestamp("2026-01-05 10:00:00") + pd.Timedelta(seconds=s)).strftime(
+        "%Y-%m-%d %H:%M:%S"), 1, dr="D9", dr_name="王某") for p, s in zip(people, seconds)]
+    return u.write(path), keys
+
+
+def test_batch_five_people_within_120_seconds_just_inside_on_and_outside(tmp_path, catalog):
+    """Five people (batch_min_people) within 120 s (batch_window_seconds), the window's ends
+    included: the fifth 119 s or 120 s after the first is found, 121 s after is not; five lines
+    of four people are not."""
+    for last, found in ((119, True), (120, True), (121, False)):
+        path, keys = _batch_upload(tmp_path / f"fee{last}.csv", [0, 30, 60, 90, last])
+        r = _check([path], catalog)
+        assert _keys(r, "YBQC-DSP-006") == (sorted(keys) if found else []), last
+        assert r.outcomes["YBQC-DSP-006"].checked == 5
+    on = _check([_batch_upload(tmp_path / "fee120.csv", [0, 30, 60, 90, 120])[0]], catalog)
+    assert set(_by_key(on, "YBQC-DSP-006").values()) == {
+        f"医生 王某（D9） 在 120 秒内为 5 人开具 司美格鲁肽注射液（2026-01-05 10:00:00 至 2026-01-05 10:02:00），本行 B*"}
+    path, _ = _batch_upload(tmp_path / "four.csv", [0, 30, 60, 90, 100], ["B0", "B1", "B2", "B3", "B0"])
+    assert _keys(_check([path], catalog), "YBQC-DSP-006") == []
+
+
+def test_a_batch_line_in_two_windows_keeps_the_first_of_its_largest(tmp_path, catalog):
+    """Six people at 10:00:00–10:00:50 and a seventh at 10:02:05: the window ending at 10:02:05 holds
+    six people too (10:00:10–10:02:05); the lines of 10:00:10–10:00:50 keep the first window of six."""
+    path, keys = _batch_upload(tmp_path / "fee.csv", [0, 10, 20, 30, 40, 50, 125])
+    r = _check([path], catalog)
+    msg = "医生 王某（D9） 在 120 秒内为 {} 人开具 司美格鲁肽注射液（2026-01-05 {} 至 2026-01-05 {}），本行 B*"
+    assert _by_key(r, "YBQC-DSP-006") == {
+        **{k: msg.format(6, "10:00:00", "10:00:50") for k in keys[:6]}, keys[6]: msg.format(6, "10:00:10", "10:02:05")}
+
+
+def test_every_partition_of_a_partitioned_run_reads_the_history(tmp_path, catalog):
+    """--partitions 3: dispensing runs once per part of the generic drugs, each looking back through
+    the one history connection; every drug's early refill against the history is found."""
+    db = tmp_path / "his.duckdb"
+    h = Upload("H")
+    for code in (ATV, LT4, DS):
+        h.line("P1", code, "2026-01-02 09:00:00", 4 if code == ATV else 1, med_type="14")
+    assert main(["history", "add", str(h.write(tmp_path / "h.csv")), "--catalog", str(catalog),
+                 "--history", str(db)]) == 0
+    u = Upload("U")
+    early = [u.line("P1", code, "2026-01-05 09:00:00", 4 if code == ATV else 1, med_type="14")
+             for code in (ATV, LT4, DS)]
+    path = u.write(tmp_path / "u.csv")
+    for parts in (1, 3):
+        r = _check([path], catalog, history=str(db), partitions=parts)
+        assert sorted(_keys(r, "YBQC-DSP-003") + _keys(r, "YBQC-DSP-004")) == sorted(early), parts
+
+
+def test_over_quantity_days_just_inside_on_and_just_outside_the_limits(tmp_path, catalog2):
+    """Tablets priced one by one (more than one box of 7 each time): 普通门诊 7 days (8 tablets,
+    prd_days 6.99 / 7 / 7.01); 慢特病 84 days (83 / 84 / 85 tablets); the key-drug list's 14 days
+    (13 / 14 / 15 tablets)."""
+    kd = _write(tmp_path / "重点监测药品清单.csv", [{"药品通用名": "阿托伐他汀钙片", "最长天数": "14"}])
+    u = Upload()
+    outp = [u.line(f"O{i}", ATV_T, "2026-01-05 09:00:00", 8, prd_days=d) for i, d in enumerate(("6.99", "7", "7.01"))]
+    chron = [u.line(f"C{i}", ATV_T, "2026-01-05 09:00:00", n, med_type="14") for i, n in enumerate((83, 84, 85))]
+    r = _check([u.write(tmp_path / "fee.csv")], catalog2)
+    assert _keys(r, "YBQC-DSP-001") == sorted([outp[2], chron[2]])
+    assert _keys(r, "YBQC-DSP-009") == []
+    k = Upload("K")
+    key = [k.line(f"K{i}", ATV_T, "2026-01-05 09:00:00", n, med_type="14") for i, n in enumerate((13, 14, 15))]
+    r2 = run([str(k.write(tmp_path / "key.csv"))], Config(catalogs=[str(catalog2), str(kd)], select=["YBQC-DSP"]))
+    assert _keys(r2, "YBQC-DSP-002") == [key[2]] and _keys(r2, "YBQC-DSP-001") == []
+
+
+def test_one_package_just_inside_on_and_just_outside(tmp_path, catalog2):
+    """左甲状腺素钠片 100 tablets a bottle, priced per tablet, 1 a day: 99 or 100 tablets (at most one
+    package) are never over-quantity although 99 and 100 days are above 7; 101 tablets are."""
+    u = Upload()
+    lines = [u.line(f"P{i}", LT4_T, "2026-01-05 09:00:00", n) for i, n in enumerate((99, 100, 101))]
+    r = _check([u.write(tmp_path / "fee.csv")], catalog2)
+    assert _by_key(r, "YBQC-DSP-001") == {
+        lines[2]: "P* 2026-01-05 左甲状腺素钠片 数量 101，约 101 天用量（按数量、剂量与频次计算），超过普通门诊上限 7 天"}
+
+
+def test_frequent_window_of_30_days_just_inside_and_on(tmp_path, catalog):
+    """The seventh dispensing of 复方丹参片 30 days less a minute after the first is the 7th within
+    30 days: found; exactly 30 days after, the first has left the window: 6, passes."""
+    u = Upload()
+    days = ("01 09:00", "04 09:00", "07 09:00", "10 09:00", "13 09:00", "16 09:00")
+    for p, last in (("P1", "31 08:59"), ("P2", "31 09:00")):
+        keys = [u.line(p, DS, f"2026-01-{d}:00", 1, sin_dos_dscr="1片", used_frqu_dscr="prn")
+                for d in (*days, last)]
+        if p == "P1":
+            seventh = keys[-1]
+    r = _check([u.write(tmp_path / "fee.csv")], catalog)
+    assert _by_key(r, "YBQC-DSP-005") == {
+        seventh: "P* 在 30 天内第 7 次取 复方丹参片（2026-01-01 至 2026-01-31，上限 6 次）"}

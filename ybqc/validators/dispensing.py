@@ -190,10 +190,6 @@ def _n(v) -> str:
     return f"{v:.0f}" if abs(v - round(v)) < 0.05 else f"{v:.1f}"
 
 
-def _date(t) -> str:
-    return "" if t is None or pd.isna(t) else pd.Timestamp(t).strftime("%Y-%m-%d")
-
-
 def _ns(s: pd.Series) -> pd.Series:
     """_n of each value, formatted once per distinct value."""
     codes, uniq = pd.factorize(s)
