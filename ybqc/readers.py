@@ -286,6 +286,10 @@ def _record_lines(body: bytes, text_body, delim: str) -> np.ndarray:
     parity when the quotes are all well placed, else the csv module itself). `text_body`: the
     body as text, or a function giving it (only needed by the csv module), or None."""
     if b'"' not in body:
+        if b"\n\n" not in body and not body.startswith(b"\n"):
+            # no blank line: record k starts on line k (the common export; no array of the body)
+            n = body.count(b"\n") + (0 if body.endswith(b"\n") or not body else 1)
+            return np.arange(1, n + 1, dtype=np.int64)
         arr = np.frombuffer(body, dtype=np.uint8)
         nl = np.flatnonzero(arr == 10)
         starts = np.concatenate(([0], nl + 1))
@@ -334,7 +338,8 @@ def _read_csv(path: Path, text: str, encoding: str, body: bytes | None = None,
     # the data starts after the header's line (byte offset: the header is ASCII-free-safe)
     offset = 0 if first_nl < 0 else len(text[:first_nl + 1].encode("utf-8"))
     data = body[offset:] if first_nl >= 0 else b""
-    text_body = (lambda: text[first_nl + 1:]) if first_nl >= 0 and b'"' in data else None
+    quoted = b'"' in data
+    text_body = (lambda: text[first_nl + 1:]) if first_nl >= 0 and quoted else None
     bad: list[tuple] = []
 
     def on_bad(row):
@@ -355,7 +360,7 @@ def _read_csv(path: Path, text: str, encoding: str, body: bytes | None = None,
             read_options=pacsv.ReadOptions(column_names=names, use_threads=threads,
                                            block_size=max(1 << 22, min(len(data) + 1, 1 << 26))),
             parse_options=pacsv.ParseOptions(delimiter=delim, invalid_row_handler=on_bad,
-                                             newlines_in_values=True),
+                                             newlines_in_values=quoted),   # without a quote none can be
             convert_options=pacsv.ConvertOptions(
                 column_types={n: pa.string() for n in names}, strings_can_be_null=True,
                 null_values=[""], quoted_strings_can_be_null=True),
