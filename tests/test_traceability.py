@@ -257,6 +257,28 @@ def test_a_code_returned_twice_is_a_finding_even_without_history(tmp_path):
     assert f["value"].tolist() == [A] and "重复退货" in f["message"].iat[0]
 
 
+def test_returns_checked_against_the_history_are_this_uploads_returns(tmp_path, store):
+    # the store holds a sale of A, and a sale and a return of B: this upload returns A (sold in an
+    # earlier upload) and sells B again; one return checked, no finding
+    make_history(store, [hist(A, "2025-02-01 09:00:00", "H1"), hist(B, "2025-02-01 09:00:00", "H1"),
+                         hist(B, "2025-02-02 09:00:00", "H1", event="return")])
+    tables = {"sales": [sale(2, B, "2025-03-02 10:00:00")], "returns": [ret(1, A, "2025-03-03 10:00:00")]}
+    res = check(tmp_path, tables, Config(history=str(store), facility_code="H1"))
+    assert not res.findings["rule"].str.startswith("YBQC-TRC").any()
+    o = res.outcomes["YBQC-TRC-010"]
+    assert (o.status, o.checked) == ("passed", 1)
+
+
+def test_no_valid_code_means_no_return_checked(tmp_path):
+    # placeholders only: no code event, so neither half of TRC-010 ran: "nothing applicable", not
+    # the note of a run without history that checked the returned-twice half
+    tables = {"sales": [sale(1, "无")], "returns": [ret(1, "无", "2025-03-03 10:00:00")]}
+    res = check(tmp_path, tables)
+    assert codes_of(res, "YBQC-TRC-001") == ["无", "无"]
+    o = res.outcomes["YBQC-TRC-010"]
+    assert (o.status, o.checked, o.note) == ("not_applicable", 0, "没有可适用的记录")
+
+
 def test_return_dated_before_its_sale(tmp_path):
     tables = {"sales": [sale(1, A, "2025-03-05 10:00:00"), sale(2, B, "2025-03-05 10:00:00")],
               "returns": [ret(1, A, "2025-03-04 09:00:00"), ret(2, B, "2025-03-06 09:00:00")]}
@@ -267,8 +289,9 @@ def test_return_dated_before_its_sale(tmp_path):
 
 def test_return_just_before_at_and_after_its_sale(tmp_path):
     # a return one minute before its sale is dated before it; at the same minute or after is not
+    # (the rows checked are the three returns, not the four sales)
     tables = {"sales": [sale(1, A, "2025-03-05 10:00:00"), sale(2, B, "2025-03-05 10:00:00"),
-                        sale(3, C, "2025-03-05 10:00:00")],
+                        sale(3, C, "2025-03-05 10:00:00"), sale(4, "83857930000879766604")],
               "returns": [ret(1, A, "2025-03-05 09:59:00"), ret(2, B, "2025-03-05 10:00:00"),
                           ret(3, C, "2025-03-05 10:01:00")]}
     res = check(tmp_path, tables)
