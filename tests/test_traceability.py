@@ -98,6 +98,14 @@ def test_duplicate_names_both_lines_and_the_return_trap_passes(tmp_path):
     assert hits(res, "YBQC-TRC-010").empty and hits(res, "YBQC-TRC-011").empty
 
 
+def test_a_duplicate_of_a_sale_without_a_quantity_is_paired_without_one(tmp_path):
+    res = check(tmp_path, {"sales": [sale(1, A, sel_retn_cnt=""), sale(2, A, "2025-03-05 10:00:00")]})
+    assert hits(res, "YBQC-TRC-004")["key"].tolist() == ["B2/YP01"] and hits(res, "YBQC-ST-999").empty
+    pairs = [(p["rule"], p["row"], p["other_line"], p["other_key"], p["other_qty"])
+             for p in res.aggregates["traceability_pairs"]]
+    assert pairs == [("YBQC-TRC-004", 1, 2, "B1/YP01", None)]
+
+
 def test_the_same_code_twice_on_one_line_is_a_duplicate(tmp_path):
     res = check(tmp_path, {"sales": [sale(1, f"{A},{A}", sel_retn_cnt="2")]})
     assert codes_of(res, "YBQC-TRC-004") == [A]
@@ -179,6 +187,11 @@ def test_fake_code_window_just_inside_on_and_just_outside(tmp_path, store):
         history_message(A, "2025-01-13 10:00", "其他机构 H2", "不同机构、相隔 6 天（≤ 7 天），疑似假码"),
         history_message(B, "2025-01-12 10:00", "其他机构 H2", "不同机构、相隔 7 天（≤ 7 天），疑似假码"),
         history_message(C, "2025-01-11 10:00", "其他机构 H2", "不同机构、相隔 8 天，疑似回流药")]
+    # each is paired with the stored sale (no file line: it is in the history), and the run is whole
+    pairs = [(p["rule"], p["row"], p["other"], p["other_line"], p["other_qty"], p["other_facility"])
+             for p in res.aggregates["traceability_pairs"]]
+    assert pairs == [("YBQC-TRC-005", i, "history", None, 1.0, "H2") for i in range(3)]
+    assert hits(res, "YBQC-ST-999").empty
 
 
 def test_history_repeat_names_the_facility_or_says_it_is_unknown(tmp_path, store):
@@ -277,6 +290,23 @@ def test_no_valid_code_means_no_return_checked(tmp_path):
     assert codes_of(res, "YBQC-TRC-001") == ["无", "无"]
     o = res.outcomes["YBQC-TRC-010"]
     assert (o.status, o.checked, o.note) == ("not_applicable", 0, "没有可适用的记录")
+
+
+def test_a_code_returned_twice_is_paired_with_its_first_return(tmp_path):
+    # the reports' code-problem sheet names the event a finding rests on: for the second return,
+    # the first one (this upload's returns.csv, file line 2)
+    tables = {"sales": [sale(1, A)], "returns": [ret(1, A, "2025-03-03 10:00:00"),
+                                                 ret(2, A, "2025-03-04 10:00:00")]}
+    res = check(tmp_path, tables)
+    assert hits(res, "YBQC-TRC-010")["key"].tolist() == ["R2/YP01"]
+    pairs = [(p["rule"], p["row"], p["code"], p["other"], p["other_kind"], p["other_time"], p["other_line"],
+              p["other_key"], p["other_drug"], p["other_pharmacist"], p["other_facility"])
+             for p in res.aggregates["traceability_pairs"]]
+    # a 3506 return has no pharmacist; no facility code anywhere: None, not an empty text
+    assert pairs == [("YBQC-TRC-010", 1, A, "upload", "return", "2025-03-03 10:00", 2, "B1", "阿帕他胺片", None,
+                      None)]
+    p = res.aggregates["traceability_pairs"][0]
+    assert (type(p["row"]), type(p["other_line"]), type(p["other_qty"])) == (int, int, float)
 
 
 def test_return_dated_before_its_sale(tmp_path):
@@ -490,6 +520,22 @@ def test_spend_line_message_lists_ten_purchases_and_counts_the_rest(tmp_path):
                                      spend_message("8,800.00", "8,000.00", items)]
 
 
+def test_spend_line_tolerance_of_float_sums(tmp_path):
+    # a total within 1e-9 元 under the line reaches it (float sums); 2e-9 under does not
+    rows = [spend(1, "7999.999999999", "2025-03-02 10:00:00"),
+            spend(2, "7999.999999998", "2025-03-02 10:00:00", psn="P2")]
+    res = check(tmp_path, {"sales": rows})
+    assert hits(res, "YBQC-SPD-001")["key"].tolist() == ["B1/YP01"]
+
+
+def test_spend_line_without_a_person_is_not_applicable(tmp_path):
+    rows = [{k: v for k, v in spend(i, 5000, "2025-03-02 10:00:00").items() if k != "psn_no"} for i in (1, 2)]
+    res = check(tmp_path, {"sales": rows})
+    o = res.outcomes["YBQC-SPD-001"]
+    assert hits(res, "YBQC-SPD-001").empty
+    assert (o.status, o.checked, o.note) == ("not_applicable", 0, "需要人员编号（psn_no 或 certno）")
+
+
 def test_spend_line_counts_the_history(tmp_path, store):
     make_history(store, [hist("83857930000879769001", "2025-03-01 09:00:00", "H1", psn="P1", amount=3000.0),
                          hist("83857930000879769002", "2025-03-02 09:00:00", "H1", psn="P1", amount=2500.0),
@@ -499,6 +545,14 @@ def test_spend_line_counts_the_history(tmp_path, store):
     res = check(tmp_path, {"sales": rows}, Config(history=str(store)))
     s = hits(res, "YBQC-SPD-001")
     assert len(s) == 1 and "8,500.00" in s["message"].iat[0] and "历史库" in s["message"].iat[0]
+
+
+def test_spend_line_with_the_history_in_english(tmp_path, store):
+    make_history(store, [hist("83857930000879769001", "2025-03-01 09:00:00", "H1", psn="P1", amount=5500.0)])
+    res = check(tmp_path, {"sales": [spend(1, 3000, "2025-03-20 10:00:00")]}, Config(history=str(store), lang="en"))
+    assert hits(res, "YBQC-SPD-001")["message"].tolist() == [
+        "this person's insured drug spend in 2025-03 is 8,500.00 (sales less returns, history included), "
+        "reaching the line of 8,000; 8,500.00 after this sale. 1 purchases: 03-20 阿帕他胺片×1 3,000.00"]
 
 
 # --- input: 3505/3506 messages ---------------------------------------------------------------
