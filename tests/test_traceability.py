@@ -98,6 +98,14 @@ def test_duplicate_names_both_lines_and_the_return_trap_passes(tmp_path):
     assert hits(res, "YBQC-TRC-010").empty and hits(res, "YBQC-TRC-011").empty
 
 
+def test_a_duplicate_of_a_sale_without_a_quantity_is_paired_without_one(tmp_path):
+    res = check(tmp_path, {"sales": [sale(1, A, sel_retn_cnt=""), sale(2, A, "2025-03-05 10:00:00")]})
+    assert hits(res, "YBQC-TRC-004")["key"].tolist() == ["B2/YP01"] and hits(res, "YBQC-ST-999").empty
+    pairs = [(p["rule"], p["row"], p["other_line"], p["other_key"], p["other_qty"])
+             for p in res.aggregates["traceability_pairs"]]
+    assert pairs == [("YBQC-TRC-004", 1, 2, "B1/YP01", None)]
+
+
 def test_the_same_code_twice_on_one_line_is_a_duplicate(tmp_path):
     res = check(tmp_path, {"sales": [sale(1, f"{A},{A}", sel_retn_cnt="2")]})
     assert codes_of(res, "YBQC-TRC-004") == [A]
@@ -158,6 +166,61 @@ def test_history_taxonomy_resale_fake_substitution_and_the_returned_box(tmp_path
     assert res.outcomes["YBQC-TRC-005"].status == "failed"
 
 
+def history_message(code, prev, where, taxonomy, lang="zh"):
+    drug = SALE["med_list_codg"]
+    if lang == "en":
+        return (f"code {code} was sold at {prev} by {where} ({drug}) and not returned; sold again here "
+                f"(2025-01-19 10:00): {taxonomy}")
+    return f"追溯码 {code} 已在 {prev} 由{where}销售（{drug}），未见退货，本行（2025-01-19 10:00）再次销售：{taxonomy}"
+
+
+def test_fake_code_window_just_inside_on_and_just_outside(tmp_path, store):
+    # trace_fake_window_days 7: another facility 6 or 7 days before is a suspected fake code, 8 days
+    # before a suspected resale (回流)
+    make_history(store, [hist(A, "2025-01-13 10:00:00", "H2"), hist(B, "2025-01-12 10:00:00", "H2"),
+                         hist(C, "2025-01-11 10:00:00", "H2")])
+    rows = [sale(i, c, "2025-01-19 10:00:00") for i, c in enumerate([A, B, C])]
+    res = check(tmp_path, {"sales": rows}, Config(history=str(store), facility_code="H1"))
+    f = hits(res, "YBQC-TRC-005")
+    assert f["key"].tolist() == ["B0/YP01", "B1/YP01", "B2/YP01"]
+    assert f["message"].tolist() == [
+        history_message(A, "2025-01-13 10:00", "其他机构 H2", "不同机构、相隔 6 天（≤ 7 天），疑似假码"),
+        history_message(B, "2025-01-12 10:00", "其他机构 H2", "不同机构、相隔 7 天（≤ 7 天），疑似假码"),
+        history_message(C, "2025-01-11 10:00", "其他机构 H2", "不同机构、相隔 8 天，疑似回流药")]
+    # each is paired with the stored sale (no file line: it is in the history), and the run is whole
+    pairs = [(p["rule"], p["row"], p["other"], p["other_line"], p["other_qty"], p["other_facility"])
+             for p in res.aggregates["traceability_pairs"]]
+    assert pairs == [("YBQC-TRC-005", i, "history", None, 1.0, "H2") for i in range(3)]
+    assert hits(res, "YBQC-ST-999").empty
+
+
+def test_history_repeat_names_the_facility_or_says_it_is_unknown(tmp_path, store):
+    # the earlier sale by this facility, by another, by one the store has no code for; and an
+    # upload without a facility code, which cannot be compared with any of them
+    make_history(store, [hist(A, "2025-01-13 10:00:00", "H1"), hist(B, "2025-01-12 10:00:00", "H2"),
+                         hist(C, "2025-01-11 10:00:00", None)])
+    rows = [sale(i, c, "2025-01-19 10:00:00") for i, c in enumerate([A, B, C])]
+    unknown = "无法判断是否同一机构（缺少机构编码）"
+    res = check(tmp_path, {"sales": rows}, Config(history=str(store), facility_code="H1"))
+    assert hits(res, "YBQC-TRC-005")["message"].tolist() == [
+        history_message(A, "2025-01-13 10:00", "本机构", "同一机构重复结算，疑似串换（或同一盒重复扫码、码录错行、退货未上传）"),
+        history_message(B, "2025-01-12 10:00", "其他机构 H2", "不同机构、相隔 7 天（≤ 7 天），疑似假码"),
+        history_message(C, "2025-01-11 10:00", "某机构", unknown)]
+    res = check(tmp_path, {"sales": rows}, Config(history=str(store), facility_code="H1", lang="en"))
+    assert hits(res, "YBQC-TRC-005")["message"].tolist() == [
+        history_message(A, "2025-01-13 10:00", "this facility", "same facility settled twice: suspected "
+                        "substitution (or a double scan, a misplaced code, a return not uploaded)", "en"),
+        history_message(B, "2025-01-12 10:00", "facility H2", "another facility, 7 days apart: suspected "
+                        "fake code", "en"),
+        history_message(C, "2025-01-11 10:00", "a facility", "cannot tell whether the same facility (no "
+                        "facility code)", "en")]
+    res = check(tmp_path, {"sales": rows}, Config(history=str(store)))
+    assert hits(res, "YBQC-TRC-005")["message"].tolist() == [
+        history_message(A, "2025-01-13 10:00", "某机构", unknown),
+        history_message(B, "2025-01-12 10:00", "某机构", unknown),
+        history_message(C, "2025-01-11 10:00", "某机构", unknown)]
+
+
 def test_split_pack_box_goes_on_across_uploads(tmp_path, store):
     make_history(store, [{**hist(A, "2025-02-27 09:00:00", "H1", event="sale_split"), "qty": 10.0}])
     rows = [sale(1, A, "2025-03-02 10:00:00", trdn_flag="1", sel_retn_cnt="10", min_pac_cnt="24"),
@@ -207,12 +270,68 @@ def test_a_code_returned_twice_is_a_finding_even_without_history(tmp_path):
     assert f["value"].tolist() == [A] and "重复退货" in f["message"].iat[0]
 
 
+def test_returns_checked_against_the_history_are_this_uploads_returns(tmp_path, store):
+    # the store holds a sale of A, and a sale and a return of B: this upload returns A (sold in an
+    # earlier upload) and sells B again; one return checked, no finding
+    make_history(store, [hist(A, "2025-02-01 09:00:00", "H1"), hist(B, "2025-02-01 09:00:00", "H1"),
+                         hist(B, "2025-02-02 09:00:00", "H1", event="return")])
+    tables = {"sales": [sale(2, B, "2025-03-02 10:00:00")], "returns": [ret(1, A, "2025-03-03 10:00:00")]}
+    res = check(tmp_path, tables, Config(history=str(store), facility_code="H1"))
+    assert not res.findings["rule"].str.startswith("YBQC-TRC").any()
+    o = res.outcomes["YBQC-TRC-010"]
+    assert (o.status, o.checked) == ("passed", 1)
+
+
+def test_no_valid_code_means_no_return_checked(tmp_path):
+    # placeholders only: no code event, so neither half of TRC-010 ran: "nothing applicable", not
+    # the note of a run without history that checked the returned-twice half
+    tables = {"sales": [sale(1, "无")], "returns": [ret(1, "无", "2025-03-03 10:00:00")]}
+    res = check(tmp_path, tables)
+    assert codes_of(res, "YBQC-TRC-001") == ["无", "无"]
+    o = res.outcomes["YBQC-TRC-010"]
+    assert (o.status, o.checked, o.note) == ("not_applicable", 0, "没有可适用的记录")
+
+
+def test_a_code_returned_twice_is_paired_with_its_first_return(tmp_path):
+    # the reports' code-problem sheet names the event a finding rests on: for the second return,
+    # the first one (this upload's returns.csv, file line 2)
+    tables = {"sales": [sale(1, A)], "returns": [ret(1, A, "2025-03-03 10:00:00"),
+                                                 ret(2, A, "2025-03-04 10:00:00")]}
+    res = check(tmp_path, tables)
+    assert hits(res, "YBQC-TRC-010")["key"].tolist() == ["R2/YP01"]
+    pairs = [(p["rule"], p["row"], p["code"], p["other"], p["other_kind"], p["other_time"], p["other_line"],
+              p["other_key"], p["other_drug"], p["other_pharmacist"], p["other_facility"])
+             for p in res.aggregates["traceability_pairs"]]
+    # a 3506 return has no pharmacist; no facility code anywhere: None, not an empty text
+    assert pairs == [("YBQC-TRC-010", 1, A, "upload", "return", "2025-03-03 10:00", 2, "B1", "阿帕他胺片", None,
+                      None)]
+    p = res.aggregates["traceability_pairs"][0]
+    assert (type(p["row"]), type(p["other_line"]), type(p["other_qty"])) == (int, int, float)
+
+
 def test_return_dated_before_its_sale(tmp_path):
     tables = {"sales": [sale(1, A, "2025-03-05 10:00:00"), sale(2, B, "2025-03-05 10:00:00")],
               "returns": [ret(1, A, "2025-03-04 09:00:00"), ret(2, B, "2025-03-06 09:00:00")]}
     res = check(tmp_path, tables)
     f = hits(res, "YBQC-TRC-011")
     assert f["key"].tolist() == ["R1/YP01"] and "2025-03-05 10:00" in f["message"].iat[0]
+
+
+def test_return_just_before_at_and_after_its_sale(tmp_path):
+    # a return one minute before its sale is dated before it; at the same minute or after is not
+    # (the rows checked are the three returns, not the four sales)
+    tables = {"sales": [sale(1, A, "2025-03-05 10:00:00"), sale(2, B, "2025-03-05 10:00:00"),
+                        sale(3, C, "2025-03-05 10:00:00"), sale(4, "83857930000879766604")],
+              "returns": [ret(1, A, "2025-03-05 09:59:00"), ret(2, B, "2025-03-05 10:00:00"),
+                          ret(3, C, "2025-03-05 10:01:00")]}
+    res = check(tmp_path, tables)
+    f = hits(res, "YBQC-TRC-011")
+    assert f["key"].tolist() == ["R1/YP01"] and f["value"].tolist() == ["2025-03-05 09:59"]
+    assert f["message"].tolist() == [f"退货时间 2025-03-05 09:59 早于对应的销售（2025-03-05 10:00，"
+                                     f"{tmp_path / 'sales.csv'} 第 2 行）"]
+    assert res.outcomes["YBQC-TRC-011"].checked == 3
+    assert [(p["rule"], p["row"], p["other_key"]) for p in res.aggregates["traceability_pairs"]] == \
+        [("YBQC-TRC-011", 0, "B1/YP01")]
 
 
 # --- 4 count and split-pack -------------------------------------------------------------------
@@ -229,6 +348,37 @@ def test_count_of_codes_against_boxes(tmp_path):
     assert seven["key"].tolist() == ["B1/YP01"] and seven["severity"].iat[0] == "warning"
 
 
+def test_count_boundary_fewer_equal_and_more_codes_than_boxes(tmp_path):
+    # 3 boxes: 2 codes a warning (TRC-007), 3 codes fine, 4 codes an error (TRC-006)
+    four = ",".join(f"8385793000087976661{k}" for k in range(4))
+    rows = [sale(1, f"{A},{B}", sel_retn_cnt="3"), sale(2, f"{C},83857930000879766604,83857930000879766605",
+                                                         sel_retn_cnt="3"), sale(3, four, sel_retn_cnt="3")]
+    res = check(tmp_path, {"sales": rows})
+    six, seven = hits(res, "YBQC-TRC-006"), hits(res, "YBQC-TRC-007")
+    assert six["key"].tolist() == ["B3/YP01"] and seven["key"].tolist() == ["B1/YP01"]
+    assert six["message"].tolist() == ["整盒销售（trdn_flag 0）数量 3，追溯码 4 个：追溯码多于盒数（重复扫码或码录错行）"]
+    assert seven["message"].tolist() == ["整盒销售数量 3，只有 2 个追溯码：每盒应有自己的小码（若扫描的是中码/大码请确认）"]
+    assert res.outcomes["YBQC-TRC-006"].checked == res.outcomes["YBQC-TRC-007"].checked == 3
+
+
+def test_count_judges_whole_box_sales_of_the_tables_with_codes_only(tmp_path):
+    # one box, one code: the only line judged. Not judged: a sale of quantity 0, a negative
+    # quantity on a sales line (a return), split-pack sales (also of 1.5), a sales file without a
+    # code column, a fee line and a 3506 return with fewer codes than their quantity
+    from helpers import FEE
+    old = {k: v for k, v in sale(9, None, sel_retn_cnt="2").items() if k != "drug_trac_codg"}
+    fee = {**FEE, "med_list_codg": SALE["med_list_codg"], "drug_trac_codg": "83857930000879766608", "cnt": "2"}
+    tables = {"sales": [sale(1, A), sale(2, None, sel_retn_cnt="0"), sale(3, B, sel_retn_cnt="-2"),
+                        sale(4, C, trdn_flag="1", sel_retn_cnt="10", min_pac_cnt="24"),
+                        sale(5, "83857930000879766605", trdn_flag="1", sel_retn_cnt="1.5", min_pac_cnt="24")],
+              "sales_2024": [old], "feedetail": [fee],
+              "returns": [ret(6, "83857930000879766606", "2025-03-03 10:00:00", sel_retn_cnt="2")]}
+    res = check(tmp_path, tables)
+    assert sorted(t.kind for t in res.tables) == ["feedetail", "returns", "sales", "sales"]
+    assert hits(res, "YBQC-TRC-006").empty and hits(res, "YBQC-TRC-007").empty
+    assert res.outcomes["YBQC-TRC-006"].checked == res.outcomes["YBQC-TRC-007"].checked == 1
+
+
 def test_split_pack_sales_of_one_box(tmp_path):
     split = dict(trdn_flag="1", sel_retn_cnt="10", min_pac_cnt="24")
     rows = [sale(1, A, "2025-03-01 10:00:00", **split), sale(2, A, "2025-03-02 10:00:00", **split),
@@ -238,6 +388,36 @@ def test_split_pack_sales_of_one_box(tmp_path):
     assert hits(res, "YBQC-TRC-004").empty and hits(res, "YBQC-TRC-006").empty
     f = hits(res, "YBQC-TRC-008")
     assert f["key"].tolist() == ["B5/YP01"] and "30" in f["message"].iat[0]
+
+
+def test_split_pack_box_used_up_exactly_and_one_beyond(tmp_path):
+    # 24 a box: 10 + 14 uses it up exactly (no finding), 10 + 15 is one beyond
+    split = dict(trdn_flag="1", min_pac_cnt="24")
+    rows = [sale(1, A, "2025-03-01 10:00:00", sel_retn_cnt="10", **split),
+            sale(2, A, "2025-03-02 10:00:00", sel_retn_cnt="14", **split),
+            sale(3, B, "2025-03-01 10:00:00", sel_retn_cnt="10", **split),
+            sale(4, B, "2025-03-02 10:00:00", sel_retn_cnt="15", **split)]
+    res = check(tmp_path, {"sales": rows})
+    f = hits(res, "YBQC-TRC-008")
+    assert f["key"].tolist() == ["B4/YP01"]
+    assert f["message"].tolist() == [f"拆零销售的追溯码 {B} 累计已售 25（每盒 24），超出一盒的包装数量"]
+    assert hits(res, "YBQC-TRC-004").empty and res.outcomes["YBQC-TRC-008"].checked == 4
+
+
+def test_split_pack_rows_checked_are_the_split_sales_with_a_package_size(tmp_path):
+    # counted: the two split-pack sales with min_pac_cnt; not: a whole-box sale (even with
+    # min_pac_cnt), a split-pack sale without it, a split-pack return
+    split = dict(trdn_flag="1", sel_retn_cnt="10")
+    rows = [sale(1, A, min_pac_cnt="24"), sale(2, B, min_pac_cnt="24", **split), sale(3, C, **split),
+            sale(4, "83857930000879766604", min_pac_cnt="24", **split)]
+    back = [ret(2, B, "2025-03-03 10:00:00", trdn_flag="1", sel_retn_cnt="10", min_pac_cnt="24")]
+    res = check(tmp_path, {"sales": rows, "returns": back})
+    o = res.outcomes["YBQC-TRC-008"]
+    assert (o.status, o.checked) == ("passed", 2)
+    # whole boxes only: nothing to check, and no package size asked for
+    res = check(tmp_path, {"sales": [sale(1, A, min_pac_cnt="24"), sale(2, B)]})
+    o = res.outcomes["YBQC-TRC-008"]
+    assert (o.status, o.checked) == ("not_applicable", 0) and "min_pac_cnt" not in o.note
 
 
 def test_split_pack_without_package_size_is_not_applicable(tmp_path):
@@ -259,6 +439,22 @@ def test_one_product_identifier_on_two_drugs(tmp_path):
     f = hits(res, "YBQC-TRC-009")
     assert f["value"].tolist() == ["83857930000879766609"]
     assert "阿帕他胺片" in f["message"].iat[0] and "8385793" in f["message"].iat[0]
+
+
+def test_product_identifier_of_lines_without_a_national_code_goes_by_the_name(tmp_path):
+    # no med_list_codg: the facility's name is the drug (复方丹参片 is another drug); neither code
+    # nor name: no drug to compare, no finding (the name line first: the first name read counts too)
+    rows = [sale(3, "83857930000879766609", med_list_codg="", fixmedins_hilist_id="YP07",
+                 fixmedins_hilist_name="复方丹参片"),
+            sale(1, A), sale(2, B),
+            sale(4, "83857930000879766610", med_list_codg="", fixmedins_hilist_id="YP08",
+                 fixmedins_hilist_name="")]
+    res = check(tmp_path, {"sales": rows})
+    f = hits(res, "YBQC-TRC-009")
+    assert f["key"].tolist() == ["B3/YP07"]
+    assert f["message"].tolist() == ["追溯码 83857930000879766609 的药品标识码 8385793 在本机构数据中主要用于 阿帕他胺片，"
+                                     "本行却是 复方丹参片：疑似扫错码"]
+    assert res.outcomes["YBQC-TRC-009"].checked == 4
 
 
 # --- 6 the monthly spend line ------------------------------------------------------------------
@@ -292,6 +488,54 @@ def test_spend_line_returns_subtract_and_settings(tmp_path):
     assert hits(check(tmp_path, {"sales": rows}, low), "YBQC-SPD-001")["key"].tolist() == ["B1/YP01"]
 
 
+def spend_message(total, cum, items):
+    return (f"该参保人 2025-03 医保购药 {total} 元（销售减退货），达到 8,000 元审核线；本笔销售后累计 {cum} 元。"
+            f"当月 {len(items)} 笔：" + "；".join(items[:10]) + (f"；…等 {len(items)} 笔" if len(items) > 10 else ""))
+
+
+def test_spend_line_just_under_on_and_over(tmp_path):
+    # the line is 8,000 元: 7,999.99 passes, 8,000.00 and 8,000.01 reach it
+    rows = [spend(1, 5000, "2025-03-02 10:00:00"), spend(2, 2999.99, "2025-03-20 10:00:00"),
+            spend(3, 5000, "2025-03-02 10:00:00", psn="P2"), spend(4, 3000, "2025-03-20 10:00:00", psn="P2"),
+            spend(5, 5000, "2025-03-02 10:00:00", psn="P3"), spend(6, 3000.01, "2025-03-20 10:00:00", psn="P3")]
+    res = check(tmp_path, {"sales": rows})
+    f = hits(res, "YBQC-SPD-001")
+    assert f["key"].tolist() == ["B4/YP01", "B6/YP01"] and f["value"].tolist() == ["P2", "P3"]
+    assert f["message"].tolist() == [
+        spend_message("8,000.00", "8,000.00", ["03-02 阿帕他胺片×1 5,000.00", "03-20 阿帕他胺片×1 3,000.00"]),
+        spend_message("8,000.01", "8,000.01", ["03-02 阿帕他胺片×1 5,000.00", "03-20 阿帕他胺片×1 3,000.01"])]
+    assert res.outcomes["YBQC-SPD-001"].checked == 6
+
+
+def test_spend_line_message_lists_ten_purchases_and_counts_the_rest(tmp_path):
+    # ten purchases of 800 元 reach the line on the tenth: all ten listed; with an eleventh the
+    # first ten are listed and the message says how many there were
+    ten = [spend(i, 800, f"2025-03-{i:02d} 10:00:00") for i in range(1, 11)]
+    eleven = [spend(10 + i, 800, f"2025-03-{i:02d} 11:00:00", psn="P2") for i in range(1, 12)]
+    res = check(tmp_path, {"sales": ten + eleven})
+    f = hits(res, "YBQC-SPD-001")
+    assert f["key"].tolist() == ["B10/YP01", "B20/YP01"]
+    items = [f"03-{i:02d} 阿帕他胺片×1 800.00" for i in range(1, 12)]
+    assert f["message"].tolist() == [spend_message("8,000.00", "8,000.00", items[:10]),
+                                     spend_message("8,800.00", "8,000.00", items)]
+
+
+def test_spend_line_tolerance_of_float_sums(tmp_path):
+    # a total within 1e-9 元 under the line reaches it (float sums); 2e-9 under does not
+    rows = [spend(1, "7999.999999999", "2025-03-02 10:00:00"),
+            spend(2, "7999.999999998", "2025-03-02 10:00:00", psn="P2")]
+    res = check(tmp_path, {"sales": rows})
+    assert hits(res, "YBQC-SPD-001")["key"].tolist() == ["B1/YP01"]
+
+
+def test_spend_line_without_a_person_is_not_applicable(tmp_path):
+    rows = [{k: v for k, v in spend(i, 5000, "2025-03-02 10:00:00").items() if k != "psn_no"} for i in (1, 2)]
+    res = check(tmp_path, {"sales": rows})
+    o = res.outcomes["YBQC-SPD-001"]
+    assert hits(res, "YBQC-SPD-001").empty
+    assert (o.status, o.checked, o.note) == ("not_applicable", 0, "需要人员编号（psn_no 或 certno）")
+
+
 def test_spend_line_counts_the_history(tmp_path, store):
     make_history(store, [hist("83857930000879769001", "2025-03-01 09:00:00", "H1", psn="P1", amount=3000.0),
                          hist("83857930000879769002", "2025-03-02 09:00:00", "H1", psn="P1", amount=2500.0),
@@ -301,6 +545,14 @@ def test_spend_line_counts_the_history(tmp_path, store):
     res = check(tmp_path, {"sales": rows}, Config(history=str(store)))
     s = hits(res, "YBQC-SPD-001")
     assert len(s) == 1 and "8,500.00" in s["message"].iat[0] and "历史库" in s["message"].iat[0]
+
+
+def test_spend_line_with_the_history_in_english(tmp_path, store):
+    make_history(store, [hist("83857930000879769001", "2025-03-01 09:00:00", "H1", psn="P1", amount=5500.0)])
+    res = check(tmp_path, {"sales": [spend(1, 3000, "2025-03-20 10:00:00")]}, Config(history=str(store), lang="en"))
+    assert hits(res, "YBQC-SPD-001")["message"].tolist() == [
+        "this person's insured drug spend in 2025-03 is 8,500.00 (sales less returns, history included), "
+        "reaching the line of 8,000; 8,500.00 after this sale. 1 purchases: 03-20 阿帕他胺片×1 3,000.00"]
 
 
 # --- input: 3505/3506 messages ---------------------------------------------------------------
