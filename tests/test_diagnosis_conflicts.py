@@ -574,3 +574,16 @@ def test_without_setlinfo_each_rule_says_what_it_lacks(tmp_path):
                                                                      "YBQC-DX-006", "YBQC-DX-007", "YBQC-DX-008"),
                                                                     lacks_patient)
     assert [o[r].note.startswith("本次输入中没有手术操作信息(oprninfo)") for r in ("YBQC-DX-003", "YBQC-DX-004")] == [True, True]
+
+
+def test_an_icd_catalogue_is_the_pool_when_no_pick_list_is_given(tmp_path):
+    """--catalog without --dictionary: the ICD-10 医保版 lines are the pool, their 简码 computed
+    (试管内受精 and 肾功能衰竭 are both SGNSJ), not the shipped list of confusable pairs."""
+    cat = tmp_path / "ICD10YB.dat"
+    cat.write_text("N18.900 慢性肾脏病\nN19.x00 肾功能衰竭\nZ31.200 试管内受精\n", encoding="utf-8")
+    result = check(tmp_path, {"visit": [visit("W1", "2", "1939-01-12")],
+                              "dise": [diag("W1", "Z31.200", "试管内受精")]}, Config(catalogs=[str(cat)]))
+    f = hits(result, "YBQC-DX-002")
+    assert [(s["code"], s["name"]) for s in f.iloc[0]["suggestions"]] == [("N19.x00", "肾功能衰竭")]
+    assert [k["kind"] for k in result.knowledge if k["kind"] in ("icd_catalogue_as_picklist",
+                                                                 "default_confusable_pairs")] == ["icd_catalogue_as_picklist"]
