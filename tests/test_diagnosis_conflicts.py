@@ -587,3 +587,13 @@ def test_an_icd_catalogue_is_the_pool_when_no_pick_list_is_given(tmp_path):
     assert [(s["code"], s["name"]) for s in f.iloc[0]["suggestions"]] == [("N19.x00", "肾功能衰竭")]
     assert [k["kind"] for k in result.knowledge if k["kind"] in ("icd_catalogue_as_picklist",
                                                                  "default_confusable_pairs")] == ["icd_catalogue_as_picklist"]
+
+
+def test_at_most_sixty_candidates_are_scored(tmp_path):
+    """A HIS list can show many lines for a short 简码; the first 60 that fit the patient are
+    scored (all exact matches: none is pruned), the rest not."""
+    from ybqc.validators.diagnosis_conflicts import _candidates
+    entries = [("N47.X01", "包茎", "BJ", "D")] + [(f"M62.6{i:02d}", f"背肌劳损{i}型", "BJ", "D") for i in range(62)]
+    _, idx = _pick_index(tmp_path, entries)
+    got = _candidates(idx, "包茎", "N47.X01", "D", "icd10", "2", 30.0, ({}, {}), idx.idf(), "zh", 3, {}, {})
+    assert len(got) == 60 and all(c.exact and c.code.startswith("M62.6") for c in got)
