@@ -19,7 +19,10 @@ once; each mutant is a fork that puts a copy of the ybqc package with the one mu
 first on sys.path. First a clean run (the module regenerated but unchanged) runs the test files
 that name the module or its rule IDs, recording which tests execute which lines of the module;
 then each mutant runs only the tests that execute its line (pytest -x: the first failing test
-kills it). A mutant whose line no test executes survives without running ("not covered"). A
+kills it). A first-pass survivor is run once more against every test that can reach it: the
+whole of each test file that names the module, and of the other test files the tests that executed
+a line of the module in the clean run (confirming_tests). A mutant whose line no test executes
+survives without running ("not covered"). A
 mutant is killed when a test fails, survives when all pass; a timeout (3x the clean run of its
 tests, at least 60 s) counts as killed and is listed. For modules other than expectations.py,
 every run ignores YBQC-EXP, so Great Expectations (seconds per run) is not called: no validator
@@ -270,6 +273,25 @@ def tests_for(module: str) -> list[str]:
     return own + shared + last                 # with -x, the most targeted tests kill first
 
 
+def confirming_tests(module: str, tests: list[str], clean: dict) -> list[str]:
+    """What a first-pass survivor is confirmed against, in the order of the clean run: every test
+    file that names the module (its tests can call the module's lru_cache'd functions directly and
+    get a value an earlier test computed, with no frame of the module to trace) as a whole; of the
+    other files (which reach the module only through ybqc code, where every call into the module
+    makes a frame the tracer sees), the tests that executed a line of the module in the clean run.
+    A test that never entered the module cannot see a mutant of a function body; a file whose tests
+    never did (test_gate.py for diagnosis_conflicts: no diagnosis table in its uploads) is not run."""
+    out = []
+    for t in tests:
+        if re.search(rf"\b{re.escape(module)}\b", Path(t).read_text(encoding="utf-8")):
+            out.append(t)
+            continue
+        rel = Path(t).relative_to(ROOT).as_posix()
+        out += [str(ROOT / nodeid) for nodeid, lines in clean["lines"].items()
+                if lines and nodeid.split("::")[0] == rel]
+    return out
+
+
 # --------------------------------------------------------------------------- running
 HEAVY = ["numpy", "pandas", "pyarrow", "pyarrow.compute", "pandera", "great_expectations", "rapidfuzz",
          "pypinyin", "rich", "openpyxl", "python_calamine", "pytest"]
@@ -496,12 +518,15 @@ def run(modules: list[str], jobs: int, limit: int | None, verbose: bool, only: l
                 budget = sum(clean["seconds"].get(t, 1.0) for t in ids)
                 queue.append((m, ids, max(60.0, 3 * budget + 20)))
             _drain(workers, module, queue, clean_failed, verbose=verbose, final=False)
-            # a survivor of its covering tests is run once more against every test file of the
-            # module (a cache filled by an earlier test can hide that a later test covers a line)
-            again = [(m, tests, max(120.0, 3 * clean_s)) for m in muts
+            # a survivor of its covering tests is run once more against every test of the module
+            # that can reach it (a cache filled by an earlier test can hide that a later test
+            # covers a line)
+            reach = confirming_tests(module, tests, clean)
+            again = [(m, reach, max(120.0, 3 * clean_s)) for m in muts
                      if m.status == "survived" and "not covered" not in m.kind]
             if again:
-                print(f"{module}: {len(again)} survivors, confirming with every test file", flush=True)
+                print(f"{module}: {len(again)} survivors, confirming with every test that can reach "
+                      f"them ({len(reach)} files or tests)", flush=True)
                 _drain(workers, module, again, clean_failed, verbose=verbose, final=True)
             counts = {s: sum(1 for m in muts if m.status == s) for s in ("killed", "survived", "timeout")}
             report["modules"][module] = {"mutants": len(muts), **counts, "tests": [Path(t).name for t in tests],

@@ -364,3 +364,236 @@ def test_rules_table_agrees_with_the_reference_qc_engine(shared_data):
                 assert got == [], code
             else:
                 assert got, (row["rule_id"], code)
+
+
+# --- issue 14: what the mutation run of diagnosis_conflicts.py showed untested ----------------------
+
+MESSAGES_UPLOAD = {
+    "visit": [visit("N1", "2", "2025-02-24"),        # a girl 5 days old at admission 2025-03-01
+              visit("D1", "2", "2025-02-28"),        # 1 day old
+              visit("G1", "2", "2024-03-01"),        # 1 year old on the admission day
+              visit("M1", "1", "1960-01-01"),        # a man of 65
+              visit("U0", "0", "1970-01-01"), visit("U9", "9", "1970-01-01"),
+              visit("X1", "1", "")],                 # a man whose age is unknown
+    "dise": [diag("N1", "O80.000", "头位顺产"), diag("D1", "O80.000", "头位顺产"), diag("G1", "O80.000", "头位顺产"),
+             diag("U0", "N40.x00", "前列腺增生"), diag("U9", "N80.900", "子宫内膜异位症"),
+             diag("X1", "O42.901", "胎膜早破")],
+    "oprn": [oprn("M1", "68.1200x001", "宫腔镜检查")],
+}
+_PREG = "妊娠、分娩和产褥期（育龄）"
+_PREG_EN = "pregnancy, childbirth and the puerperium (fertile age)"
+_NO_HINT = "请核对是否在下拉列表中选错"
+_NO_HINT_EN = "please check whether it was picked from the list by mistake"
+
+
+def test_conflict_messages_name_the_patient_the_code_and_the_restriction(tmp_path):
+    """The whole sentence of each finding: sex and age as the patient has them (出生 N 天 under one
+    year, 年龄未知), 诊断 or 手术操作, and the restriction (仅用于女性 … / 适用年龄 10–60 岁 …)."""
+    result = check(tmp_path, MESSAGES_UPLOAD)
+    f = result.findings
+    got = {(r, k): m for r, k, m in zip(f["rule"], f["key"], f["message"]) if r.startswith("YBQC-DX")}
+    assert got == {
+        ("YBQC-DX-002", "N1/O80.000"): f"患者女、出生 5 天：诊断 O80.000“头位顺产”适用年龄 10–60 岁（{_PREG}）。{_NO_HINT}",
+        ("YBQC-DX-002", "D1/O80.000"): f"患者女、出生 1 天：诊断 O80.000“头位顺产”适用年龄 10–60 岁（{_PREG}）。{_NO_HINT}",
+        ("YBQC-DX-002", "G1/O80.000"): f"患者女、1 岁：诊断 O80.000“头位顺产”适用年龄 10–60 岁（{_PREG}）。{_NO_HINT}",
+        ("YBQC-DX-003", "M1/68.1200x001"): f"患者男、65 岁：手术操作 68.1200x001“宫腔镜检查”仅用于女性（女性生殖器官手术）。{_NO_HINT}",
+        ("YBQC-DX-001", "X1/O42.901"): f"患者男、年龄未知：诊断 O42.901“胎膜早破”仅用于女性（妊娠、分娩和产褥期）。{_NO_HINT}",
+        ("YBQC-DX-007", "U0/N40.x00"): "患者性别为“未知的性别”（gend=0）：诊断 N40.x00“前列腺增生”仅用于男性（男性生殖器官疾病），无法核对",
+        ("YBQC-DX-007", "U9/N80.900"): "患者性别为“未说明的性别”（gend=9）：诊断 N80.900“子宫内膜异位症”仅用于女性（女性生殖道非炎性疾病），无法核对",
+        ("YBQC-DX-008", "X1/O42.901"): "患者年龄未知（无出生日期、年龄或新生儿天数）：诊断 O42.901“胎膜早破”"
+                                       f"适用年龄 10–60 岁（{_PREG}），无法核对",
+    }
+
+
+def test_conflict_messages_in_english(tmp_path):
+    result = check(tmp_path, MESSAGES_UPLOAD, Config(lang="en"))
+    f = result.findings
+    got = {(r, k): m for r, k, m in zip(f["rule"], f["key"], f["message"]) if r in ("YBQC-DX-001", "YBQC-DX-002",
+                                                                                      "YBQC-DX-003")}
+    assert got == {
+        ("YBQC-DX-002", "N1/O80.000"): f"patient female, 5 days old: diagnosis O80.000 '头位顺产' is for ages 10–60 years "
+                                       f"({_PREG_EN}). {_NO_HINT_EN}",
+        ("YBQC-DX-002", "D1/O80.000"): f"patient female, 1 day old: diagnosis O80.000 '头位顺产' is for ages 10–60 years "
+                                       f"({_PREG_EN}). {_NO_HINT_EN}",
+        ("YBQC-DX-002", "G1/O80.000"): f"patient female, 1 year old: diagnosis O80.000 '头位顺产' is for ages 10–60 years "
+                                       f"({_PREG_EN}). {_NO_HINT_EN}",
+        ("YBQC-DX-003", "M1/68.1200x001"): "patient male, 65 years old: operation 68.1200x001 '宫腔镜检查' is for women "
+                                           f"only (operations on the female genital organs). {_NO_HINT_EN}",
+        ("YBQC-DX-001", "X1/O42.901"): "patient male, age unknown: diagnosis O42.901 '胎膜早破' is for women only "
+                                       f"(pregnancy, childbirth and the puerperium). {_NO_HINT_EN}",
+    }
+
+
+def test_rows_checked_per_dimension_count_the_rows_whose_sex_or_age_is_known(tmp_path):
+    """DX-001 counts the female/male-only diagnoses of patients whose sex is known (N1, D1, G1, X1:
+    not U0, U9), DX-002 the age-limited ones of patients whose age is known (N1, D1, G1: not X1);
+    DX-007 and DX-008 count every row they could apply to, diagnoses and operations (the
+    operation 68.12 has a sex row, no age row)."""
+    o = check(tmp_path, MESSAGES_UPLOAD).outcomes
+    assert [o[r].checked for r in ("YBQC-DX-001", "YBQC-DX-002", "YBQC-DX-006", "YBQC-DX-007", "YBQC-DX-008")] \
+        == [4, 3, 3, 7, 4]
+    assert [o[r].checked for r in ("YBQC-DX-003", "YBQC-DX-004")] == [1, 0]
+
+
+def test_unknown_sex_is_reported_for_a_code_only_usually_of_one_sex(tmp_path):
+    """Z31.2 (试管内授精) in a man is only a warning (DX-005), but with gend 0 it still cannot be
+    checked: DX-007, like the error rows."""
+    result = check(tmp_path, {"visit": [visit("U0", "0", "1990-01-01")],
+                              "dise": [diag("U0", "Z31.200", "试管内授精")]})
+    f = result.findings[result.findings["rule"].str.startswith("YBQC-DX")]
+    assert list(zip(f["rule"], f["key"])) == [("YBQC-DX-007", "U0/Z31.200")]
+
+
+def test_a_man_of_unknown_age_gets_suggestions_that_fit_his_sex(tmp_path, picklist):
+    """The candidates are checked against the patient with no age (their age rows cannot apply):
+    胎膜早破影响的胎儿 (P01, age-limited only) fits a man of unknown age."""
+    result = check(tmp_path, {"visit": [visit("X1", "1", "")], "dise": [diag("X1", "O42.901", "胎膜早破")]},
+                   Config(dictionaries=[picklist]))
+    f = hits(result, "YBQC-DX-001")
+    assert list(f["key"]) == ["X1/O42.901"]
+    assert [(s["code"], s["name"]) for s in f.iloc[0]["suggestions"]] == [("P01.101", "胎膜早破影响的胎儿")]
+
+
+def test_a_rules_row_with_an_unreadable_or_uneven_range_is_refused():
+    good = dict(id="T-1", system="icd10", code_from="N40", code_to="N51", restrict="sex", sex="M", age_min="",
+                age_max="", severity="error", label_zh="男性生殖器官疾病", label_en="male genital organs", source="test")
+    assert [r.id for r in Restrictions([good]).rows] == ["T-1"]
+    for code_from, code_to in (("XX", "N51"), ("N40", "?"), ("N40", "N511")):
+        with pytest.raises(ValueError, match=f"T-1: bad range {code_from}-{code_to}"):
+            Restrictions([dict(good, code_from=code_from, code_to=code_to)])
+
+
+def test_profile_lists_the_error_and_warning_rows_of_a_code():
+    r = restrictions()
+    assert [x.id for x in r.profile("N40.x00", "icd10")] == [x.id for x in r.rows
+                                                             if x.system == "icd10" and x.covers("N40")
+                                                             and x.severity != "off"]
+    assert {(x.restrict, x.severity) for x in r.profile("Z31.200", "icd10")} == \
+        {("sex", "warning"), ("age", "error"), ("age", "warning")}
+    assert r.profile("64.5x00x001", "icd9") == ()          # sex reassignment: switched off
+    assert r.profile("I10.x00", "icd10") == ()
+
+
+def test_age_band_wording():
+    from ybqc.validators.diagnosis_conflicts import age_band
+    nan = float("nan")
+    assert [age_band(10, 60, "zh"), age_band(13, nan, "zh"), age_band(nan, 5, "zh")] == ["10–60 岁", "≥ 13 岁", "≤ 5 岁"]
+    assert [age_band(10, 60, "en"), age_band(13, nan, "en"), age_band(nan, 5, "en")] == \
+        ["10–60 years", "≥ 13 years", "≤ 5 years"]
+
+
+def test_a_partitioned_run_keeps_the_first_fee_line_of_each_visit_name_and_department():
+    import pandas as pd
+    from ybqc.validators.diagnosis_conflicts import _distinct_fee_texts
+    fees = pd.DataFrame({"mdtrt_id": ["M1", "M1", "M1", "M2", "M1"],
+                         "bilg_dept_name": ["妇科", "妇科", "妇科", "妇科", "内科"],
+                         "med_list_name": ["B超", "B超", "宫腔镜", "B超", "B超"],
+                         "medins_list_name": ["彩超", "彩超", "宫腔镜检查", "彩超", "彩超"],
+                         "pric": [80, 90, 300, 80, 80]})       # a column it does not read
+    keep = _distinct_fee_texts(None)["feedetail"](fees)
+    assert keep.tolist() == [True, False, True, True, True]
+
+
+def _pick_index(tmp_path, entries):
+    from ybqc import picklist
+    path = tmp_path / "zd.csv"
+    with open(path, "w", encoding="utf-8", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(["编码", "附码", "名称", "简码", "类别"])
+        for code, name, jm, cat in entries:
+            w.writerow([code, "", name, jm, cat])
+    return str(path), picklist.load_dictionaries([str(path)], None)[0]
+
+
+def test_a_one_entry_pick_list_still_suggests_and_the_upload_category_counts(tmp_path):
+    """A pick-list of one line (肾功能衰竭, SGNSJ) is a pool; three other visits coded N19 (as 尿毒症)
+    make N19 a category this hospital uses: the reason says so, from 3 rows on."""
+    path, _ = _pick_index(tmp_path, [("N19.X03", "肾功能衰竭", "SGNSJ", "D")])
+    result = check(tmp_path, {
+        "visit": [visit("W1", "2", "1939-01-12")] + [visit(m, "1", "1955-05-05") for m in ("P2", "P3", "P4")],
+        "dise": [diag("W1", "Z31.200", "试管内受精")] + [diag(m, "N19.x00", "尿毒症") for m in ("P2", "P3", "P4")],
+    }, Config(dictionaries=[path]))
+    f = hits(result, "YBQC-DX-002")
+    assert list(f["key"]) == ["W1/Z31.200"]
+    assert [(s["code"], s["why"]) for s in f.iloc[0]["suggestions"]] == \
+        [("N19.X03", "拼音简码 SGNSJ 相同；本次上传中 N19 类出现 3 次")]
+
+
+def test_candidates_carry_their_category_new_tokens_and_upload_frequency(tmp_path):
+    from ybqc.picklist import fold_name
+    from ybqc.validators.diagnosis_conflicts import _candidates
+    _, idx = _pick_index(tmp_path, PICKLIST)
+    renal = fold_name("肾功能衰竭")
+
+    def cands(name, code, cat, system, sex, age, freq, lang="zh", top_n=3):
+        return [(c.exact, round(c.static, 3), c.code, c.cat3, c.tokens, c.why)
+                for c in _candidates(idx, name, code, cat, system, sex, age, freq, idx.idf(), lang, top_n, {}, {})]
+
+    # the name 3 times in the upload: +4·log2(4) = 8, and said (from 3 on)
+    assert cands("试管内受精", "Z31.200", "D", "icd10", "2", 86.0, ({renal: 3}, {})) == [
+        (True, 108.0, "N19.X03", "N19", ["肾", "功", "能", "衰", "竭", "肾功", "功能", "能衰", "衰竭"],
+         ["拼音简码 SGNSJ 相同", "本次上传中该名称出现 3 次"])]
+    assert cands("试管内受精", "Z31.200", "D", "icd10", "2", 86.0, ({renal: 3}, {}), lang="en")[0][5] == \
+        ["same 简码 SGNSJ", "3 rows of this upload have it"]
+    # name once (4·log2 2 = 4) against category 9 times (4·log10 10 = 4): the tie goes to the name
+    assert cands("试管内受精", "Z31.200", "D", "icd10", "2", 86.0, ({renal: 1}, {"N19": 9}))[0][1:] == \
+        (104.0, "N19.X03", "N19", ["肾", "功", "能", "衰", "竭", "肾功", "功能", "能衰", "衰竭"], ["拼音简码 SGNSJ 相同"])
+    # name once (4) against category 999 times (capped at 12): the category
+    assert cands("试管内受精", "Z31.200", "D", "icd10", "2", 86.0, ({renal: 1}, {"N19": 999}))[0][1] == 112.0
+    assert cands("试管内受精", "Z31.200", "D", "icd10", "2", 86.0, ({}, {"N19": 3}), lang="en")[0][5] == \
+        ["same 简码 SGNSJ", "3 rows of this upload are N19"]
+    # a prefix match is not exact; its tokens are those the typed name lacks (无痛 is in both)
+    assert cands("无痛取卵", "69.9201", "S", "icd9", "2", 73.0, ({}, {})) == [
+        (False, 84.0, "45.2301", "452", ["胃", "肠", "镜", "痛胃", "胃肠", "肠镜"], ["名称前缀“无痛”相同"]),
+        (False, 84.0, "33.2201", "332", ["纤", "维", "支", "气", "管", "镜", "检", "查", "痛纤", "纤维", "维支", "支气",
+                                          "气管", "管镜", "镜检", "检查"], ["名称前缀“无痛”相同"])]
+
+
+def test_candidates_other_than_exact_jianma_only_fill_the_places_left(tmp_path):
+    """闭经 picked for a man: 包茎 and 鼻疽 share its 简码 BJ; 背肌劳损 (BJLS) and 闭经溢乳综合征 only begin
+    like it. With 2 places the two exact ones fill them; with 3, the others compete for the third."""
+    from ybqc.validators.diagnosis_conflicts import _candidates
+    _, idx = _pick_index(tmp_path, [("N47.X01", "包茎", "BJ", "D"), ("A24.052", "鼻疽", "BJ", "D"),
+                                    ("N91.201", "闭经", "BJ", "D"), ("M62.601", "背肌劳损", "BJLS", "D"),
+                                    ("E22.101", "闭经溢乳综合征", "BJYRZHZ", "D")])
+
+    def kept(top_n):
+        return sorted(c.code for c in _candidates(idx, "闭经", "N91.201", "D", "icd10", "1", 30.0, ({}, {}),
+                                                  idx.idf(), "zh", top_n, {}, {}))
+    assert kept(2) == ["A24.052", "N47.X01"]
+    assert kept(3) == ["A24.052", "E22.101", "M62.601", "N47.X01"]
+
+
+def test_without_setlinfo_each_rule_says_what_it_lacks(tmp_path):
+    """Diagnoses only, no setlinfo: the diagnosis rules (and the shared ones) lack the patient's sex
+    and birth date; the operation rules lack their table."""
+    o = check(tmp_path, {"dise": [diag("M1", "Z31.200", "试管内受精")]}).outcomes
+    lacks_patient = "需要结算清单(setlinfo)的性别和出生日期 / needs setlinfo (gend, brdy)"
+    assert {r: o[r].note for r in ("YBQC-DX-001", "YBQC-DX-002", "YBQC-DX-005", "YBQC-DX-006", "YBQC-DX-007",
+                                   "YBQC-DX-008")} == dict.fromkeys(("YBQC-DX-001", "YBQC-DX-002", "YBQC-DX-005",
+                                                                     "YBQC-DX-006", "YBQC-DX-007", "YBQC-DX-008"),
+                                                                    lacks_patient)
+    assert [o[r].note.startswith("本次输入中没有手术操作信息(oprninfo)") for r in ("YBQC-DX-003", "YBQC-DX-004")] == [True, True]
+
+
+def test_an_icd_catalogue_is_the_pool_when_no_pick_list_is_given(tmp_path):
+    """--catalog without --dictionary: the ICD-10 医保版 lines are the pool, their 简码 computed
+    (试管内受精 and 肾功能衰竭 are both SGNSJ), not the shipped list of confusable pairs."""
+    cat = tmp_path / "ICD10YB.dat"
+    cat.write_text("N18.900 慢性肾脏病\nN19.x00 肾功能衰竭\nZ31.200 试管内受精\n", encoding="utf-8")
+    result = check(tmp_path, {"visit": [visit("W1", "2", "1939-01-12")],
+                              "dise": [diag("W1", "Z31.200", "试管内受精")]}, Config(catalogs=[str(cat)]))
+    f = hits(result, "YBQC-DX-002")
+    assert [(s["code"], s["name"]) for s in f.iloc[0]["suggestions"]] == [("N19.x00", "肾功能衰竭")]
+    assert [k["kind"] for k in result.knowledge if k["kind"] in ("icd_catalogue_as_picklist",
+                                                                 "default_confusable_pairs")] == ["icd_catalogue_as_picklist"]
+
+
+def test_at_most_sixty_candidates_are_scored(tmp_path):
+    """A HIS list can show many lines for a short 简码; the first 60 that fit the patient are
+    scored (all exact matches: none is pruned), the rest not."""
+    from ybqc.validators.diagnosis_conflicts import _candidates
+    entries = [("N47.X01", "包茎", "BJ", "D")] + [(f"M62.6{i:02d}", f"背肌劳损{i}型", "BJ", "D") for i in range(62)]
+    _, idx = _pick_index(tmp_path, entries)
+    got = _candidates(idx, "包茎", "N47.X01", "D", "icd10", "2", 30.0, ({}, {}), idx.idf(), "zh", 3, {}, {})
+    assert len(got) == 60 and all(c.exact and c.code.startswith("M62.6") for c in got)

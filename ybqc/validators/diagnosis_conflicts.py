@@ -322,8 +322,10 @@ def age_text(age: float, days: float, lang: str) -> str:
     if age is None or (isinstance(age, float) and math.isnan(age)):
         return "age unknown" if lang == "en" else "年龄未知"
     if age < 1 and days is not None and not (isinstance(days, float) and math.isnan(days)):
-        return f"{int(days)} days old" if lang == "en" else f"出生 {int(days)} 天"
-    return f"{int(age)} years old" if lang == "en" else f"{int(age)} 岁"
+        n = int(days)
+        return f"{n} {'day' if n == 1 else 'days'} old" if lang == "en" else f"出生 {n} 天"
+    n = int(age)
+    return f"{n} {'year' if n == 1 else 'years'} old" if lang == "en" else f"{n} 岁"
 
 
 # --- the check --------------------------------------------------------------------------------------
