@@ -1,5 +1,7 @@
 """YBQC-SEX-001 / YBQC-AGE-001 on fee rows: documented case 2 seen from the fee rows, and the
 legitimate look-alikes (a woman's 宫腔镜检查, the correctly mapped 经输尿管镜 item)."""
+from pathlib import Path
+
 import pytest
 
 from helpers import FEE, VISIT, check, hits, rows
@@ -244,3 +246,17 @@ def test_age_checked_counts_only_rows_with_an_age_and_a_group(tmp_path):
                       fee("M8", "003112020010000", "L-NB", med_list_name="新生儿暖箱")])
     result = check(tmp_path, {"fee": fees, "visit": visits})
     assert result.outcomes["YBQC-AGE-001"].checked == 1
+
+
+def test_a_drug_pair_is_compared_as_drugs(tmp_path):
+    """A drug code's local and national names are compared with the drug vocabulary: 0.25 g
+    against 0.5 g is another strength (a mapping error); as item names they would only be a
+    variant, and the hint would call the mapping consistent."""
+    tables = _drug_tables(tmp_path)
+    Path(tables[2]).write_text("药品代码,注册名称\nZD03AAA0001010100001,艾附暖宫丸0.5g\n", encoding="utf-8")
+    data = tmp_path / "d"
+    data.mkdir()
+    fees = rows(FEE, [fee("M1", "ZD03AAA0001010100001", "Y1", medins_list_name="艾附暖宫丸0.25g")])
+    f = hits(check(data, {"fee": fees, "visit": [MAN]}, Config(catalogs=tables)), "YBQC-SEX-001")
+    assert len(f) == 1
+    assert "很可能是目录对照错误" in f.iloc[0]["message"] and "看起来与国家项目一致" not in f.iloc[0]["message"]
