@@ -691,32 +691,32 @@ def test_rows_checked_are_the_lines_each_alarm_judged(tmp_path, catalog):
     assert sorted(r.findings["rule"]) == ["YBQC-DSP-008", "YBQC-DSP-010"]
 
 
+def _refills_around(tmp_path, catalog, day: str, qty: int, **kw) -> tuple[str, dict]:
+    """Three people dispensed the same at 2026-01-05 09:00, refilled on `day` a minute before, at
+    and a minute after 09:00: the early line's key and the DSP-003 findings."""
+    u = Upload()
+    for p in ("P1", "P2", "P3"):
+        u.line(p, ATV, "2026-01-05 09:00:00", qty, **kw)
+    early = u.line("P1", ATV, f"{day} 08:59:00", qty, **kw)
+    u.line("P2", ATV, f"{day} 09:00:00", qty, **kw)
+    u.line("P3", ATV, f"{day} 09:01:00", qty, **kw)
+    return early, _by_key(_check([u.write(tmp_path / "fee.csv")], catalog), "YBQC-DSP-003")
+
+
 def test_repeat_three_days_left_just_above_on_and_below(tmp_path, catalog):
     """One box (7 days by dose) with prd_days 5: 5 days carried. Refilled 2 days later less a minute
     3 days and a minute are left (more than 3 and than half of 5): found; exactly 2 days later 3 are
     left: not more than 3; a minute later 2.999 (still more than half): passes."""
-    u = Upload()
-    for p in ("P1", "P2", "P3"):
-        u.line(p, ATV, "2026-01-05 09:00:00", 1, prd_days="5")
-    early = u.line("P1", ATV, "2026-01-07 08:59:00", 1, prd_days="5")
-    u.line("P2", ATV, "2026-01-07 09:00:00", 1, prd_days="5")
-    u.line("P3", ATV, "2026-01-07 09:01:00", 1, prd_days="5")
-    r = _check([u.write(tmp_path / "fee.csv")], catalog)
-    assert _by_key(r, "YBQC-DSP-003") == {
+    early, found = _refills_around(tmp_path, catalog, "2026-01-07", 1, prd_days="5")
+    assert found == {
         early: "P* 2026-01-07 再次取 阿托伐他汀钙片（1），此前 2026-01-05 起累计的药量尚余约 3 天（上次累计 5 天）"}
 
 
 def test_repeat_half_of_the_carried_supply_just_above_on_and_below(tmp_path, catalog):
     """28 days carried (4 boxes, 慢特病): 14 days later less a minute more than half is left: found;
     14 days later exactly half: passes; a minute more: passes."""
-    u = Upload()
-    for p in ("P1", "P2", "P3"):
-        u.line(p, ATV, "2026-01-05 09:00:00", 4, med_type="14")
-    early = u.line("P1", ATV, "2026-01-19 08:59:00", 4, med_type="14")
-    u.line("P2", ATV, "2026-01-19 09:00:00", 4, med_type="14")
-    u.line("P3", ATV, "2026-01-19 09:01:00", 4, med_type="14")
-    r = _check([u.write(tmp_path / "fee.csv")], catalog)
-    assert _by_key(r, "YBQC-DSP-003") == {
+    early, found = _refills_around(tmp_path, catalog, "2026-01-19", 4, med_type="14")
+    assert found == {
         early: "P* 2026-01-19 再次取 阿托伐他汀钙片（4），此前 2026-01-05 起累计的药量尚余约 14 天（上次累计 28 天）"}
 
 
