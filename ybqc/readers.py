@@ -144,12 +144,44 @@ def read(path: Path, limits: Limits | None = None) -> list[RawTable]:
         return [_read_parquet(path, limits)]
     limits.need(size * limits.TEXT_FACTOR, "文本文件过大", "the text file is too large", str(path))
     data = path.read_bytes()
+    if fmt in ("csv", "text"):
+        own = _own_bytes_encoding(data)
+        if own is not None:         # parsed from the file's own bytes, never decoded whole (issue 13)
+            start = 3 if own == "utf-8" and data.startswith(_BOM) else 0
+            lead = _LEADING_SPACE.match(data, start).end()
+            if fmt == "csv" or data[lead:lead + 1] != b"{":
+                table = _read_csv(path, data, own, limits, start=start)
+                if table is not None:
+                    return [table]
     text, encoding = decode(data, str(path))
     if fmt == "json" or (fmt == "text" and text.lstrip()[:1] == "{"):
         return _read_json(path, text, encoding, limits)
-    # pyarrow parses UTF-8 bytes: hand over the file's own bytes when they already are UTF-8
-    body = (data[3:] if data.startswith(b"\xef\xbb\xbf") else data) if encoding == "utf-8" else None
-    return [_read_csv(path, text, encoding, body, limits)]
+    return [_read_text_csv(path, text, encoding, data if encoding == "utf-8" else None, limits)]
+
+
+_BOM = b"\xef\xbb\xbf"
+_LEADING_SPACE = re.compile(rb"[ \t\n\x0b\x0c]*")
+#: delimiters that never occur inside a multi-byte GB18030 character (lead bytes 0x81-0xFE, trail
+#: bytes 0x30-0x39, 0x40-0x7E, 0x80-0xFE), like the line end and the quote: found in the raw bytes,
+#: they are the characters themselves. '|' (0x7C) can be a trail byte: such files are decoded first.
+_GB_SAFE_DELIMITERS = (",", "\t", ";")
+
+
+def _own_bytes_encoding(data: bytes) -> str | None:
+    """'utf-8' (valid UTF-8, with or without BOM) or 'gb18030' (to be confirmed by the parser's
+    transcoder) when a CSV file can be parsed from its own bytes; None when it needs decoding
+    first (UTF-16, a NUL byte, carriage returns: the text path normalises or refuses those)."""
+    import pyarrow as pa
+    if _utf16(data) or b"\x00" in data[:65536] or b"\r" in data:
+        return None
+    start = 3 if data.startswith(_BOM) else 0
+    body = pa.py_buffer(data)[start:]
+    n = len(data) - start
+    try:                            # UTF-8 validation in C over the bytes themselves (no str)
+        pa.LargeStringArray.from_buffers(1, pa.py_buffer(np.array([0, n], dtype=np.int64)), body).validate(full=True)
+        return "utf-8"
+    except pa.ArrowInvalid:
+        return "gb18030" if start == 0 else None
 
 
 def _utf16(data: bytes) -> str | None:
@@ -247,14 +279,14 @@ def _header_record(text: str, delim: str, where: str, limits: Limits) -> tuple[l
     return names, span
 
 
-def _quoted_record_lines(body: bytes, delim: str) -> np.ndarray | None:
+def _quoted_record_lines(body: bytes, delim: str, start: int = 0) -> np.ndarray | None:
     """Record starts of a body with quotes, by quote parity (numpy), when every quote stands
     where Python's csv dialect makes it special: an opening quote at the start of a field (or
     right after a closing one: an escaped ""), a closing quote before a delimiter, a line end,
     the end, or an escaped quote. Then a line end outside quotes ends a record exactly as the
     csv module reads it. Anything else (a quote inside an unquoted field, text after a closing
     quote, an odd number of quotes) returns None and the csv module decides."""
-    arr = np.frombuffer(body, dtype=np.uint8)
+    arr = np.frombuffer(body, dtype=np.uint8)[start:]
     n = len(arr)
     q = np.flatnonzero(arr == 34)
     if len(q) % 2 or len(delim) != 1 or ord(delim) > 127:
@@ -280,28 +312,30 @@ def _quoted_record_lines(body: bytes, delim: str) -> np.ndarray | None:
     return lines[keep].astype(np.int64)
 
 
-def _record_lines(body: bytes, text_body, delim: str) -> np.ndarray:
-    """1-based line (within `body`) where each record starts, counted independently of pyarrow:
-    non-empty lines when the body has no quote, else records per Python's csv dialect (by quote
-    parity when the quotes are all well placed, else the csv module itself). `text_body`: the
-    body as text, or a function giving it (only needed by the csv module), or None."""
-    if b'"' not in body:
-        if b"\n\n" not in body and not body.startswith(b"\n"):
+def _record_lines(body: bytes, text_body, delim: str, start: int = 0) -> np.ndarray:
+    """1-based line (within the body: `body[start:]`, never copied) where each record starts,
+    counted independently of pyarrow: non-empty lines when the body has no quote, else records
+    per Python's csv dialect (by quote parity when the quotes are all well placed, else the csv
+    module itself). `text_body`: the body as text, or a function giving it (only needed by the
+    csv module), or None (the body is UTF-8)."""
+    size = len(body) - start
+    if body.find(b'"', start) < 0:
+        if body.find(b"\n\n", start) < 0 and not body.startswith(b"\n", start):
             # no blank line: record k starts on line k (the common export; no array of the body)
-            n = body.count(b"\n") + (0 if body.endswith(b"\n") or not body else 1)
+            n = body.count(b"\n", start) + (0 if body.endswith(b"\n") or not size else 1)
             return np.arange(1, n + 1, dtype=np.int64)
-        arr = np.frombuffer(body, dtype=np.uint8)
+        arr = np.frombuffer(body, dtype=np.uint8)[start:]
         nl = np.flatnonzero(arr == 10)
         starts = np.concatenate(([0], nl + 1))
-        ends = np.concatenate((nl, [len(body)]))
+        ends = np.concatenate((nl, [size]))
         nonempty = ends > starts
         return (np.flatnonzero(nonempty) + 1).astype(np.int64)
-    fast = _quoted_record_lines(body, delim)
+    fast = _quoted_record_lines(body, delim, start)
     if fast is not None:
         return fast
     text_body = text_body() if callable(text_body) else text_body
     csv.field_size_limit(_NO_FIELD_LIMIT)
-    reader = csv.reader(io.StringIO(text_body if text_body is not None else body.decode("utf-8"),
+    reader = csv.reader(io.StringIO(text_body if text_body is not None else body[start:].decode("utf-8"),
                                     newline=""), delimiter=delim)
     out, prev = [], 0
     try:
@@ -314,11 +348,44 @@ def _record_lines(body: bytes, text_body, delim: str) -> np.ndarray:
     return np.asarray(out, dtype=np.int64)
 
 
-def _read_csv(path: Path, text: str, encoding: str, body: bytes | None = None,
-              limits: Limits | None = None) -> RawTable:
-    import pyarrow as pa
-    import pyarrow.csv as pacsv
+def _read_csv(path: Path, data: bytes, encoding: str, limits: Limits, start: int = 0) -> RawTable | None:
+    """A CSV file parsed from its own bytes (UTF-8, or GB18030 transcoded block by block by the
+    parser), never decoded into one string nor re-encoded whole: on a 1M-row GB18030 export that
+    was 760 MB of fresh memory and most of the reading time (docs/PERFORMANCE.md). None when the
+    file needs the text path: a header line that does not decode, a GB18030 file with
+    a delimiter that can be part of a character, or bytes the transcoder refuses (the text path
+    then says where)."""
+    where = str(path)
+    first_nl = data.find(b"\n", start)
+    head = data[start:] if first_nl < 0 else data[start:first_nl]
+    if len(head) > 4 * limits.header_chars:
+        return None                 # the text path measures it in characters and refuses it
+    try:
+        header_line = head.decode(encoding)
+    except UnicodeDecodeError:
+        return None
+    if len(header_line) > limits.header_chars:
+        return None
+    delim = _sniff_delimiter(header_line)
+    if encoding == "gb18030" and delim not in _GB_SAFE_DELIMITERS:
+        return None
+    # the header record as the text path reads it (a quote left open is refused the same way)
+    sample = data[start:start + 4 * limits.header_chars + 8].decode(encoding, errors="replace")
+    names, span = _header_record(sample, delim, where, limits)
+    names = _check_header(names, where)
+    offset = len(data) if first_nl < 0 else first_nl + 1
+    text_body = (lambda: data[offset:].decode(encoding)) if data.find(b'"', offset) >= 0 else None
+    try:
+        return _parse_csv(where, data, offset, "utf8" if encoding == "utf-8" else encoding, encoding,
+                          names, span, delim, text_body)
+    except (InputError, UnicodeError):
+        return None                 # the text path reads it again and gives the precise message
 
+
+def _read_text_csv(path: Path, text: str, encoding: str, body: bytes | None = None,
+                   limits: Limits | None = None) -> RawTable:
+    """A CSV file from its decoded text (UTF-16, carriage returns, and what the byte path
+    passes back), parsed as UTF-8."""
     limits = limits or DEFAULT_LIMITS
     where = str(path)
     if "\r" in text:                # CRLF, and CR-only endings (old Mac exports): one newline
@@ -335,11 +402,27 @@ def _read_csv(path: Path, text: str, encoding: str, body: bytes | None = None,
     names = _check_header(names, where)
     if body is None:
         body = text.encode("utf-8")
-    # the data starts after the header's line (byte offset: the header is ASCII-free-safe)
-    offset = 0 if first_nl < 0 else len(text[:first_nl + 1].encode("utf-8"))
-    data = body[offset:] if first_nl >= 0 else b""
-    quoted = b'"' in data
-    text_body = (lambda: text[first_nl + 1:]) if first_nl >= 0 and quoted else None
+    elif body.startswith(_BOM):
+        body = body[3:]
+    # the data starts after the header's line
+    offset = len(body) if first_nl < 0 else len(text[:first_nl + 1].encode("utf-8"))
+    text_body = (lambda: text[first_nl + 1:]) if first_nl >= 0 and body.find(b'"', offset) >= 0 else None
+    return _parse_csv(where, body, offset, "utf8", encoding, names, span, delim, text_body)
+
+
+def _parse_csv(where: str, data: bytes, offset: int, parse_encoding: str, encoding: str,
+               names: list[str], span: int, delim: str, text_body) -> RawTable:
+    """pyarrow's parse of `data[offset:]` (a zero-copy slice), every value text, with the rows it
+    cannot parse counted and located by the record lines counted independently."""
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+
+    size = len(data) - offset
+    quoted = data.find(b'"', offset) >= 0
+    buf = pa.py_buffer(data)[offset:]
+    # transcoded blocks pass through Python's codec as str: 4 MB blocks keep those temporaries in
+    # the heap, reused (16 MB blocks: 600 MB of fresh pages a 1M-row file)
+    block = 1 << 26 if parse_encoding == "utf8" else 1 << 22
     bad: list[tuple] = []
 
     def on_bad(row):
@@ -353,12 +436,12 @@ def _read_csv(path: Path, text: str, encoding: str, body: bytes | None = None,
 
     def parse(threads: bool):
         bad.clear()
-        if data.count(b"\n") == len(data):       # nothing but newlines (strip would copy the body)
+        if data.count(b"\n", offset) == size:       # nothing but newlines (no stripped copy)
             return pa.table({n: pa.array([], pa.string()) for n in names})
         return pacsv.read_csv(
-            io.BytesIO(data),
-            read_options=pacsv.ReadOptions(column_names=names, use_threads=threads,
-                                           block_size=max(1 << 22, min(len(data) + 1, 1 << 26))),
+            pa.BufferReader(buf),
+            read_options=pacsv.ReadOptions(column_names=names, use_threads=threads, encoding=parse_encoding,
+                                           block_size=max(1 << 22, min(size + 1, block))),
             parse_options=pacsv.ParseOptions(delimiter=delim, invalid_row_handler=on_bad,
                                              newlines_in_values=quoted),   # without a quote none can be
             convert_options=pacsv.ConvertOptions(
@@ -373,7 +456,7 @@ def _read_csv(path: Path, text: str, encoding: str, body: bytes | None = None,
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
         raise InputError(f"CSV 无法解析：{exc}", f"cannot parse CSV: {exc}", where) from None
     frame = table.to_pandas()
-    starts = _record_lines(data, text_body, delim) + span      # file lines (header = line 1)
+    starts = _record_lines(data, text_body, delim, offset) + span      # file lines (header = line 1)
     n = len(frame) + len(bad)
     rows = lines = None
     bad_rows = [(r, why) for r, why in bad]
