@@ -114,15 +114,57 @@ def ensure(rows: int, folder: Path, seed: int, shared: Path) -> dict:
     return dict(generate(rows, folder, seed, shared), reused=False)
 
 
+def _tree_pss_kb(root: int) -> int:
+    """Proportional set size (kB) of a process and its descendants (Linux /proc): pages shared
+    by forked workers are counted once, split between them."""
+    kids: dict[int, list[int]] = {}
+    for d in os.listdir("/proc"):
+        if d.isdigit():
+            try:
+                with open(f"/proc/{d}/stat") as fh:
+                    ppid = int(fh.read().rsplit(")", 1)[1].split()[1])
+                kids.setdefault(ppid, []).append(int(d))
+            except (OSError, ValueError, IndexError):
+                pass
+    total, todo = 0, [root]
+    while todo:
+        pid = todo.pop()
+        todo.extend(kids.get(pid, []))
+        try:
+            with open(f"/proc/{pid}/smaps_rollup") as fh:
+                for line in fh:
+                    if line.startswith("Pss:"):
+                        total += int(line.split()[1])
+                        break
+        except OSError:
+            pass
+    return total
+
+
 def child(cmd: list[str], env: dict | None = None) -> dict:
+    """Run cmd; wall, CPU (user + sys of it and its waited-for children), peak RSS of the largest
+    process (wait4) and, on Linux, the peak of the whole process tree (PSS summed over it,
+    sampled every 0.2 s: a run with worker processes is more than its largest process)."""
+    import threading
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
         t0 = time.perf_counter()
         p = subprocess.Popen(cmd, stdout=out, stderr=err, env=env)
+        peak = [0]
+        stop = threading.Event()
+
+        def sample():
+            while not stop.wait(0.2):
+                peak[0] = max(peak[0], _tree_pss_kb(p.pid))
+        sampler = threading.Thread(target=sample, daemon=True)
+        if os.path.isdir("/proc"):
+            sampler.start()
         _, status, ru = os.wait4(p.pid, 0)
         wall = time.perf_counter() - t0
+        stop.set()
         out.seek(0)
         err.seek(0)
         return {"wall": round(wall, 2), "cpu": round(ru.ru_utime + ru.ru_stime, 2), "rss_mb": round(ru.ru_maxrss / 1024),
+                "tree_pss_mb": round(peak[0] / 1024) or None,
                 "rc": os.waitstatus_to_exitcode(status), "stdout": out.read().decode("utf-8", "replace"),
                 "stderr": err.read().decode("utf-8", "replace")[-2000:]}
 

@@ -100,6 +100,7 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--months", type=int, default=10)
     ap.add_argument("--partitions", type=int, default=10)
+    ap.add_argument("--workers", type=int, default=1, help="worker processes for the partitions (ybqc --workers)")
     ap.add_argument("--base", default="/tmp/ybqc-full-1m")
     ap.add_argument("--out", default="/tmp/ybqc-year")
     ap.add_argument("--shared", default=str(bench_full.SHARED))
@@ -117,21 +118,21 @@ def main(argv=None) -> int:
     env = dict(os.environ, YBQC_CACHE_DIR=cache)
     report = str(out.parent / f"{out.name}-report.json")
     r = bench_full.child([*ybqc_exe(), "check", str(out), *knowledge, "--partitions", str(a.partitions),
-                          "--format", "json", "--output", report, "--no-progress"], env)
+                          "--workers", str(a.workers), "--format", "json", "--output", report, "--no-progress"], env)
     if r["rc"] not in (0, 1):
         print(r["stderr"], file=sys.stderr)
         return r["rc"]
     rep = json.loads(Path(report).read_text(encoding="utf-8"))
-    res = {"months": a.months, "partitions": a.partitions, "rows": man["rows"], "fee_rows_bare": int(n_bare),
+    res = {"months": a.months, "partitions": a.partitions, "workers": a.workers, "rows": man["rows"], "fee_rows_bare": int(n_bare),
            "bytes_fee": sum(Path(p).stat().st_size for p in fees), "knowledge": bool(knowledge),
            "bare_read_s": float(read_s), "bare_child_wall": bare["wall"], "bare_rss_mb": bare["rss_mb"],
            "ybqc": {k: v for k, v in r.items() if k not in ("stdout", "stderr")},
            "ratio_to_read": round(r["wall"] / float(read_s), 1), "findings": len(rep.get("findings", [])),
            "load": os.getloadavg()}
     print(f"{int(n_bare):,} fee rows in {a.months} monthly files ({res['bytes_fee'] / 1e6:.0f} MB GB18030), "
-          f"{a.partitions} partitions, knowledge: {'yes' if knowledge else 'no'}")
+          f"{a.partitions} partitions, {a.workers} worker(s), knowledge: {'yes' if knowledge else 'no'}")
     print(f"  bare pyarrow read: {read_s} s (child wall {bare['wall']} s, {bare['rss_mb']} MB)")
-    print(f"  ybqc: wall {r['wall']} s, cpu {r['cpu']} s, peak RSS {r['rss_mb']} MB, exit {r['rc']}")
+    print(f"  ybqc: wall {r['wall']} s, cpu {r['cpu']} s, peak RSS {r['rss_mb']} MB (process tree, PSS: {r['tree_pss_mb']} MB), exit {r['rc']}")
     print(f"  ratio: {res['ratio_to_read']}x the bare read; {res['findings']:,} findings; "
           f"load {tuple(round(x, 1) for x in res['load'])}")
     print("BENCH " + json.dumps(res, ensure_ascii=False))

@@ -45,9 +45,12 @@ def _canon(result) -> dict:
 
 
 def _same(paths, cfg: Config, parts=(2, 3, 7), tmp=None) -> dict:
+    """Each of `parts` (N partitions, or (N, W): N partitions in W worker processes) gives the
+    findings, outcomes, summaries, tables and knowledge of the run in one piece."""
     whole = _canon(run([str(p) for p in paths], cfg))
     for n in parts:
-        got = _canon(run([str(p) for p in paths], Config(**{**cfg.__dict__, "partitions": n,
+        n, w = n if isinstance(n, tuple) else (n, 1)
+        got = _canon(run([str(p) for p in paths], Config(**{**cfg.__dict__, "partitions": n, "workers": w,
                                                              "partition_dir": str(tmp) if tmp else None})))
         extra = got["findings"] - whole["findings"]
         lost = whole["findings"] - got["findings"]
@@ -67,19 +70,29 @@ def _families(canon) -> set[str]:
     return {json.loads(x)["rule"].rsplit("-", 1)[0] for x in canon["findings"]}
 
 
-def test_examples_every_kind(tmp_path):
-    """The bundled examples: 15 files of every table kind and every family's documented cases."""
-    got = _same([ROOT / "examples"], Config(), parts=(2, 3, 5, 16), tmp=tmp_path)
+@pytest.fixture
+def two_workers(monkeypatch):
+    """Worker processes as asked for, whatever the cores of the machine running the tests."""
+    from ybqc import workers
+    if not workers.available():
+        pytest.skip("no fork on this platform: partitions run in one process")
+    monkeypatch.setattr(workers, "usable", lambda n: n)
+
+
+def test_examples_every_kind(tmp_path, two_workers):
+    """The bundled examples: 15 files of every table kind and every family's documented cases;
+    also with the partitions in 2 and 3 worker processes (ybqc.workers)."""
+    got = _same([ROOT / "examples"], Config(), parts=(2, 3, 5, 16, (3, 2), (16, 3)), tmp=tmp_path)
     assert sum(got["findings"].values()) > 100
     assert {"YBQC-PH", "YBQC-DX", "YBQC-MAP", "YBQC-CON", "YBQC-ST", "YBQC-DSP", "YBQC-TRC"} <= _families(got)
 
 
-def test_generated_fee_upload(tmp_path):
+def test_generated_fee_upload(tmp_path, two_workers):
     """gen_upload (the foundation's generator): 20,000 fee lines of 500 inpatient visits with
     placeholders, arithmetic errors, refunds, bad ID numbers, fees outside their visit."""
     import gen_upload
     gen_upload.generate(20_000, str(tmp_path / "up"), "gb18030", 7)
-    got = _same([tmp_path / "up"], Config(), parts=(2, 5), tmp=tmp_path)
+    got = _same([tmp_path / "up"], Config(), parts=(2, 5, (5, 2)), tmp=tmp_path)
     assert sum(got["findings"].values()) > 50
     assert {"YBQC-PH", "YBQC-CON"} <= _families(got)
 
@@ -99,7 +112,7 @@ def test_small_spool_batches_and_an_empty_table(tmp_path, monkeypatch):
     assert sum(got["findings"].values()) > 100
 
 
-def test_generated_dispensing_and_sales(tmp_path):
+def test_generated_dispensing_and_sales(tmp_path, two_workers):
     """gen_dispensing: a month of drug lines with over-quantity, repeats, frequent purchases,
     batch prescribing (one doctor, six people, one minute: across persons), 3505 sales and 3506
     returns; the drug catalogue as knowledge."""
@@ -110,7 +123,7 @@ def test_generated_dispensing_and_sales(tmp_path):
     data.mkdir()
     for f in ("upload.csv", "sales_3505.csv", "returns_3506.csv"):
         shutil.copy(out / f, data / f)
-    got = _same([data], Config(catalogs=[str(out / "catalog.csv")]), parts=(2, 4), tmp=tmp_path)
+    got = _same([data], Config(catalogs=[str(out / "catalog.csv")]), parts=(2, 4, (4, 2)), tmp=tmp_path)
     rules = {json.loads(x)["rule"] for x in got["findings"]}
     assert "YBQC-DSP-006" in rules                    # batch prescribing: across persons
     assert len({r for r in rules if r.startswith("YBQC-DSP")}) >= 4
@@ -238,13 +251,52 @@ def test_cli_partitioned_run_cleans_up(tmp_path):
     assert list(scratch.iterdir()) == []
 
 
-def test_generated_rule_base_with_the_official_tables(tmp_path, shared_data):
+def test_generated_rule_base_with_the_official_tables(tmp_path, shared_data, two_workers):
     """gen_rulebase over the NHSA 两库 tables (../shared/data): every rule type's breaches and
     neighbours, including 主次手术 (whose full price crosses visits: the partitioned run gives it
     only the lines of its groups' operations) and refunds; facility level 二级."""
     import gen_rulebase
     rules = shared_data / "nhsa_rules"
     gen_rulebase.generate(str(rules), str(tmp_path / "rb"), per_type=20, seed=4)
-    got = _same([tmp_path / "rb"], Config(catalogs=[str(rules)], facility_level="二级"), parts=(3,), tmp=tmp_path)
+    got = _same([tmp_path / "rb"], Config(catalogs=[str(rules)], facility_level="二级"), parts=(3, (3, 2)), tmp=tmp_path)
     rules_found = {json.loads(x)["rule"] for x in got["findings"]}
     assert len({r for r in rules_found if r.startswith("YBQC-RB")}) >= 6
+
+
+def test_workers_run_jobs_in_forked_processes_in_order():
+    import os
+
+    from ybqc import workers
+    if not workers.available():
+        pytest.skip("no fork on this platform")
+    got = list(workers.in_order(lambda i: (i, os.getpid()), range(5), 2))
+    assert [i for i, _ in got] == list(range(5))
+    assert os.getpid() not in {pid for _, pid in got}
+    assert list(workers.in_order(lambda i: (i, os.getpid()), range(3), 1)) == [(i, os.getpid()) for i in range(3)]
+
+
+def test_a_partitioned_run_uses_the_workers_it_is_given(tmp_path, two_workers, monkeypatch):
+    """The engine hands the person partitions, and those of a check's own key, to ybqc.workers
+    with the setting (capped by the cores), and a check that crashes in a worker is an internal finding and an `error` outcome,
+    as in one process."""
+    from ybqc import workers
+    from ybqc.validators import duplicate_charges
+    seen = []
+    real = workers.in_order
+    monkeypatch.setattr(workers, "in_order", lambda job, items, n: (seen.append(n), real(job, items, n))[1])
+    run([str(ROOT / "examples")], Config(partitions=3, workers=2))
+    assert len(seen) >= 2 and set(seen) == {2}       # the person partitions, then the keyed ones
+
+    def broken(ctx):
+        raise RuntimeError("boom")
+    broken.__module__ = duplicate_charges.__name__       # a crash of that module's check
+    from ybqc.validators.base import CHECKS
+    [chk] = [c for c in CHECKS if c.fn.__name__ == "duplicate_charges"]
+    object.__setattr__(chk, "fn", broken)
+    try:
+        r = run([str(ROOT / "examples")], Config(partitions=3, workers=2))
+    finally:
+        object.__setattr__(chk, "fn", duplicate_charges.duplicate_charges)
+    internal = r.findings[r.findings["rule"] == "YBQC-ST-999"]
+    assert len(internal) == 3 and internal["message"].str.contains("boom").all()
+    assert r.outcomes[duplicate_charges.DUP.id].status == "error"

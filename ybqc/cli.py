@@ -95,6 +95,8 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--partitions", type=int, metavar="N",
                    help="大数据量分 N 个人员分区检查（表暂存磁盘，内存有界；发现与整体运行相同）；也可在 ybqc.toml 设置 partitions")
     c.add_argument("--partition-dir", metavar="DIR", help="分区运行暂存表的文件夹（默认系统临时目录）")
+    c.add_argument("--workers", type=int, metavar="N",
+                   help="分区运行时用 N 个进程并行检查人员分区（不超过 CPU 核数；每个进程占一个分区的内存）；也可在 ybqc.toml 设置 workers")
 
     r = sub.add_parser("rules", help="列出规则 / list the rules")
     r.add_argument("rule", nargs="*", help="规则编号（显示详细说明）或前缀（如 YBQC-DX，列出该族）")
@@ -168,11 +170,21 @@ def cmd_check(args) -> int:
                           baseline=args.baseline, only=args.only,
                           facility_level=args.facility_level,
                           history=args.history, record=args.record,  # issue 8
-                          partitions=args.partitions, partition_dir=args.partition_dir)  # issue 13
+                          partitions=args.partitions, partition_dir=args.partition_dir,  # issue 13
+                          workers=args.workers)
     fmts = _formats(args)
     if not cfg.mask:
         print("ybqc: 警告：--no-mask 已开启，报告将包含未脱敏的姓名、证件号等个人信息",
               file=sys.stderr)
+    if cfg.workers > 1:                   # issue 13: never a setting silently without effect
+        from . import workers
+        usable = workers.usable(cfg.workers)
+        if cfg.partitions <= 1:
+            print(f"ybqc: 注意：workers = {cfg.workers} 仅对分区运行（--partitions N > 1）生效，本次在一个进程中运行 / "
+                  "workers only applies to a partitioned run; this run uses one process", file=sys.stderr)
+        elif usable < cfg.workers:
+            print(f"ybqc: 注意：workers = {cfg.workers}，本机可用 {usable} 个进程 / "
+                  f"{usable} worker processes available here", file=sys.stderr)
     show = not args.no_progress and sys.stderr.isatty() and not os.environ.get("CI")
     prog, update = _progress(show)
     if prog:

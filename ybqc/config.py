@@ -152,6 +152,9 @@ class Config:
     # tables spooled to disk and the per-person checks run one partition at a time
     partitions: int = 1
     partition_dir: str | None = None     # scratch folder for the spooled tables (default: the system's)
+    # issue 13: processes running a partitioned run's person partitions (ybqc.workers): 1 = this
+    # process only; N > 1 = up to N forked workers (capped by the cores; each holds one partition)
+    workers: int = 1
 
     def threshold(self, name: str) -> float:
         return float(self.thresholds.get(name, DEFAULT_THRESHOLDS.get(name, 0)))
@@ -306,9 +309,9 @@ def _suppressions(key, v) -> list[Suppression]:
     return out
 
 
-def _partitions(key: str, value) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 1024:
-        raise _Bad(key, value, "应为 1 到 1024 的整数", "expected a whole number from 1 to 1024")
+def _partitions(key: str, value, most: int = 1024) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= most:
+        raise _Bad(key, value, f"应为 1 到 {most} 的整数", f"expected a whole number from 1 to {most}")
     return value
 
 
@@ -378,6 +381,8 @@ def _coerce(key: str, value, rel):
         return _enum(key, value, EXPECTATION_ENGINES)
     if key == "partitions":                                       # issue 13
         return _partitions(key, value)
+    if key == "workers":
+        return _partitions(key, value, 64)
     if key == "partition_dir":
         return rel(_text(key, value, "路径（文本）", "a path (text)"))
     raise _Bad(key, value, "未知设置", "unknown setting")       # pragma: no cover (checked before)
@@ -390,6 +395,7 @@ def _check(cfg: Config) -> Config:
         _enum("lang", cfg.lang, LANGS)
         _enum("expectation_engine", cfg.expectation_engine, EXPECTATION_ENGINES)
         _partitions("partitions", cfg.partitions)
+        _partitions("workers", cfg.workers, 64)
         if cfg.partitions > 1 and cfg.record:
             raise _Bad("record", True, "分区运行（partitions > 1）暂不能写入历史库；请用 partitions = 1 运行 --record，"
                        "或先检查再用 ybqc history add 写入", "a partitioned run (partitions > 1) cannot --record yet; "

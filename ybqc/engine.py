@@ -227,9 +227,28 @@ def _reason(rule_id: str, ran_kinds: dict[str, tuple[str, ...]], present: set[st
     return "没有可适用的记录" if lang != "en" else "no applicable records"
 
 
-def _partitioned(ctx, cfg: Config, spool, todo, work, call, say) -> None:
+def _call(c, chk, t, crashed: dict) -> None:
+    """One check on one table (None: a run-scope check) in context c; a crash is an internal
+    finding in c's collector and noted in `crashed` (module -> error), never the run's end."""
+    try:
+        chk.fn(c) if t is None else chk.fn(c, t)
+    except InputError:
+        raise                 # bad input found while checking (e.g. a --catalog file): exit 2
+    except Exception as exc:  # noqa: BLE001 - a check must never crash the run
+        if os.environ.get("YBQC_DEBUG"):
+            traceback.print_exc()
+        error = f"{type(exc).__name__}: {exc}"
+        crashed.setdefault(chk.fn.__module__, f"{chk.name}: {error}")
+        c.collector.add(INTERNAL, table=t.kind if t else "", path=t.label if t else "",
+                        rows=[None], keys=[None], field=None, values=[None],
+                        params={"check": [chk.name], "error": [error]})
+
+
+def _partitioned(ctx, cfg: Config, spool, todo, work, crashed, say) -> None:
     """issue 13: the per-person checks once per partition, then the others once on the whole
     tables, each loaded with the columns the check reads (ybqc.partition)."""
+    from . import workers
+    from .findings import PartCollector
     from .partition import PERSON_KINDS, merge_aggregates
     from .validators.base import Context
     collector = ctx.collector
@@ -252,9 +271,9 @@ def _partitioned(ctx, cfg: Config, spool, todo, work, call, say) -> None:
     share = sum(work[n] for n in local_targets) // max(1, spool.n)
     done = 0
 
-    def context(part_tables, part):
-        c = Context(part_tables, collector, cfg, cfg.lang, part=part)
-        c.history = ctx.history
+    def context(part_tables, part, into=None, history=None):
+        c = Context(part_tables, into or collector, cfg, cfg.lang, part=part)
+        c.history = history or ctx.history
         pre = ctx._memo.get(("catalogs", "preloaded"))
         if pre is not None:
             c.memo(("catalogs", "preloaded"), lambda: pre)
@@ -270,12 +289,50 @@ def _partitioned(ctx, cfg: Config, spool, todo, work, call, say) -> None:
         for n, targets in checks.items():
             say(todo[n], done, where)
             for t in [None] if targets is None else [part_tables[i] for i in targets]:
-                call(c, todo[n], t)
+                _call(c, todo[n], t, crashed)
         contexts.append(c.knowledge_loaded)
 
-    for p in range(spool.n):
-        run_on(spool.partition(p), p, local_targets, done)
-        done += share
+    jobs = workers.usable(cfg.workers) if cfg.workers > 1 else 1
+
+    def run_parts(parts: list[int], tables_of, checks: dict, done: int, step: int) -> int:
+        """The checks on each partition's tables (tables_of(p)): one after another, or in forked
+        workers (ybqc.workers) merged in partition order, which gives the findings, outcomes and
+        summaries of the partitions run one after another. -> rows done."""
+        if jobs <= 1 or len(parts) <= 1:
+            for p in parts:
+                run_on(tables_of(p), p, checks, done)
+                done += step
+            return done
+
+        def job(p):
+            from . import history_cli
+            part = PartCollector(cfg.lang, cfg.severity)
+            history = history_cli.open_for_check(cfg) if ctx.history is not None else None
+            mine: dict = {}
+            try:
+                c = context(tables_of(p), p, part, history)
+                for n, targets in checks.items():
+                    for t in [None] if targets is None else [c.all_tables[i] for i in targets]:
+                        _call(c, todo[n], t, mine)
+            finally:
+                if history is not None:
+                    history.close()
+            return part.result(), mine, c.knowledge_loaded
+
+        first = todo[next(iter(checks))]
+        say(first, done, f"（{jobs} 个进程）" if cfg.lang == "zh" else f" ({jobs} processes)")
+        for k, (result, mine, loaded) in enumerate(workers.in_order(job, parts, jobs)):
+            collector.merge(result)
+            for module, error in mine.items():
+                crashed.setdefault(module, error)
+            contexts.append(loaded)
+            done += step
+            say(first, done, f"（分区 {k + 1}/{len(parts)}）" if cfg.lang == "zh"
+                else f" (partition {k + 1}/{len(parts)})")
+        return done
+
+    if local_targets:
+        done = run_parts(list(range(spool.n)), spool.partition, local_targets, done, share)
     # The other checks: those of one module (with the same key and row filter) share a context
     # (its memos, as in a run in one piece), loaded with the columns any of them reads; with a
     # partition key of their own they run per partition of that key, with rows to keep on only
@@ -289,8 +346,11 @@ def _partitioned(ctx, cfg: Config, spool, todo, work, call, say) -> None:
         first = todo[next(iter(group))]
         keys = _narrowing(first.partition_key, context)
         if keys is not None:
-            for p, part_tables in spool.keyed(reads, keys):
-                run_on(part_tables, p, group, done)
+            cut = spool.cut_by_key(reads, keys)
+            try:
+                run_parts(cut.parts, lambda p, cut=cut: spool.keyed_part(cut, p), group, done, 0)
+            finally:
+                cut.close()
         else:
             run_on(spool.whole(reads, _narrowing(first.keep_rows, context)), None, group, done)
         done += sum(work[n] for n in group)
@@ -410,20 +470,6 @@ def _run_checks(ctx, cfg: Config, tables: list[Table], skipped, files, chosen: l
     work = [sum(n for t, n in zip(tables, sizes) if not chk.kinds or t.kind in chk.kinds) or 1 for chk in todo]
     total_rows = sum(work)
 
-    def call(c, chk, t) -> None:
-        try:
-            chk.fn(c) if t is None else chk.fn(c, t)
-        except InputError:
-            raise                 # bad input found while checking (e.g. a --catalog file): exit 2
-        except Exception as exc:  # noqa: BLE001 - a check must never crash the run
-            if os.environ.get("YBQC_DEBUG"):
-                traceback.print_exc()
-            error = f"{type(exc).__name__}: {exc}"
-            crashed.setdefault(chk.fn.__module__, f"{chk.name}: {error}")
-            collector.add(INTERNAL, table=t.kind if t else "", path=t.label if t else "",
-                          rows=[None], keys=[None], field=None, values=[None],
-                          params={"check": [chk.name], "error": [error]})
-
     def say(chk, done: int, where: str = "") -> None:
         if progress:
             kinds = "、".join(dict.fromkeys(KINDS[k].title_zh for k in chk.kinds if k in KINDS and ctx.has(k)))
@@ -439,9 +485,9 @@ def _run_checks(ctx, cfg: Config, tables: list[Table], skipped, files, chosen: l
             if chk.scope == "run" and chk.kinds and not any(ctx.has(k) for k in chk.kinds):
                 continue
             for t in [None] if chk.scope == "run" else [t for t in tables if t.kind in chk.kinds]:
-                call(ctx, chk, t)
+                _call(ctx, chk, t, crashed)
     else:
-        _partitioned(ctx, cfg, spool, todo, work, call, say)
+        _partitioned(ctx, cfg, spool, todo, work, crashed, say)
     if progress:
         progress("汇总" if cfg.lang == "zh" else "summing up", total_rows, total_rows)
     collector.checked(INTERNAL, len(todo))

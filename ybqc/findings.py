@@ -142,6 +142,25 @@ class Collector:
         o.failed += n
         o.status = "failed"
 
+    def merge(self, part: dict) -> None:
+        """Take in a PartCollector's result (ybqc.workers): its findings after this one's, its
+        outcome changes replayed, its summaries added."""
+        self.blocks.extend(part["blocks"])
+        for op, rid, arg in part["log"]:
+            if op == "checked":
+                self.checked(rid, arg)
+            elif op == "not_applicable":
+                self.not_applicable(rid, arg)
+            elif op == "error":
+                self.error(rid, arg)
+            else:
+                o = self.outcome(rid)
+                o.failed += arg
+                o.status = "failed"
+        self.aggregates.update(part["aggregates"])
+        for name, parts in part["part_aggregates"].items():
+            self.part_aggregates.setdefault(name, {}).update(parts)
+
     def frame(self):
         import pandas as pd
         if not self.blocks:
@@ -154,6 +173,40 @@ class Collector:
         df["status"] = "new"
         df["reason"] = None
         return df
+
+
+class PartCollector(Collector):
+    """The collector of a partition run in a worker process (issue 13, ybqc.workers): findings
+    and summaries as any collector, and a log of what was done to the rule outcomes, which the
+    run's collector replays (Collector.merge) in partition order, so the outcomes are those of
+    the partitions run one after another. A check must change outcomes through the collector's
+    methods (a direct edit of an Outcome would not be logged)."""
+
+    def __init__(self, lang: str = "zh", severity_overrides: dict[str, str] | None = None):
+        super().__init__(lang, severity_overrides)
+        self.log: list[tuple] = []
+
+    def checked(self, rule: Rule | str, n: int) -> None:
+        super().checked(rule, n)
+        self.log.append(("checked", rule if isinstance(rule, str) else rule.id, int(n)))
+
+    def not_applicable(self, rule: Rule | str, note: str) -> None:
+        super().not_applicable(rule, note)
+        self.log.append(("not_applicable", rule if isinstance(rule, str) else rule.id, note))
+
+    def error(self, rule_id: str, note: str) -> None:
+        super().error(rule_id, note)
+        self.log.append(("error", rule_id, note))
+
+    def add(self, rule: Rule, **kw) -> None:
+        before = len(self.blocks)
+        super().add(rule, **kw)
+        if len(self.blocks) > before:
+            self.log.append(("failed", rule.id, len(self.blocks[-1]["rule"])))
+
+    def result(self) -> dict:
+        return {"blocks": self.blocks, "log": self.log, "aggregates": self.aggregates,
+                "part_aggregates": self.part_aggregates}
 
 
 # --- fingerprints ---------------------------------------------------------------------------------

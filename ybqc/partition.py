@@ -28,7 +28,7 @@ import heapq
 import shutil
 import tempfile
 from collections.abc import Mapping
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -219,41 +219,56 @@ class Spool:
 
     def keyed(self, reads: dict, keys: dict):
         """Partitions by a key of the check's own (kind -> frame -> key of each row; NA: a row the
-        check does not need): yields, per partition, the tables of those kinds cut to the rows
-        whose key falls in it (by a stable hash of the key) and the other tables whole. A
-        partition with no row of those kinds is passed over (once none has any: the first)."""
-        import pyarrow.feather as feather
+        check does not need): yields (p, tables) for each partition of cut_by_key."""
+        cut = self.cut_by_key(reads, keys)
+        try:
+            for p in cut.parts:
+                yield p, self.keyed_part(cut, p)
+        finally:
+            cut.close()
+
+    def cut_by_key(self, reads: dict, keys: dict) -> "KeyedCut":
+        """The tables of the kinds in `keys` cut into partitions by the key (a stable hash of it),
+        each partition's rows in a file of its own; the other tables read once, with the columns
+        `reads` names, for every partition to share. A partition with no row of those kinds is
+        passed over (once none has any: the first)."""
         cut: dict[int, list[Path]] = {}
         filled = np.zeros(self.n, dtype=bool)
-        for i, t in enumerate(self.tables):
-            if self.kept[i] is not None or t.kind not in keys:
-                continue
-            arrow = self._projection(i, reads)
-            codes, uniq = pd.factorize(pd.Series(keys[t.kind](_frame(arrow))))
-            part_of_u = (pd.util.hash_array(np.asarray(uniq, dtype=object)) % np.uint64(self.n)).astype(np.int64)
-            part = np.where(codes >= 0, part_of_u[np.maximum(codes, 0)] if len(uniq) else -1, -1)
-            cut[i], sizes = self._cut(arrow.schema, arrow.to_batches(max_chunksize=BATCH), part, f"t{i}.k")
-            del arrow
-            filled |= sizes > 0
         try:
-            for p in range(self.n):
-                if not filled[p] and (filled.any() or p > 0):
+            for i, t in enumerate(self.tables):
+                if self.kept[i] is not None or t.kind not in keys:
                     continue
-                out = []
-                for i, t in enumerate(self.tables):
-                    if i in cut:
-                        arrow = feather.read_table(str(cut[i][p]), memory_map=False)
-                        out.append(replace(self._table(t, arrow, part=None, n=arrow.num_rows), part=p))
-                    elif self.kept[i] is not None:
-                        out.append(self.kept[i])
-                    else:
-                        arrow = self._projection(i, reads)
-                        out.append(self._table(t, arrow, part=None, n=arrow.num_rows))
-                yield p, out
-        finally:
-            for paths in cut.values():
-                for f in paths:
-                    f.unlink(missing_ok=True)
+                arrow = self._projection(i, reads)
+                codes, uniq = pd.factorize(pd.Series(keys[t.kind](_frame(arrow))))
+                part_of_u = (pd.util.hash_array(np.asarray(uniq, dtype=object)) % np.uint64(self.n)).astype(np.int64)
+                part = np.where(codes >= 0, part_of_u[np.maximum(codes, 0)] if len(uniq) else -1, -1)
+                cut[i], sizes = self._cut(arrow.schema, arrow.to_batches(max_chunksize=BATCH), part, f"t{i}.k")
+                del arrow
+                filled |= sizes > 0
+            others = {}
+            for i, t in enumerate(self.tables):
+                if i not in cut and self.kept[i] is None:
+                    arrow = self._projection(i, reads)
+                    others[i] = self._table(t, arrow, part=None, n=arrow.num_rows)
+        except BaseException:
+            KeyedCut(cut, [], {}).close()
+            raise
+        parts = [p for p in range(self.n) if filled[p] or (not filled.any() and p == 0)]
+        return KeyedCut(cut, parts, others)
+
+    def keyed_part(self, cut: "KeyedCut", p: int) -> list[Table]:
+        """Partition p of a cut: its rows of the cut tables, the other tables whole."""
+        import pyarrow.feather as feather
+        out = []
+        for i, t in enumerate(self.tables):
+            if i in cut.files:
+                arrow = feather.read_table(str(cut.files[i][p]), memory_map=False)
+                out.append(replace(self._table(t, arrow, part=None, n=arrow.num_rows), part=p))
+            elif self.kept[i] is not None:
+                out.append(self.kept[i])
+            else:
+                out.append(cut.others[i])
+        return out
 
     def frame(self, i: int) -> pd.DataFrame:
         """The whole frame of table i, read from its spool file."""
@@ -336,6 +351,21 @@ def _frame(arrow) -> pd.DataFrame:
     """The frame as it was spooled (pandas' schema metadata restores the dtypes)."""
     keep = [c for c in arrow.schema.names if c not in (_ROW, _LINE)]
     return arrow.select(keep).to_pandas()
+
+
+@dataclass
+class KeyedCut:
+    """Spool.cut_by_key: per cut table its partition files, the partitions with rows, and the
+    other tables (read once, shared by every partition)."""
+    files: dict
+    parts: list
+    others: dict
+
+    def close(self) -> None:
+        for paths in self.files.values():
+            for f in paths:
+                f.unlink(missing_ok=True)
+        self.others = {}
 
 
 class SpooledFrames(Mapping):

@@ -1,0 +1,60 @@
+"""Worker processes for a partitioned run (issue 13, the setting `workers`).
+
+Room: process management only; it knows no table and no rule. The engine hands it a job (a
+function of a partition number) and the partitions; each runs in a forked worker, so a worker
+sees the run as it stands (settings, knowledge loaded, the spool's metadata) without pickling
+it, and returns what it produced (picklable). Results come back in partition order whatever
+order the workers finish in, so the parent merges them as if the partitions had run one after
+another. Where fork is not available (not Linux/macOS), or one worker is asked for, the jobs run
+in this process, one after another.
+"""
+from __future__ import annotations
+
+import multiprocessing as mp
+import os
+from collections.abc import Callable, Iterable, Iterator
+
+_JOB: Callable | None = None       # set in the parent just before the workers are forked
+
+
+def _run(i):
+    return _JOB(i)
+
+
+def available() -> bool:
+    return "fork" in mp.get_all_start_methods()
+
+
+def usable(requested: int) -> int:
+    """Workers to start: the setting, capped by the cores this process may use."""
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):     # pragma: no cover - not Linux
+        cores = os.cpu_count() or 1
+    return max(1, min(int(requested), cores)) if available() else 1
+
+
+def in_order(job: Callable, items: Iterable, workers: int) -> Iterator:
+    """job(i) for each item, in the items' order; in `workers` forked processes when above 1."""
+    global _JOB
+    items = list(items)
+    if workers <= 1 or len(items) <= 1:
+        for i in items:
+            yield job(i)
+        return
+    from concurrent.futures import ProcessPoolExecutor
+    from concurrent.futures.process import BrokenProcessPool
+    _JOB = job
+    try:
+        with ProcessPoolExecutor(min(workers, len(items)), mp_context=mp.get_context("fork")) as pool:
+            futures = [pool.submit(_run, i) for i in items]
+            try:
+                for f in futures:
+                    yield f.result()
+            except BrokenProcessPool:
+                raise MemoryError("a worker process ended abruptly (out of memory?)") from None
+            finally:
+                for f in futures:
+                    f.cancel()
+    finally:
+        _JOB = None
