@@ -300,3 +300,25 @@ def test_a_partitioned_run_uses_the_workers_it_is_given(tmp_path, two_workers, m
     internal = r.findings[r.findings["rule"] == "YBQC-ST-999"]
     assert len(internal) == 3 and internal["message"].str.contains("boom").all()
     assert r.outcomes[duplicate_charges.DUP.id].status == "error"
+
+
+def test_files_read_in_workers_give_the_errors_and_skips_of_one_process(tmp_path, two_workers):
+    """Files read in worker processes: the same tables in the same order, the same folder
+    files passed over, and a file that cannot be read the same error (exit 2) as in one."""
+    import pickle
+
+    from ybqc.errors import InputError
+    up = tmp_path / "up"
+    shutil.copytree(ROOT / "examples", up)
+    (up / "notes.csv").write_text("备注,内容\n一,二\n", encoding="utf-8")      # no table kind
+    whole = _same([up], Config(), parts=((4, 2),), tmp=tmp_path)
+    assert any(t[1].endswith("case2_feedetail.csv") for t in whole["tables"])
+    (up / "broken.csv").write_bytes(b"a,b\n\x00\x01\x02\n")
+    msgs = []
+    for cfg in (Config(), Config(partitions=4, workers=2)):
+        with pytest.raises(InputError) as exc:
+            run([str(up)], cfg)
+        msgs.append(exc.value.message("zh"))
+    assert msgs[0] == msgs[1] and "broken.csv" in msgs[0]
+    err = pickle.loads(pickle.dumps(InputError("中文", "english", "/x.csv")))
+    assert (err.zh, err.en, err.path, err.message("en")) == ("中文", "english", "/x.csv", "/x.csv: english")

@@ -90,12 +90,13 @@ def _knowledge_files(cfg: Config) -> list[Path]:
 
 
 def load_inputs(paths: list[str], cfg: Config, progress: Progress | None = None,
-                expanded: list[tuple[Path, bool]] | None = None, keep: Callable | None = None
-                ) -> tuple[list[Table], list[tuple[str, list[str]]]]:
+                expanded: list[tuple[Path, bool]] | None = None, spool=None, jobs: int = 1) -> tuple[list[Table], list[tuple[str, list[str]]]]:
     """Tables, and the files found in folders that are no interface table (label, headers).
     Catalogues and pick-lists named as knowledge are not data, even inside a scanned folder.
     `expanded`: readers.expand(paths) when the caller has it already (folders are scanned once).
-    `keep`: applied to each table as soon as its file is read (a partitioned run spools it)."""
+    `spool` (a partitioned run):
+    each table is spooled as soon as its file is read, the files read in `jobs` forked worker
+    processes (ybqc.workers) when above 1, the tables kept in file order."""
     aliases = Aliases(cfg.columns)
     knowledge = _knowledge_files(cfg)
     files = [(f, explicit) for f, explicit in (readers.expand(paths) if expanded is None else expanded)
@@ -108,19 +109,23 @@ def load_inputs(paths: list[str], cfg: Config, progress: Progress | None = None,
     tables, errors, skipped = [], [], []
     limits = Limits.from_config(cfg)          # issue 12: the reading budget
     deadline = time.monotonic() + limits.budget_seconds(sum(_size(f) for f, _ in files))
-    for i, (f, explicit) in enumerate(files):
-        if progress:
-            progress(f"读取 {f.name}" if cfg.lang == "zh" else f"reading {f.name}", i, len(files))
+
+    def one(i: int, say: Progress | None, emit: Callable | None):
+        """File i -> (its tables, each through emit; the sheets/files that are no table; the
+        error that stops reading it, or None; the time budget's error, or None)."""
+        f, explicit = files[i]
+        if say:
+            say(f"读取 {f.name}" if cfg.lang == "zh" else f"reading {f.name}", i, len(files))
         if time.monotonic() > deadline:
-            raise InputError(f"读取时间超过限额（{limits.budget_seconds(0):.0f} 秒起），在 {f} 处停止；"
-                             "设置 time_limit_seconds 可调整", f"reading exceeded the time budget; "
-                             f"stopped at {f} (raise time_limit_seconds)")
+            return [], [], None, InputError(
+                f"读取时间超过限额（{limits.budget_seconds(0):.0f} 秒起），在 {f} 处停止；设置 time_limit_seconds 可调整",
+                f"reading exceeded the time budget; stopped at {f} (raise time_limit_seconds)")
         try:
             found, unknown = [], []
             for raw in readers.read(f, limits):
-                if progress:   # issue 11: rows read, in words a person understands
-                    progress(f"读取 {raw.label.rsplit('/', 1)[-1]} {_rows(raw.rows_read)} 行" if cfg.lang == "zh"
-                             else f"read {raw.label.rsplit('/', 1)[-1]}: {_rows(raw.rows_read)} rows", i + 1, len(files))
+                if say:   # issue 11: rows read, in words a person understands
+                    say(f"读取 {raw.label.rsplit('/', 1)[-1]} {_rows(raw.rows_read)} 行" if cfg.lang == "zh"
+                        else f"read {raw.label.rsplit('/', 1)[-1]}: {_rows(raw.rows_read)} rows", i + 1, len(files))
                 try:
                     found.append(normalise(raw, aliases, kinds.get(str(f.resolve()))))
                 except UnknownKind as exc:
@@ -129,18 +134,41 @@ def load_inputs(paths: list[str], cfg: Config, progress: Progress | None = None,
             # in a workbook, or a stray file found in a folder, is reported and passed over
             if explicit and unknown and not found:
                 raise unknown[0][1]
-            tables.extend(map(keep, found) if keep else found)
-            skipped.extend((label, exc.headers) for label, exc in unknown)
+            out = [emit(t, k) for k, t in enumerate(found)] if emit else found
+            return out, [(label, exc.headers) for label, exc in unknown], None, None
         except InputError as exc:
-            errors.append(exc)
+            return [], [], exc, None
         except (UnicodeError, OSError, ValueError, NotImplementedError, EOFError,
                 zipfile.BadZipFile) as exc:          # a reader library's own complaint
-            errors.append(InputError(f"无法读取：{type(exc).__name__}: {exc}",
-                                     f"cannot read: {type(exc).__name__}: {exc}", str(f)))
+            return [], [], InputError(f"无法读取：{type(exc).__name__}: {exc}",
+                                      f"cannot read: {type(exc).__name__}: {exc}", str(f)), None
         except (RecursionError, MemoryError) as exc:
-            errors.append(InputError(f"文件结构过深或过大，无法读取（{type(exc).__name__}）",
-                                     f"the file is nested too deeply or too large to read "
-                                     f"({type(exc).__name__})", str(f)))
+            return [], [], InputError(f"文件结构过深或过大，无法读取（{type(exc).__name__}）",
+                                      f"the file is nested too deeply or too large to read "
+                                      f"({type(exc).__name__})", str(f)), None
+
+    if spool is not None and jobs > 1:
+        from . import workers
+        done = workers.in_order(lambda i: one(i, None, lambda t, k: spool.write(t, f"f{i}.{k}")),
+                                range(len(files)), jobs)
+        if progress:
+            progress(f"读取 {len(files)} 个文件（{jobs} 个进程）" if cfg.lang == "zh"
+                     else f"reading {len(files)} files ({jobs} processes)", 0, len(files))
+    else:
+        emit = (lambda t, k: spool.add(t)) if spool is not None else None
+        done = (one(i, progress, emit) for i in range(len(files)))
+    for i, (found, unknown, error, late) in enumerate(done):
+        if late is not None:
+            raise late
+        if spool is not None and jobs > 1:
+            found = [spool.register(w) for w in found]
+            if progress:
+                progress(f"读取 {files[i][0].name}" if cfg.lang == "zh" else f"read {files[i][0].name}",
+                         i + 1, len(files))
+        tables.extend(found)
+        skipped.extend(unknown)
+        if error is not None:
+            errors.append(error)
     if errors:
         if len(errors) == 1:
             raise errors[0]
@@ -292,7 +320,7 @@ def _partitioned(ctx, cfg: Config, spool, todo, work, crashed, say) -> None:
                 _call(c, todo[n], t, crashed)
         contexts.append(c.knowledge_loaded)
 
-    jobs = workers.usable(cfg.workers) if cfg.workers > 1 else 1
+    jobs = _jobs(cfg)
 
     def run_parts(parts: list[int], tables_of, checks: dict, done: int, step: int) -> int:
         """The checks on each partition's tables (tables_of(p)): one after another, or in forked
@@ -346,7 +374,7 @@ def _partitioned(ctx, cfg: Config, spool, todo, work, crashed, say) -> None:
         first = todo[next(iter(group))]
         keys = _narrowing(first.partition_key, context)
         if keys is not None:
-            cut = spool.cut_by_key(reads, keys)
+            cut = spool.cut_by_key(reads, keys, jobs)
             try:
                 run_parts(cut.parts, lambda p, cut=cut: spool.keyed_part(cut, p), group, done, 0)
             finally:
@@ -363,6 +391,14 @@ def _partitioned(ctx, cfg: Config, spool, todo, work, crashed, say) -> None:
             if key not in seen:
                 seen.add(key)
                 ctx.knowledge_loaded.append(k)
+
+
+def _jobs(cfg: Config) -> int:
+    """Worker processes for a partitioned run's independent steps (ybqc.workers)."""
+    if cfg.workers <= 1:
+        return 1
+    from . import workers
+    return workers.usable(cfg.workers)
 
 
 def _narrowing(fn, context):
@@ -418,14 +454,13 @@ def run(paths: list[str], cfg: Config | None = None, progress: Progress | None =
     try:
         if tables is None:
             _check_scopes(cfg, files)
-            tables, skipped = load_inputs(paths, cfg, progress, expanded,
-                                          keep=spool.add if spool else None)
+            tables, skipped = load_inputs(paths, cfg, progress, expanded, spool=spool, jobs=_jobs(cfg))
         elif spool is not None:
             tables = [spool.add(t) for t in tables]
         if spool is not None:
             spool.split((lambda i, n: progress(f"按人员分区 {i}/{n} 张表" if cfg.lang == "zh" else
                                                f"partitioning by person: {i}/{n} tables", i, n))
-                        if progress else None)
+                        if progress else None, workers=_jobs(cfg))
     except BaseException:
         if spool is not None:
             spool.close()

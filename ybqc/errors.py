@@ -11,6 +11,16 @@ class InputError(Exception):
         self.path = path
         super().__init__(self.en)
 
+    def __reduce__(self):         # whole across a worker process (ybqc.workers)
+        return _rebuild, (type(self), dict(self.__dict__), self.args)
+
     def message(self, lang: str = "zh") -> str:
         text = self.en if lang == "en" else self.zh
         return f"{self.path}: {text}" if self.path else text
+
+
+def _rebuild(cls, state: dict, args: tuple) -> InputError:
+    exc = cls.__new__(cls)
+    Exception.__init__(exc, *args)
+    exc.__dict__.update(state)
+    return exc

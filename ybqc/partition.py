@@ -70,10 +70,14 @@ class Spool:
     # --- 1. spool --------------------------------------------------------------------------
     def add(self, t: Table) -> Table:
         """Write one table and keep what the partitions need. Returns a frame-less stand-in."""
+        return self.register(self.write(t, f"t{len(self.tables)}"))
+
+    def write(self, t: Table, stem: str) -> tuple:
+        """Write one table to the spool file `stem` and return what register() keeps (its
+        metadata, its link keys as codes): a step a worker process can take (ybqc.workers)."""
         import pyarrow as pa
         import pyarrow.feather as feather
-        i = len(self.tables)
-        f = self.dir / f"t{i}.arrow"
+        f = self.dir / f"{stem}.arrow"
         n = len(t.frame)
         arrow = pa.Table.from_pandas(t.frame, preserve_index=False)
         rows = np.arange(n, dtype=np.int64) if t.rows is None else np.asarray(t.rows, dtype=np.int64)
@@ -84,13 +88,20 @@ class Spool:
         del arrow
         person = t.kind in PERSON_KINDS
         # the link keys as codes into the table's own distinct values (memory: 4 bytes a row)
-        self.keys.append({k: _codes(t.frame[k]) for k in LINK_KEYS if person and k in t.frame.columns})
-        self.kept.append(None if person else t)
+        keys = {k: _codes(t.frame[k]) for k in LINK_KEYS if person and k in t.frame.columns}
         stub = replace(t, frame=pd.DataFrame(index=pd.RangeIndex(0)), rows=None, lines=None,
                        omitted=frozenset(t.frame.columns))
+        extra = [_ROW] + ([_LINE] if t.lines is not None else [])
+        return stub, f, n, keys, (None if person else t), list(t.frame.columns), extra
+
+    def register(self, written: tuple) -> Table:
+        """Keep a table written by write() (in this process or a worker), in run order."""
+        stub, f, n, keys, kept, order, extra = written
+        self.keys.append(keys)
+        self.kept.append(kept)
         self.tables.append(stub)
-        self.order.append(list(t.frame.columns))
-        self.extra.append([_ROW] + ([_LINE] if t.lines is not None else []))
+        self.order.append(order)
+        self.extra.append(extra)
         self.files.append(f)
         self.rows.append(n)
         self.part_of.append(None)
@@ -154,9 +165,10 @@ class Spool:
         return [None if self.kept[i] is not None else label[np.where(f >= 0, f, lone)]
                 for i, f in enumerate(first_of)]
 
-    def split(self, progress=None) -> None:
-        """Deal the groups to the partitions and cut each person table into its slices."""
-        import pyarrow.feather as feather
+    def split(self, progress=None, workers: int = 1) -> None:
+        """Deal the groups to the partitions and cut each person table into its slices (the
+        tables in `workers` forked processes, ybqc.workers: each cut is on its own)."""
+        from . import workers as procs
         groups = self.link()
         person = [i for i, g in enumerate(groups) if g is not None]
         if person:
@@ -172,7 +184,9 @@ class Spool:
                 heapq.heappush(heap, (load + int(size[g]), p))
         for i in person:
             self.part_of[i] = part[groups[i]]
-            self.slices[i], _ = self._cut(self._schema(i), self._batches(i), self.part_of[i], f"t{i}.p")
+        cut = lambda i: self._cut(self._schema(i), self._batches(i), self.part_of[i], f"t{i}.p")[0]  # noqa: E731
+        for i, paths in zip(person, procs.in_order(cut, person, workers)):
+            self.slices[i] = paths
             if progress:
                 progress(i + 1, len(self.tables))
         self.keys = [dict() for _ in self.keys]      # the link keys are no longer needed
@@ -227,23 +241,26 @@ class Spool:
         finally:
             cut.close()
 
-    def cut_by_key(self, reads: dict, keys: dict) -> "KeyedCut":
+    def cut_by_key(self, reads: dict, keys: dict, workers: int = 1) -> "KeyedCut":
         """The tables of the kinds in `keys` cut into partitions by the key (a stable hash of it),
         each partition's rows in a file of its own; the other tables read once, with the columns
         `reads` names, for every partition to share. A partition with no row of those kinds is
         passed over (once none has any: the first)."""
+        from . import workers as procs
         cut: dict[int, list[Path]] = {}
         filled = np.zeros(self.n, dtype=bool)
+
+        def one(i):
+            arrow = self._projection(i, reads)
+            codes, uniq = pd.factorize(pd.Series(keys[self.tables[i].kind](_frame(arrow))))
+            part_of_u = (pd.util.hash_array(np.asarray(uniq, dtype=object)) % np.uint64(self.n)).astype(np.int64)
+            part = np.where(codes >= 0, part_of_u[np.maximum(codes, 0)] if len(uniq) else -1, -1)
+            return self._cut(arrow.schema, arrow.to_batches(max_chunksize=BATCH), part, f"t{i}.k")
+
+        mine = [i for i, t in enumerate(self.tables) if self.kept[i] is None and t.kind in keys]
         try:
-            for i, t in enumerate(self.tables):
-                if self.kept[i] is not None or t.kind not in keys:
-                    continue
-                arrow = self._projection(i, reads)
-                codes, uniq = pd.factorize(pd.Series(keys[t.kind](_frame(arrow))))
-                part_of_u = (pd.util.hash_array(np.asarray(uniq, dtype=object)) % np.uint64(self.n)).astype(np.int64)
-                part = np.where(codes >= 0, part_of_u[np.maximum(codes, 0)] if len(uniq) else -1, -1)
-                cut[i], sizes = self._cut(arrow.schema, arrow.to_batches(max_chunksize=BATCH), part, f"t{i}.k")
-                del arrow
+            for i, (paths, sizes) in zip(mine, procs.in_order(one, mine, workers)):
+                cut[i] = paths
                 filled |= sizes > 0
             others = {}
             for i, t in enumerate(self.tables):
