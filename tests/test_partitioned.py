@@ -322,3 +322,14 @@ def test_files_read_in_workers_give_the_errors_and_skips_of_one_process(tmp_path
     assert msgs[0] == msgs[1] and "broken.csv" in msgs[0]
     err = pickle.loads(pickle.dumps(InputError("中文", "english", "/x.csv")))
     assert (err.zh, err.en, err.path, err.message("en")) == ("中文", "english", "/x.csv", "/x.csv: english")
+
+
+def test_workers_without_partitions_is_said_not_silently_ignored(tmp_path):
+    shutil.copy(ROOT / "examples" / "case2_feedetail.csv", tmp_path / "fee.csv")
+    r = subprocess.run([sys.executable, "-m", "ybqc.cli", "check", str(tmp_path / "fee.csv"), "--workers", "2",
+                        "--no-progress", "--format", "json", "-o", str(tmp_path / "r.json")],
+                       capture_output=True, text=True)
+    assert r.returncode in (0, 1) and "workers = 2 仅对分区运行" in r.stderr
+    r = subprocess.run([sys.executable, "-m", "ybqc.cli", "check", str(tmp_path / "fee.csv"), "--workers", "0",
+                        "--no-progress"], capture_output=True, text=True)
+    assert r.returncode == 2 and "workers" in r.stderr
