@@ -20,10 +20,12 @@ Prints both with the ratios ybqc wall / bare read and / bare child wall, and a l
 from __future__ import annotations
 
 import argparse
+import atexit
 import csv
 import json
 import os
 import random
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -194,6 +196,7 @@ def main(argv=None) -> int:
     bare = child([sys.executable, "-c", BARE, str(folder / "feedetail.csv")])
     n_bare, read_s = bare["stdout"].split()
     cache = tempfile.mkdtemp(prefix="ybqc-full-cache-")
+    atexit.register(shutil.rmtree, cache, True)           # the parse cache is the run's own
     env = dict(os.environ, YBQC_CACHE_DIR=cache)
     runs = []
     out_json = str(folder.parent / f"{folder.name}-report.json")

@@ -19,6 +19,7 @@ Prints both with the ratio, and a last line `BENCH {json}`.
 from __future__ import annotations
 
 import argparse
+import atexit
 import json
 import os
 import shutil
@@ -115,6 +116,7 @@ def main(argv=None) -> int:
     bare = bench_full.child([sys.executable, "-c", BARE, *fees])
     n_bare, read_s = bare["stdout"].split()
     cache = tempfile.mkdtemp(prefix="ybqc-year-cache-")
+    atexit.register(shutil.rmtree, cache, True)           # the parse cache is the run's own
     env = dict(os.environ, YBQC_CACHE_DIR=cache)
     report = str(out.parent / f"{out.name}-report.json")
     r = bench_full.child([*ybqc_exe(), "check", str(out), *knowledge, "--partitions", str(a.partitions),
