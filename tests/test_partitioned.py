@@ -333,3 +333,26 @@ def test_workers_without_partitions_is_said_not_silently_ignored(tmp_path):
     r = subprocess.run([sys.executable, "-m", "ybqc.cli", "check", str(tmp_path / "fee.csv"), "--workers", "0",
                         "--no-progress"], capture_output=True, text=True)
     assert r.returncode == 2 and "workers" in r.stderr
+
+
+def test_the_history_is_read_in_each_worker(tmp_path, shared_data, two_workers, monkeypatch):
+    """gen_rulebase's cross-upload cases with a history store: the limits that count earlier
+    uploads find the same breaches when the person partitions run in workers (each opens the
+    store read-only for itself) as in one piece."""
+    import csv
+
+    import gen_rulebase
+
+    from ybqc.cli import main
+    monkeypatch.delenv("YBQC_HISTORY_KEY", raising=False)
+    monkeypatch.setenv("YBQC_HISTORY_KEY_FILE", str(tmp_path / "keys" / "facility.key"))
+    rules = str(shared_data / "nhsa_rules")
+    out, earlier, db = tmp_path / "now", tmp_path / "earlier", tmp_path / "his.duckdb"
+    gen_rulebase.generate(rules, str(out), per_type=4, seed=3, history=str(earlier))
+    assert main(["history", "add", str(earlier), "--catalog", rules, "--history", str(db)]) == 0
+    got = _same([out], Config(catalogs=[rules], facility_level="二级", history=str(db)), parts=(3, (3, 2)), tmp=tmp_path)
+    with open(out / ".labels.csv", encoding="utf-8") as fh:
+        breaches = {(r["feedetl_sn"], r["rule"]) for r in csv.DictReader(fh)
+                    if r["type"].endswith("_hist") and r["label"] == "breach"}
+    found = {(json.loads(x)["key"], json.loads(x)["rule"]) for x in got["findings"]}
+    assert breaches and breaches <= found

@@ -64,7 +64,8 @@ def test_cycle_counts_last_months_upload_and_names_the_date(tmp_path, capsys):
     assert h["key"].tolist() == ["F1"]
     msg = h["message"].iloc[0]
     assert "2026-02-20" in msg and "历史库" in msg and "仅 10 天" in msg
-    assert "含历史库早前收费 1 条" in {a["rule"]: a for a in r.aggregates["rulebase"]}["YBQC-RB-003"]["note"]
+    line = {a["rule"]: a for a in r.aggregates["rulebase"]}["YBQC-RB-003"]
+    assert "含历史库早前收费" in line["note"] and line["history_rows"] == 1
     # without --history the same upload is clean (and the summary says what was not seen)
     r0 = check(mar, None)
     assert hits(r0, "YBQC-RB-003").empty
@@ -274,7 +275,8 @@ def test_a_breach_stored_from_an_earlier_upload_is_counted_never_reported(tmp_pa
     mar = upload(tmp_path / "mar", [fee(HBA1C, "2026-03-20 10:00:00")], "2026-03", "MMAR0001")
     r = check(mar, db)
     assert hits(r, "YBQC-RB-003").empty
-    assert "含历史库早前收费 2 条" in {a["rule"]: a for a in r.aggregates["rulebase"]}["YBQC-RB-003"]["note"]
+    line = {a["rule"]: a for a in r.aggregates["rulebase"]}["YBQC-RB-003"]
+    assert "含历史库早前收费" in line["note"] and line["history_rows"] == 2
 
 
 KANGFU = "003402000390000"          # 诊疗限制 康复评定 2次每月: a cycle of 2 in 30 days

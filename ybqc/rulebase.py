@@ -808,9 +808,10 @@ def setl(ctx) -> pd.DataFrame:
 
 # --------------------------------------------------------------------------- reporting
 def report(ctx, kind: str, rule_, checked: int, flagged: pd.DataFrame | None, params: dict | None = None,
-           note: str = "") -> int:
+           note: str = "", history_rows: int = 0) -> int:
     """Record a rule type's outcome: rows checked, the flagged fee rows (a fees() slice) as findings
-    of `rule_` (key feedetl_sn, value the national code), and its line of the summary table."""
+    of `rule_` (key feedetl_sn, value the national code), and its line of the summary table
+    (`history_rows`: the earlier charges from the history it counted)."""
     ctx.checked(rule_, checked)
     n, money = 0, 0.0
     if flagged is not None and len(flagged):
@@ -822,11 +823,12 @@ def report(ctx, kind: str, rule_, checked: int, flagged: pd.DataFrame | None, pa
         n = ctx.emit_rows(rule_, flagged, field="med_list_codg", value=flagged["med_list_codg"],
                           params=params or {}, cause=cause)
         money = float(flagged["net_amt"].sum())
-    summarise(ctx, kind, rule_, checked, n, money, note)
+    summarise(ctx, kind, rule_, checked, n, money, note, history_rows)
     return n
 
 
-def summarise(ctx, kind: str, rule_, checked: int, findings: int, money: float, note: str = "") -> None:
+def summarise(ctx, kind: str, rule_, checked: int, findings: int, money: float, note: str = "",
+              history_rows: int = 0) -> None:
     rb = for_run(ctx)
     summary = ctx.memo("rulebase_summary", dict)
     zh, en = TYPES[kind]
@@ -834,9 +836,10 @@ def summarise(ctx, kind: str, rule_, checked: int, findings: int, money: float, 
     summary[kind] = {"rule_type": zh, "rule_type_en": en, "rule": rule_.id,
                      "rules_loaded": rb.loaded(kind), "rows_checked": int(checked),
                      "findings": int(findings), "amount": round(money, 2),
-                     "unusable_rule_rows": len(rb.problems.get(kind, [])), "note": "；".join(notes)}
+                     "unusable_rule_rows": len(rb.problems.get(kind, [])),
+                     "history_rows": int(history_rows), "note": "；".join(notes)}
     ctx.aggregate("rulebase", [summary[k] for k in TYPES if k in summary],
-                  sums=("rows_checked", "findings", "amount"))
+                  sums=("rows_checked", "findings", "amount", "history_rows"))
 
 
 def emit_problems(ctx, kinds) -> None:

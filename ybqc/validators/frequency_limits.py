@@ -230,15 +230,18 @@ def cycle_limits(ctx):
     out["last_en"] = [d + (HIST_EN if hh else "") for d, hh in zip(lasts, last_hist)]
     params = {k: pd.Series(v, dtype=object) for k, v in out.items()}
     params["day"] = pd.Series(_date(bad["day"].to_numpy()))
-    rulebase.report(ctx, "cycle", CYCLE, len(f), bad, params, note=_history_note(ctx, h))
+    note, earlier = _history_note(ctx, h)
+    rulebase.report(ctx, "cycle", CYCLE, len(f), bad, params, note=note, history_rows=earlier)
 
 
-def _history_note(ctx, h) -> str:
+def _history_note(ctx, h) -> tuple[str, int]:
+    """The summary's note on the history, and the earlier charges it counted (a column of its
+    own, summed across partitions; a number in the note would split the partitions' rows)."""
     if getattr(ctx, "history", None) is None:
-        return "未给历史库（--history）：只计本次上传"
+        return "未给历史库（--history）：只计本次上传", 0
     if not ctx.history.has_fee_events():
-        return "历史库为旧版（结构版本1），尚无费用记录；下次 history add 或 --record 时自动升级"
-    return f"含历史库早前收费 {len(h)} 条"
+        return "历史库为旧版（结构版本1），尚无费用记录；下次 history add 或 --record 时自动升级", 0
+    return "含历史库早前收费（见 history_rows 列）", len(h)
 
 
 def _course(ctx, kind, rule_, group_of) -> None:
@@ -286,7 +289,8 @@ def _course(ctx, kind, rule_, group_of) -> None:
     params = {"name": codes.map(r["name"]).fillna("（名称未知）"), "day": pd.Series(_date(bad["day"].to_numpy())),
               "first": pd.Series(firsts, dtype=object), "first_en": pd.Series(firsts_en, dtype=object), "nth": pd.Series(nth[beyond]),
               "days": pd.Series(days[beyond]), "src": codes.map(r["src"]), "src_en": codes.map(r["src_en"])}
-    rulebase.report(ctx, kind, rule_, len(f), bad, params, note=_history_note(ctx, h))
+    note, earlier = _history_note(ctx, h)
+    rulebase.report(ctx, kind, rule_, len(f), bad, params, note=note, history_rows=earlier)
 
 
 @check("feedetail", scope="run", per_person=True)
