@@ -90,13 +90,13 @@ def _knowledge_files(cfg: Config) -> list[Path]:
 
 
 def load_inputs(paths: list[str], cfg: Config, progress: Progress | None = None,
-                expanded: list[tuple[Path, bool]] | None = None, spool=None, jobs: int = 1) -> tuple[list[Table], list[tuple[str, list[str]]]]:
+                expanded: list[tuple[Path, bool]] | None = None, spool=None, jobs: int = 1
+                ) -> tuple[list[Table], list[tuple[str, list[str]]]]:
     """Tables, and the files found in folders that are no interface table (label, headers).
     Catalogues and pick-lists named as knowledge are not data, even inside a scanned folder.
     `expanded`: readers.expand(paths) when the caller has it already (folders are scanned once).
-    `spool` (a partitioned run):
-    each table is spooled as soon as its file is read, the files read in `jobs` forked worker
-    processes (ybqc.workers) when above 1, the tables kept in file order."""
+    `spool` (a partitioned run): each table is spooled as soon as its file is read, the files
+    read in `jobs` forked worker processes (ybqc.workers) when above 1, kept in file order."""
     aliases = Aliases(cfg.columns)
     knowledge = _knowledge_files(cfg)
     files = [(f, explicit) for f, explicit in (readers.expand(paths) if expanded is None else expanded)
