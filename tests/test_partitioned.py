@@ -273,6 +273,9 @@ def test_workers_run_jobs_in_forked_processes_in_order():
     assert [i for i, _ in got] == list(range(5))
     assert os.getpid() not in {pid for _, pid in got}
     assert list(workers.in_order(lambda i: (i, os.getpid()), range(3), 1)) == [(i, os.getpid()) for i in range(3)]
+    # a worker killed under it (the kernel's OOM killer) is a MemoryError that says what to change
+    with pytest.raises(MemoryError, match="workers"):
+        list(workers.in_order(lambda i: os._exit(9) if i == 1 else i, range(3), 2))
 
 
 def test_a_partitioned_run_uses_the_workers_it_is_given(tmp_path, two_workers, monkeypatch):

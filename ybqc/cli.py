@@ -367,8 +367,8 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("ybqc: 已中断 / interrupted", file=sys.stderr)
         return 130
-    except MemoryError:
-        print("ybqc: 内存不足 / out of memory: 请分批检查文件", file=sys.stderr)
+    except MemoryError as exc:
+        print(f"ybqc: 内存不足 / out of memory: {exc or '请分批检查文件 / check the files in batches'}", file=sys.stderr)
         return EXIT_INTERNAL
     except Exception as exc:  # noqa: BLE001 - never show a traceback to a user
         if os.environ.get("YBQC_DEBUG"):

@@ -52,7 +52,8 @@ def in_order(job: Callable, items: Iterable, workers: int) -> Iterator:
                 for f in futures:
                     yield f.result()
             except BrokenProcessPool:
-                raise MemoryError("a worker process ended abruptly (out of memory?)") from None
+                raise MemoryError("工作进程意外退出（内存不足？），可减少 workers 或增加 partitions / a worker "
+                                  "process ended abruptly (out of memory?): use fewer workers or more partitions") from None
             finally:
                 for f in futures:
                     f.cancel()
