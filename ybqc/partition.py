@@ -43,10 +43,13 @@ PERSON_KINDS = ("feedetail", "setlinfo", "diseinfo", "oprninfo", "sales", "retur
 LINK_KEYS = ("psn_no", "mdtrt_id", "setl_id", "certno", "feedetl_sn", "init_feedetl_sn")
 NULL_TIES = ("psn_no", "mdtrt_id")
 _ROW, _LINE = "__ybqc_row", "__ybqc_line"
-#: the spool files' codec: zstd writes a 1M-row fee table in a ninth of the bytes (34 of 313 MB) and
-#: in a sixth of the time of an uncompressed file, reading only the columns asked for (each buffer is
-#: compressed on its own); written bytes, not CPU, were the cost (docs/PERFORMANCE.md, 10,000,000 rows)
-COMPRESSION = "zstd"
+#: the spool files' codec. Compressed, a 1M-row fee table is a fifth of its bytes (lz4: 66 of 313 MB;
+#: zstd 39 MB), written in a sixth of the time of an uncompressed file (written bytes had been the
+#: cost: fresh page-cache pages on this machine); each buffer is compressed on its own, so only the
+#: columns asked for are decompressed. lz4 rather than zstd: the spool is written once and read
+#: three to five times, and lz4 compresses 2x and decompresses 3x faster (3 months, 3 partitions:
+#: 39.3-39.6 s against 42.9-44.2 s; docs/PERFORMANCE.md)
+COMPRESSION = "lz4"
 #: rows per record batch of a spool file (and per step of cutting one into partitions)
 BATCH = 65536
 
