@@ -278,6 +278,44 @@ def test_workers_run_jobs_in_forked_processes_in_order():
         list(workers.in_order(lambda i: os._exit(9) if i == 1 else i, range(3), 2))
 
 
+def test_the_parent_gives_back_freed_memory_before_forking_workers(monkeypatch):
+    """A forked worker shares the parent's pages, so memory the parent freed but its allocator
+    kept would count beside every worker: workers.release_memory gives it back (glibc's heap and
+    Arrow's pool), and in_order calls it before it forks."""
+    import ctypes
+    import os
+    import sys as _sys
+
+    from ybqc import workers
+    if not _sys.platform.startswith("linux") or not workers.available():
+        pytest.skip("glibc's malloc_trim: Linux only")
+    try:
+        ctypes.CDLL(None).malloc_trim
+    except AttributeError:
+        pytest.skip("not glibc")
+
+    def rss_mb() -> float:
+        with open("/proc/self/statm") as fh:
+            return int(fh.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+    libc = ctypes.CDLL(None)
+    libc.mallopt(-1, 2**30)           # M_TRIM_THRESHOLD: free() itself gives nothing back
+    try:
+        chunks = [bytearray(60_000) for _ in range(4_000)]      # 240 MB of heap, below the mmap threshold
+        pin = bytearray(100)                                    # above them: the heap's top stays in use
+        del chunks
+        kept = rss_mb()
+        workers.release_memory()
+        assert rss_mb() < kept - 150, (kept, rss_mb())
+        del pin
+    finally:
+        libc.mallopt(-1, 128 * 1024)  # glibc's default
+    calls = []
+    monkeypatch.setattr(workers, "release_memory", lambda: calls.append(1))
+    assert list(workers.in_order(lambda i: i, range(3), 2)) == [0, 1, 2] and calls == [1]
+    assert list(workers.in_order(lambda i: i, range(3), 1)) == [0, 1, 2] and calls == [1]   # no fork: nothing
+
+
 def test_a_partitioned_run_uses_the_workers_it_is_given(tmp_path, two_workers, monkeypatch):
     """The engine hands the person partitions, and those of a check's own key, to ybqc.workers
     with the setting (capped by the cores), and a check that crashes in a worker is an internal finding and an `error` outcome,
