@@ -34,7 +34,8 @@ VALUE_OPTIONS = {"--select", "--ignore", "--format", "--output", "--catalog", "-
 ALLOW_NOT_RUN = {
     "synopsis": "a synopsis line with placeholders (PATH..., PICKLIST, RULE_ID, FILE, DIR, [options], a|b)",
     "mention": "a sub-command or option named in prose, without the arguments it needs",
-    "generated": "needs a file a benchmark generates first (mapping_50k.csv, big.csv: docs/PERFORMANCE.md)",
+    "generated": "needs a file a benchmark generates first (mapping_50k.csv, big.csv, a /tmp/ybqc-* folder "
+                 "of a benchmark's --keep: docs/PERFORMANCE.md)",
     "history": "reads an existing history database and its key (`history info|forget`); tests/test_dispensing.py "
                "runs them on a history it builds",
 }
@@ -78,7 +79,8 @@ def classify(cmd: str) -> str:
                  "REPORT.json", "…", "...") or "|" in w or
            w.startswith("[") for w in words):
         return "synopsis"
-    if re.search(r"mapping_50k\.csv|big(_catalogue)?\.csv|\bupload\.csv", cmd):
+    if re.search(r"mapping_50k\.csv|big(_catalogue)?\.csv|\bupload\.csv", cmd) or \
+            any(w.startswith("/tmp/ybqc-") for w in words[1:]):
         return "generated"
     sub = words[0] if words else ""
     args = [w for prev, w in zip(words, words[1:]) if not w.startswith("-") and prev not in VALUE_OPTIONS]

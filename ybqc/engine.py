@@ -322,23 +322,25 @@ def _partitioned(ctx, cfg: Config, spool, todo, work, crashed, say) -> None:
 
     jobs = _jobs(cfg)
 
-    def run_parts(parts: list[int], tables_of, checks: dict, done: int, step: int) -> int:
-        """The checks on each partition's tables (tables_of(p)): one after another, or in forked
-        workers (ybqc.workers) merged in partition order, which gives the findings, outcomes and
-        summaries of the partitions run one after another. -> rows done."""
-        if jobs <= 1 or len(parts) <= 1:
-            for p in parts:
-                run_on(tables_of(p), p, checks, done)
+    def run_units(units: list[tuple], done: int) -> int:
+        """The checks on sets of tables, each unit (partition or None, tables_of(), checks, rows
+        it stands for): one after another, or in forked workers (ybqc.workers) merged in the
+        units' order, which gives the findings, outcomes and summaries of the units run one
+        after another. -> rows done."""
+        if jobs <= 1 or len(units) <= 1:
+            for p, tables_of, checks, step in units:
+                run_on(tables_of(), p, checks, done)
                 done += step
             return done
 
-        def job(p):
+        def job(k):
             from . import history_cli
+            p, tables_of, checks, _ = units[k]
             part = PartCollector(cfg.lang, cfg.severity)
             history = history_cli.open_for_check(cfg) if ctx.history is not None else None
             mine: dict = {}
             try:
-                c = context(tables_of(p), p, part, history)
+                c = context(tables_of(), p, part, history)
                 for n, targets in checks.items():
                     for t in [None] if targets is None else [c.all_tables[i] for i in targets]:
                         _call(c, todo[n], t, mine)
@@ -347,41 +349,47 @@ def _partitioned(ctx, cfg: Config, spool, todo, work, crashed, say) -> None:
                     history.close()
             return part.result(), mine, c.knowledge_loaded
 
-        first = todo[next(iter(checks))]
-        say(first, done, f"（{jobs} 个进程）" if cfg.lang == "zh" else f" ({jobs} processes)")
-        for k, (result, mine, loaded) in enumerate(workers.in_order(job, parts, jobs)):
+        say(todo[next(iter(units[0][2]))], done, f"（{jobs} 个进程）" if cfg.lang == "zh" else f" ({jobs} processes)")
+        for k, (result, mine, loaded) in enumerate(workers.in_order(job, range(len(units)), jobs)):
             collector.merge(result)
             for module, error in mine.items():
                 crashed.setdefault(module, error)
             contexts.append(loaded)
+            p, _, checks, step = units[k]
             done += step
-            say(first, done, f"（分区 {k + 1}/{len(parts)}）" if cfg.lang == "zh"
-                else f" (partition {k + 1}/{len(parts)})")
+            say(todo[next(iter(checks))], done, "" if p is None else
+                f"（分区 {k + 1}/{len(units)}）" if cfg.lang == "zh" else f" (partition {k + 1}/{len(units)})")
         return done
 
     if local_targets:
-        done = run_parts(list(range(spool.n)), spool.partition, local_targets, done, share)
+        done = run_units([(p, lambda p=p: spool.partition(p), local_targets, share)
+                          for p in range(spool.n)], done)
     # The other checks: those of one module (with the same key and row filter) share a context
     # (its memos, as in a run in one piece), loaded with the columns any of them reads; with a
     # partition key of their own they run per partition of that key, with rows to keep on only
-    # those (issue 13: bounded memory for the cross-person checks).
+    # those (issue 13: bounded memory for the cross-person checks). The groups without a key
+    # are independent of each other: with workers, they run side by side.
     groups: dict = {}
     for n in whole_targets:
         chk = todo[n]
         groups.setdefault((chk.fn.__module__, chk.partition_key, chk.keep_rows), {})[n] = whole_targets[n]
+    plain = []
     for group in groups.values():
         reads = _union_reads([todo[n].columns_read(cfg) for n in group])
         first = todo[next(iter(group))]
         keys = _narrowing(first.partition_key, context)
-        if keys is not None:
-            cut = spool.cut_by_key(reads, keys, jobs)
-            try:
-                run_parts(cut.parts, lambda p, cut=cut: spool.keyed_part(cut, p), group, done, 0)
-            finally:
-                cut.close()
-        else:
-            run_on(spool.whole(reads, _narrowing(first.keep_rows, context)), None, group, done)
+        if keys is None:
+            keep = _narrowing(first.keep_rows, context)
+            plain.append((None, lambda reads=reads, keep=keep: spool.whole(reads, keep), group,
+                          sum(work[n] for n in group)))
+            continue
+        cut = spool.cut_by_key(reads, keys, jobs)
+        try:
+            run_units([(p, lambda p=p, cut=cut: spool.keyed_part(cut, p), group, 0) for p in cut.parts], done)
+        finally:
+            cut.close()
         done += sum(work[n] for n in group)
+    done = run_units(plain, done)
     for name, parts in collector.part_aggregates.items():
         collector.aggregates[name] = collector.aggregates.get(name, []) + merge_aggregates(parts)
     seen = set()

@@ -105,6 +105,12 @@ class Collector:
         o = self.outcome(rule_id)
         o.status, o.note = "error", note
 
+    def note(self, rule: Rule | str, note: str) -> None:
+        """A note on a rule's outcome whatever its status, unless it has one (a pass of only a
+        part of a rule says which)."""
+        o = self.outcome(rule if isinstance(rule, str) else rule.id)
+        o.note = o.note or note
+
     def add(self, rule: Rule, *, table: str, path: str, rows, keys, field: str | None,
             values, params: dict, suggestions=None, cause=None, lines=None) -> None:
         """Add len(rows) findings of one rule. `values`, `keys`, each param and `suggestions`
@@ -153,6 +159,8 @@ class Collector:
                 self.not_applicable(rid, arg)
             elif op == "error":
                 self.error(rid, arg)
+            elif op == "note":
+                self.note(rid, arg)
             else:
                 o = self.outcome(rid)
                 o.failed += arg
@@ -197,6 +205,10 @@ class PartCollector(Collector):
     def error(self, rule_id: str, note: str) -> None:
         super().error(rule_id, note)
         self.log.append(("error", rule_id, note))
+
+    def note(self, rule: Rule | str, note: str) -> None:
+        super().note(rule, note)
+        self.log.append(("note", rule if isinstance(rule, str) else rule.id, note))
 
     def add(self, rule: Rule, **kw) -> None:
         before = len(self.blocks)

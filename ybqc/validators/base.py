@@ -336,6 +336,10 @@ class Context:
     def not_applicable(self, rule: Rule | str, note: str) -> None:
         self.collector.not_applicable(rule, note)
 
+    def note(self, rule: Rule | str, note: str) -> None:
+        """A note on the rule's outcome whatever its status (kept if it has one already)."""
+        self.collector.note(rule, note)
+
     def aggregate(self, name: str, rows: list[dict], sums: tuple[str, ...] = ()) -> None:
         """A summary table a report shows as is (e.g. the placeholder-doctor aggregate). In a
         partitioned run each partition's table is kept and the engine merges them: rows alike in

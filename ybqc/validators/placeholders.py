@@ -193,8 +193,9 @@ def doctor_code_problem(code: str) -> tuple[str, str] | None:
     return "格式不符", "wrong shape"
 
 
-def _classify(series: pd.Series, fn) -> tuple[pd.Series, pd.Series, pd.Series]:
-    """Apply fn to each distinct value; return (hit mask, reason_zh, reason_en) aligned to series."""
+def _classify(series: pd.Series, fn) -> tuple[pd.Series, np.ndarray, np.ndarray]:
+    """Apply fn to each distinct value; return (hit mask aligned to series, reason_zh and
+    reason_en of the hit rows in their order: what ctx.emit takes for them)."""
     uniq = series.dropna().unique()
     zh, en = {}, {}
     for v in uniq:
@@ -202,11 +203,11 @@ def _classify(series: pd.Series, fn) -> tuple[pd.Series, pd.Series, pd.Series]:
         if r:
             zh[v], en[v] = r
     if not zh:
-        empty = pd.Series(False, index=series.index)
-        return empty, empty, empty
+        none = np.zeros(0, dtype=object)
+        return pd.Series(False, index=series.index), none, none
     hit = series.isin(list(zh))
     hits = series[hit]                       # map the few hits, not the whole column
-    return hit, hits.map(zh).reindex(series.index), hits.map(en).reindex(series.index)
+    return hit, hits.map(zh).to_numpy(dtype=object), hits.map(en).to_numpy(dtype=object)
 
 
 def _emit(ctx, t, r, field, mask, zh, en, extra=None, cause=None):
@@ -214,18 +215,20 @@ def _emit(ctx, t, r, field, mask, zh, en, extra=None, cause=None):
              cause=cause)
 
 
-def _aggregate_cause(ctx, t, field):
+def _aggregate_cause(ctx, t, field, hit):
     """issue 11: a fee row's placeholder doctor links to its YBQC-PH-008 aggregate
-    ("YBQC-PH-008|item|doctor as the platform sees it", the key and value of that finding)."""
+    ("YBQC-PH-008|item|doctor as the platform sees it", the key and value of that finding), for
+    the rows of `hit` (in their order: what ctx.emit takes for them; only those rows are built)."""
     if t.kind != "feedetail" or field not in ("bilg_dr_name", "bilg_dr_codg") or \
             ctx.col(t, "med_list_codg") is None:
         return None
+    hit = hit.to_numpy(dtype=bool)                  # _classify's: no NA
     name, code = ctx.col(t, "bilg_dr_name"), ctx.col(t, "bilg_dr_codg")
-    who = name if name is not None else pd.Series(None, index=t.frame.index, dtype=object)
+    who = name[hit] if name is not None else pd.Series(None, index=t.frame.index[hit], dtype=object)
     if code is not None:
-        who = who.fillna(code)
+        who = who.fillna(code[hit])
     who = who.fillna("（空）")
-    return "YBQC-PH-008|" + t.frame["med_list_codg"].fillna("") + "|" + who.astype(str)
+    return ("YBQC-PH-008|" + t.frame["med_list_codg"][hit].fillna("") + "|" + who.astype(str)).to_numpy(dtype=object)
 
 
 @check("feedetail", "setlinfo", "oprninfo", "sales", "staff", per_person=True,
@@ -237,7 +240,7 @@ def placeholder_fields(ctx, t):
             ctx.checked(PH_NAME, int(s.notna().sum()))
             hit, zh, en = _classify(s, lambda v: placeholder_reason(v, "name"))
             _emit(ctx, t, PH_NAME, field, hit, zh, en,
-                  cause=_aggregate_cause(ctx, t, field) if hit.any() else None)
+                  cause=_aggregate_cause(ctx, t, field, hit) if hit.any() else None)
     for field in DEPT_FIELDS:
         s = ctx.col(t, field)
         if s is not None:
@@ -251,7 +254,7 @@ def placeholder_fields(ctx, t):
         ctx.checked(PH_CODE, int(s.notna().sum()))
         hit, zh, en = _classify(s, lambda v: placeholder_reason(v, "code"))
         _emit(ctx, t, PH_CODE, field, hit, zh, en,
-              cause=_aggregate_cause(ctx, t, field) if hit.any() else None)
+              cause=_aggregate_cause(ctx, t, field, hit) if hit.any() else None)
         rest = s.where(~hit)
         fmt_rule = PH_FORMAT_CHF if field == "chfpdr_code" else PH_FORMAT
         ctx.checked(fmt_rule, int(rest.notna().sum()))

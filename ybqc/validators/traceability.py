@@ -524,8 +524,7 @@ def _returns(ctx, tr, st, allev, link) -> None:
     if not have_history:
         note = "没有历史库时只查重复退货（销售可能在以前的上传中）"
         ctx.not_applicable(RETURN_UNSOLD, note)
-        o = ctx.collector.outcome(RETURN_UNSOLD.id)
-        o.note = o.note or note      # a pass of the returned-twice half only: the report says so
+        ctx.note(RETURN_UNSOLD, note)   # a pass of the returned-twice half only: the report says so
 
 
 def _summary(ctx, tr, st, allev, link=None) -> None:
