@@ -54,3 +54,37 @@ def test_select_skips_checks_whose_rules_are_all_deselected(tmp_path, monkeypatc
     assert set(result.findings["rule"]) == {"YBQC-PH-001"}          # no ST-999: the suites did not run
     result = check(tmp_path, {"fee": fee}, Config(select=["YBQC-EXP"]))
     assert "YBQC-ST-999" in set(result.findings["rule"])             # a crash is shown whatever is selected
+
+
+
+def test_a_run_does_not_import_hypothesis_for_pandera_and_leaves_it_importable(tmp_path):
+    """issue 13: pandera imports its data-synthesis strategies, and hypothesis (0.14 s), whenever
+    hypothesis is installed; a run imports pandera without them (structure._pandera), gives the
+    findings of a run in which hypothesis was imported first, and `import hypothesis` still works."""
+    import json
+    import subprocess
+    import sys
+    from pathlib import Path
+    root = Path(__file__).resolve().parent.parent
+    fee = (root / "examples" / "case2_feedetail.csv").read_text(encoding="utf-8").splitlines()
+    fee[1] = fee[1].replace("2025-04-02 10:00:00", "2025-13-45 10:00").replace(",15.00,1,", ",15元,1,")
+    (tmp_path / "bad_feedetail.csv").write_text("\n".join(fee) + "\n", encoding="utf-8")
+
+    def run(first: str, out: Path) -> list[str]:
+        code = (f"import sys; {first}from ybqc.cli import main; "
+                "rc = main(['check', 'examples', sys.argv[2], '--format', 'json', '-o', sys.argv[1], '--no-progress']); "
+                "imported = 'hypothesis' in sys.modules; "
+                "import pandera.strategies.base_strategies as b; import hypothesis; "
+                "print(rc, imported, b.HAS_HYPOTHESIS, hypothesis.__name__)")
+        got = subprocess.run([sys.executable, "-c", code, str(out), str(tmp_path / "bad_feedetail.csv")], cwd=root, capture_output=True, text=True,
+                             timeout=300)
+        assert got.returncode == 0, got.stderr[-2000:]
+        return got.stdout.split()[-4:]
+
+    assert run("", tmp_path / "a.json") == ["1", "False", "False", "hypothesis"]
+    assert run("import hypothesis; ", tmp_path / "b.json") == ["1", "True", "True", "hypothesis"]
+    a, b = (sorted((f["rule"], f["path"], str(f["row"]), str(f["field"]))
+                   for f in json.loads((tmp_path / n).read_text(encoding="utf-8"))["findings"])
+            for n in ("a.json", "b.json"))
+    assert a == b
+    assert {"YBQC-ST-003", "YBQC-ST-004"} <= {r for r, p, *_ in a if p.endswith("bad_feedetail.csv")}

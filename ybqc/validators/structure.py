@@ -105,9 +105,28 @@ def _is_datetime(s: pd.Series) -> pd.Series:
     return parse_datetime(s, wide=True).notna()     # out-of-range dates are ST-013, not ST-004
 
 
+def _pandera():
+    """pandera.pandas, imported without its data-synthesis strategies: pandera imports them, and
+    hypothesis with them (0.14 s), whenever hypothesis is installed (ybqc's test extras), and
+    ybqc never asks pandera for test data (issue 13: a small upload's start-up). Where
+    hypothesis is already imported (a test session), pandera takes it as it is."""
+    import sys
+    if "pandera.pandas" in sys.modules or "hypothesis" in sys.modules:
+        import pandera.pandas as pa
+        return pa
+    sys.modules["hypothesis"] = None          # Python's way to make `import hypothesis` fail
+    try:
+        import pandera.pandas as pa
+        import pandera.backends.pandas.builtin_checks  # noqa: F401 - what a first validate imports
+    finally:
+        if "hypothesis" in sys.modules and sys.modules["hypothesis"] is None:
+            del sys.modules["hypothesis"]
+    return pa
+
+
 def schema_for(kind: TableKind):
     """The pandera schema of a kind: required columns, and parse checks on typed fields."""
-    import pandera.pandas as pa
+    pa = _pandera()
 
     cols = {}
     for name in kind.columns:
@@ -137,6 +156,7 @@ def _failure_cases(ctx, t):
     columns and dtypes are validated together (issue 12: a folder of 2,000 tiny files made 2,000
     pandera calls, ~3 ms each); every check is per value, so each table's failure cases are the
     rows of its own range, shifted back, and the missing-column cases of its group."""
+    _pandera()
     import pandera.errors as pe
 
     def build():
