@@ -98,11 +98,12 @@ def test_generated_fee_upload(tmp_path, two_workers):
 
 
 def test_small_spool_batches_and_an_empty_table(tmp_path, monkeypatch):
-    """The spool cuts tables one record batch at a time: with batches of 7 rows every table
+    """The spool cuts tables a few record batches at a time: with batches of 7 rows every table
     of the examples spans many batches (and partitions get rows from several), and a fee file
     with a header and no row has none; the findings stay those of one piece."""
     from ybqc import partition
     monkeypatch.setattr(partition, "BATCH", 7)
+    monkeypatch.setattr(partition, "CUT_BATCHES", 3)      # steps of 21 rows, each of 3 batches
     up = tmp_path / "up"
     shutil.copytree(ROOT / "examples", up)
     header = (ROOT / "examples" / "case2_feedetail.csv").read_text(encoding="utf-8").splitlines()[0]

@@ -50,8 +50,11 @@ _ROW, _LINE = "__ybqc_row", "__ybqc_line"
 #: three to five times, and lz4 compresses 2x and decompresses 3x faster (3 months, 3 partitions:
 #: 39.3-39.6 s against 42.9-44.2 s; docs/PERFORMANCE.md)
 COMPRESSION = "lz4"
-#: rows per record batch of a spool file (and per step of cutting one into partitions)
+#: rows per record batch of a spool file
 BATCH = 65536
+#: record batches per step of cutting a table into partitions (8 x 65,536 rows: a 1M-row fee table
+#: cut into 10 partitions in 0.5 s instead of 1.05 s, benchmarks in docs/PERFORMANCE.md)
+CUT_BATCHES = 8
 
 
 class Spool:
@@ -314,8 +317,10 @@ class Spool:
     def _cut(self, schema, batches, part: np.ndarray, stem: str) -> tuple[list[Path], np.ndarray]:
         """Write the rows of each partition (part: per row, -1 = none) to a file of its own, in
         file order; -> the files and the rows in each. `batches`: the table's record batches (of
-        `schema`), in order (one gather and one write per batch and partition: memory holds one batch, never a
-        reordered copy of the whole table, whose fresh pages had been most of the cost)."""
+        `schema`), in order, taken CUT_BATCHES at a time (one gather and one write per step and
+        partition: memory holds one step, never a reordered copy of the whole table, whose fresh
+        pages had been most of the cost; a step of one 65,536-row batch wrote slices of a tenth of
+        it, and each small slice's buffers compressed on their own took twice the time)."""
         import pyarrow as pa
         import pyarrow.ipc as ipc
         paths = [self.dir / f"{stem}{p}.arrow" for p in range(self.n)]
@@ -323,18 +328,29 @@ class Spool:
         writers = [None] * self.n
         sizes = np.zeros(self.n, dtype=np.int64)
         start = 0
+
+        def step(b) -> None:
+            nonlocal start
+            mine = part[start:start + b.num_rows]
+            start += b.num_rows
+            order = np.argsort(mine, kind="stable")
+            bounds = np.searchsorted(mine[order], np.arange(self.n + 1))
+            grouped = b.take(pa.array(order))
+            for p in np.flatnonzero(np.diff(bounds)).tolist():
+                if writers[p] is None:
+                    writers[p] = ipc.new_file(str(paths[p]), schema, options=opts)
+                writers[p].write_batch(grouped.slice(bounds[p], bounds[p + 1] - bounds[p]))
+                sizes[p] += bounds[p + 1] - bounds[p]
+
         try:
+            pending: list = []
             for b in batches:
-                mine = part[start:start + b.num_rows]
-                start += b.num_rows
-                order = np.argsort(mine, kind="stable")
-                bounds = np.searchsorted(mine[order], np.arange(self.n + 1))
-                grouped = b.take(pa.array(order))
-                for p in np.flatnonzero(np.diff(bounds)).tolist():
-                    if writers[p] is None:
-                        writers[p] = ipc.new_file(str(paths[p]), schema, options=opts)
-                    writers[p].write_batch(grouped.slice(bounds[p], bounds[p + 1] - bounds[p]))
-                    sizes[p] += bounds[p + 1] - bounds[p]
+                pending.append(b)
+                if len(pending) >= CUT_BATCHES:
+                    step(_concat(pending))
+                    pending = []
+            if pending:
+                step(_concat(pending))
         finally:
             for w in writers:
                 if w is not None:
@@ -359,6 +375,12 @@ class Spool:
 
     def close(self) -> None:
         shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def _concat(batches: list):
+    """One record batch of several (of one schema)."""
+    import pyarrow as pa
+    return batches[0] if len(batches) == 1 else pa.concat_batches(batches)     # pyarrow >= 19
 
 
 def _codes(s: pd.Series) -> tuple[np.ndarray, pd.Series]:
