@@ -43,17 +43,17 @@ PERSON_KINDS = ("feedetail", "setlinfo", "diseinfo", "oprninfo", "sales", "retur
 LINK_KEYS = ("psn_no", "mdtrt_id", "setl_id", "certno", "feedetl_sn", "init_feedetl_sn")
 NULL_TIES = ("psn_no", "mdtrt_id")
 _ROW, _LINE = "__ybqc_row", "__ybqc_line"
-#: the spool files' codec. Compressed, a 1M-row fee table is a fifth of its bytes (lz4: 66 of 313 MB;
-#: zstd 39 MB), written in a sixth of the time of an uncompressed file (written bytes had been the
-#: cost: fresh page-cache pages on this machine); each buffer is compressed on its own, so only the
-#: columns asked for are decompressed. lz4 rather than zstd: the spool is written once and read
-#: three to five times, and lz4 compresses 2x and decompresses 3x faster (3 months, 3 partitions:
-#: 39.3-39.6 s against 42.9-44.2 s; docs/PERFORMANCE.md)
+#: the spool files' codec. Compressed, a 1M-row fee table is a fifth of its 313 MB (lz4 66 MB, zstd
+#: 39 MB): written bytes had been the cost (fresh page-cache pages on this machine); each buffer is
+#: compressed on its own, so only the columns asked for are decompressed. lz4 rather than zstd: the
+#: spool is written once and read three to five times, and lz4 wrote that table in 0.20 s against
+#: 0.48 s and read it in 0.08 s against 0.23 s (3 months, 3 partitions: 39.3-39.6 s against
+#: 42.9-44.2 s; docs/PERFORMANCE.md)
 COMPRESSION = "lz4"
 #: rows per record batch of a spool file
 BATCH = 65536
 #: record batches per step of cutting a table into partitions (8 x 65,536 rows: a 1M-row fee table
-#: cut into 10 partitions in 0.5 s instead of 1.05 s, benchmarks in docs/PERFORMANCE.md)
+#: cut into 10 partitions in 0.50-0.55 s instead of 1.10-1.17 s, benchmarks/bench_cut.py)
 CUT_BATCHES = 8
 
 
